@@ -1,0 +1,4 @@
+//! The embedded bus (being written).
+/// The embedded bus.
+#[derive(Debug)]
+pub struct EmbeddedBus;

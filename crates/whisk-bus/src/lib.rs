@@ -1,0 +1,68 @@
+//! The bus between controllers and invokers.
+//!
+//! Two kinds of traffic:
+//! - **topics** are durable queues of invocations: `publish` returns only once the message
+//!   is persisted, a consumer acknowledges a message only after its activation record is
+//!   stored, and unacknowledged messages are delivered again (after a restart, or after the
+//!   ack wait). Consumers must therefore be idempotent on the activation id.
+//! - **subjects** are ephemeral fan-out notifications (completions, cache invalidations):
+//!   fast, lost when nobody listens. Controllers also poll the store, so a lost completion
+//!   costs latency, never a result.
+//!
+//! [`embedded::EmbeddedBus`] is the default: a queue table in a SQLite file plus in-process
+//! broadcast channels.
+#![forbid(unsafe_code)]
+
+pub mod embedded;
+
+use async_trait::async_trait;
+
+pub use embedded::EmbeddedBus;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    #[error("bus backend failed: {0}")]
+    Backend(String),
+    #[error("bus is closed")]
+    Closed,
+}
+
+/// Identifies one delivery for [`Consumer::ack`].
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct DeliveryToken(pub u64);
+
+/// One message handed to a consumer.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub token: DeliveryToken,
+    pub payload: Vec<u8>,
+    /// How many times this message was delivered before (0 on first delivery).
+    pub redeliveries: u32,
+}
+
+/// A consumer of one topic. Shared by the tasks that process its deliveries.
+#[async_trait]
+pub trait Consumer: Send + Sync {
+    /// Waits for the next message.
+    async fn next(&self) -> Result<Delivery, BusError>;
+    /// Acknowledges a message: it will not be delivered again.
+    async fn ack(&self, token: &DeliveryToken) -> Result<(), BusError>;
+}
+
+/// A subscription to ephemeral notifications on one subject.
+#[async_trait]
+pub trait Subscription: Send {
+    /// The next notification; `Closed` when the bus shuts down.
+    async fn next(&mut self) -> Result<Vec<u8>, BusError>;
+}
+
+#[async_trait]
+pub trait Bus: Send + Sync + 'static {
+    /// Appends durably to `topic`.
+    async fn publish(&self, topic: &str, payload: Vec<u8>) -> Result<(), BusError>;
+    /// Consumes `topic`. Messages left unacknowledged by an earlier consumer are delivered again.
+    async fn consume(&self, topic: &str) -> Result<std::sync::Arc<dyn Consumer>, BusError>;
+    /// Sends an ephemeral notification to every current subscriber of `subject`.
+    async fn notify(&self, subject: &str, payload: Vec<u8>) -> Result<(), BusError>;
+    async fn subscribe(&self, subject: &str) -> Result<Box<dyn Subscription>, BusError>;
+}

@@ -1,0 +1,2 @@
+//! whisk-cli (being written).
+fn main() {}

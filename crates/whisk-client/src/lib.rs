@@ -1,0 +1,1 @@
+//! whisk-client (being written).

@@ -1,0 +1,1 @@
+//! whisk-controller (being written).

@@ -1,0 +1,1 @@
+//! whisk-invoker (being written).

@@ -1,0 +1,2 @@
+//! whisk-proxy (being written).
+fn main() {}

@@ -1,0 +1,1 @@
+//! Typed helpers for action documents (being written).

@@ -1,0 +1,185 @@
+//! Storage of entities (actions, packages, triggers, rules), identities and activation
+//! records behind traits, so the embedded SQLite default and PostgreSQL share one contract.
+//!
+//! # Layout
+//! - [`EntityStore`]: JSON documents keyed by fully qualified name, with a revision for
+//!   optimistic concurrency. Typed helpers for actions are in [`actions`].
+//! - [`IdentityStore`]: subjects and their hashed keys.
+//! - [`ActivationStore`]: activation records; `put` is idempotent on the activation id.
+//! - [`sqlite`]: the embedded backend.
+#![forbid(unsafe_code)]
+
+pub mod actions;
+pub mod sqlite;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use whisk_types::{Activation, ActivationId, EntityName, FullyQualifiedName, Identity};
+
+pub use sqlite::SqliteStore;
+
+/// Failures of a store operation. Controllers map them to HTTP statuses in one place.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Create of a document that exists (`overwrite=false`).
+    #[error("resource already exists")]
+    AlreadyExists,
+    /// The revision given does not match the stored one.
+    #[error("Concurrent modification to resource detected.")]
+    Conflict,
+    /// A document with this name exists in another collection.
+    #[error("Resource by this name exists but is not in this collection.")]
+    WrongCollection,
+    #[error("stored document is corrupt: {0}")]
+    Corrupt(String),
+    #[error("store backend failed: {0}")]
+    Backend(String),
+}
+
+/// The entity collections. A fully qualified name is unique across all of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Collection {
+    Actions,
+    Packages,
+    Triggers,
+    Rules,
+}
+
+impl Collection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Collection::Actions => "actions",
+            Collection::Packages => "packages",
+            Collection::Triggers => "triggers",
+            Collection::Rules => "rules",
+        }
+    }
+}
+
+/// A stored entity document.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub collection: Collection,
+    pub fqn: FullyQualifiedName,
+    /// The entity JSON as the API shows it (with `updated` set by the store).
+    pub body: Value,
+    /// Increases on every write; pass it back to update or delete exactly this version.
+    pub revision: u64,
+    /// Epoch ms of the last write.
+    pub updated: i64,
+}
+
+/// What to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    /// The root namespace; documents in its packages are included.
+    pub namespace: EntityName,
+    /// Only documents directly inside this package.
+    pub package: Option<EntityName>,
+    pub skip: u64,
+    pub limit: u64,
+}
+
+/// Entities keyed by fully qualified name. Lists are newest `updated` first.
+#[async_trait]
+pub trait EntityStore: Send + Sync + 'static {
+    async fn get(
+        &self,
+        collection: Collection,
+        fqn: &FullyQualifiedName,
+    ) -> Result<Option<Document>, StoreError>;
+
+    /// Writes `body`. `expected = None` creates (fails with `AlreadyExists` if present);
+    /// `Some(rev)` replaces exactly that revision (`Conflict` otherwise).
+    /// The store sets `updated` in the stored body and returns the new document.
+    async fn put(
+        &self,
+        collection: Collection,
+        fqn: &FullyQualifiedName,
+        body: Value,
+        expected: Option<u64>,
+    ) -> Result<Document, StoreError>;
+
+    /// Deletes exactly revision `expected`; `Ok(false)` if absent, `Conflict` if changed.
+    async fn delete(
+        &self,
+        collection: Collection,
+        fqn: &FullyQualifiedName,
+        expected: u64,
+    ) -> Result<bool, StoreError>;
+
+    async fn list(
+        &self,
+        collection: Collection,
+        query: &ListQuery,
+    ) -> Result<Vec<Document>, StoreError>;
+
+    async fn count(&self, collection: Collection, query: &ListQuery) -> Result<u64, StoreError>;
+}
+
+/// A subject as stored: its identity and a salted hash of its secret, never the secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubjectRecord {
+    pub identity: Identity,
+    pub salt: String,
+    pub secret_hash: String,
+}
+
+/// Subjects and their keys.
+#[async_trait]
+pub trait IdentityStore: Send + Sync + 'static {
+    /// Creates or replaces the subject with this uuid.
+    async fn put_subject(&self, record: &SubjectRecord) -> Result<(), StoreError>;
+    async fn subject_by_uuid(&self, uuid: &uuid::Uuid) -> Result<Option<SubjectRecord>, StoreError>;
+    async fn subject_by_name(&self, subject: &str) -> Result<Option<SubjectRecord>, StoreError>;
+}
+
+/// Salted SHA-256 of a secret. Secrets are 64 random alphanumerics (380 bits), so a fast
+/// hash with a salt is enough; a slow KDF would only cost latency on every request.
+pub fn hash_secret(salt: &str, secret: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(salt.as_bytes());
+    h.update(b":");
+    h.update(secret.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A random salt for [`hash_secret`].
+pub fn new_salt() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Filters of an activation list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActivationQuery {
+    /// `action` or `pkg/action`, matched against the record's name (and `path` annotation).
+    pub name: Option<String>,
+    /// Inclusive bounds on `start`, epoch ms.
+    pub since: Option<i64>,
+    pub upto: Option<i64>,
+    pub skip: u64,
+    pub limit: u64,
+}
+
+/// Activation records, always scoped by the namespace they were stored under.
+#[async_trait]
+pub trait ActivationStore: Send + Sync + 'static {
+    /// Stores the record unless one with the same id exists; `Ok(false)` when it did.
+    async fn put(&self, activation: &Activation) -> Result<bool, StoreError>;
+    async fn get(
+        &self,
+        namespace: &EntityName,
+        id: &ActivationId,
+    ) -> Result<Option<Activation>, StoreError>;
+    /// Whether a record with this id exists in any namespace (used for redelivery).
+    async fn exists(&self, id: &ActivationId) -> Result<bool, StoreError>;
+    /// Newest `start` first.
+    async fn list(
+        &self,
+        namespace: &EntityName,
+        query: &ActivationQuery,
+    ) -> Result<Vec<Activation>, StoreError>;
+    async fn count(&self, namespace: &EntityName, query: &ActivationQuery)
+        -> Result<u64, StoreError>;
+}

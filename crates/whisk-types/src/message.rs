@@ -1,0 +1,54 @@
+//! Messages between controller and invokers, carried by the bus as JSON.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::action::Action;
+use crate::activation::Activation;
+use crate::identity::Identity;
+use crate::ids::{ActivationId, TransactionId};
+
+/// One accepted invocation, published durably to an invoker's topic.
+/// It carries a snapshot of the action so the invoker never reads entities.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ActivationMessage {
+    pub transaction_id: TransactionId,
+    pub activation_id: ActivationId,
+    /// The action as resolved at invoke time (its revision keys warm containers).
+    pub action: Action,
+    /// The invoking identity; the record is stored under its namespace.
+    pub user: Identity,
+    /// `uuid:key` of the invoker's identity, sent only when `provide-api-key` allows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key: Option<String>,
+    /// The `/run` value: merged parameters and payload (init parameters excluded).
+    pub content: Value,
+    pub blocking: bool,
+    /// The controller that waits for the completion.
+    pub controller: String,
+    /// Epoch ms when the controller received the request (for `waitTime`).
+    pub received_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<ActivationId>,
+}
+
+/// Sent back to the controller once the record is stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CompletionMessage {
+    pub activation_id: ActivationId,
+    pub activation: Activation,
+}
+
+/// The durable topic an invoker consumes.
+pub fn invoker_topic(invoker: u32) -> String {
+    format!("invoker{invoker}")
+}
+
+/// The notification subject a controller listens on for [`CompletionMessage`]s.
+pub fn completion_subject(controller: &str) -> String {
+    format!("completed.{controller}")
+}
+
+/// Notifications carrying the fully qualified name (`ns[/pkg]/name`) of an action that was
+/// updated or deleted, so invokers retire its containers and controllers drop cached copies.
+pub const ACTION_CHANGED_SUBJECT: &str = "action-changed";

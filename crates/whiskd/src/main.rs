@@ -1,0 +1,2 @@
+//! whiskd (being written).
+fn main() {}
