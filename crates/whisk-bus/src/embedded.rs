@@ -1,4 +1,722 @@
-//! The embedded bus (being written).
-/// The embedded bus.
+//! The embedded bus: durable topics in a SQLite file and in-process broadcast subjects.
+//!
+//! # Topics
+//! Every message is a row of `bus_queue`. `publish` inserts it and returns once the
+//! insert is committed (WAL with `synchronous=NORMAL`: a commit survives a killed process;
+//! an operating-system crash or power loss may lose the last few commits).
+//! A consumer takes the oldest ready row of its topic with one `UPDATE … RETURNING`, which
+//! marks it delivered; `ack` deletes it. Rows stay delivered but unacknowledged while a
+//! consumer works on them, and become ready again when
+//! - a consumer of the topic opens and no other consumer of that topic is open in this
+//!   process: rows still delivered were left by a crashed (or stopped) process; or
+//! - they were delivered longer than the ack wait ago (a hung consumer).
+//!
+//! Row ids come from `AUTOINCREMENT`, so they are never reused and a late `ack` of a stale
+//! token cannot delete a newer message.
+//!
+//! Waiting consumers are woken by a [`Notify`] per topic when this process publishes, and
+//! poll the file every [`EmbeddedBusOptions::poll_interval`] for messages written by other
+//! processes sharing it. One topic should have consumers in one process only: a consumer
+//! opening in a second process makes the first process's in-flight messages ready again.
+//!
+//! # Subjects
+//! Notifications are [`broadcast`] channels, created on first use, that never leave the
+//! process. A subscriber that falls more than [`SUBJECT_CAPACITY`] messages behind skips
+//! what it missed.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use tokio::sync::{broadcast, Notify};
+use tracing::debug;
+
+use crate::{Bus, BusError, Consumer, Delivery, DeliveryToken, Subscription};
+
+/// Messages a subject buffers per subscriber before a slow subscriber starts skipping.
+pub const SUBJECT_CAPACITY: usize = 1024;
+
+/// The schema version this build writes; `open` refuses files with a newer one.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Tuning of the embedded bus.
+#[derive(Debug, Clone)]
+pub struct EmbeddedBusOptions {
+    /// A delivered message that is not acknowledged within this time is delivered again.
+    pub ack_wait: Duration,
+    /// How often an idle consumer looks for messages published by other processes.
+    pub poll_interval: Duration,
+    /// How long a statement waits for another connection's write lock.
+    pub busy_timeout: Duration,
+}
+
+impl Default for EmbeddedBusOptions {
+    fn default() -> Self {
+        Self {
+            ack_wait: Duration::from_secs(600),
+            poll_interval: Duration::from_millis(200),
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The embedded bus. Cloning is cheap and shares the same queue and subjects.
+#[derive(Debug, Clone)]
+pub struct EmbeddedBus {
+    queue: Arc<Queue>,
+    subjects: Arc<Subjects>,
+}
+
+/// The durable part, shared by the bus and its consumers.
 #[derive(Debug)]
-pub struct EmbeddedBus;
+struct Queue {
+    /// The one connection; all statements are short and SQLite has one writer anyway.
+    conn: Mutex<Connection>,
+    /// Wakes waiting consumers of a topic when this process publishes to it.
+    notifies: Mutex<HashMap<String, Arc<Notify>>>,
+    /// Consumers open in this process, per topic: crash recovery runs only for the first.
+    open_consumers: Mutex<HashMap<String, usize>>,
+    options: EmbeddedBusOptions,
+}
+
+/// The ephemeral part. Dropping it (with the last bus clone) closes every subscription.
+#[derive(Debug, Default)]
+struct Subjects {
+    senders: Mutex<HashMap<String, broadcast::Sender<Vec<u8>>>>,
+}
+
+fn backend(e: impl std::fmt::Display) -> BusError {
+    BusError::Backend(e.to_string())
+}
+
+fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>, BusError> {
+    m.lock()
+        .map_err(|_| BusError::Backend("a bus lock was poisoned".into()))
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<(), String>> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_version (
+             component TEXT PRIMARY KEY,
+             version INTEGER NOT NULL
+         );",
+    )?;
+    let version: Option<i64> = tx
+        .query_row(
+            "SELECT version FROM schema_version WHERE component = 'bus'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match version {
+        Some(v) if v > SCHEMA_VERSION => {
+            return Ok(Err(format!(
+                "bus schema version {v} is newer than this build supports ({SCHEMA_VERSION})"
+            )));
+        }
+        Some(_) => {}
+        None => {
+            tx.execute_batch(
+                "CREATE TABLE bus_queue (
+                     id INTEGER PRIMARY KEY AUTOINCREMENT,
+                     topic TEXT NOT NULL,
+                     payload BLOB NOT NULL,
+                     delivered INTEGER NOT NULL DEFAULT 0,
+                     deliveries INTEGER NOT NULL DEFAULT 0,
+                     delivered_at INTEGER
+                 );
+                 CREATE INDEX bus_queue_ready ON bus_queue (topic, delivered, id);
+                 INSERT INTO schema_version (component, version) VALUES ('bus', 1);",
+            )?;
+        }
+    }
+    tx.commit()?;
+    Ok(Ok(()))
+}
+
+impl EmbeddedBus {
+    /// Opens (creating if needed) the queue in the SQLite file at `path`. The file may be
+    /// shared with the store: the bus uses its own tables.
+    ///
+    /// # Errors
+    /// The file cannot be opened, is not a database, or has a newer schema.
+    pub fn open(path: &Path) -> Result<Self, BusError> {
+        Self::open_with(path, EmbeddedBusOptions::default())
+    }
+
+    /// [`EmbeddedBus::open`] with explicit options.
+    ///
+    /// # Errors
+    /// As [`EmbeddedBus::open`].
+    pub fn open_with(path: &Path, options: EmbeddedBusOptions) -> Result<Self, BusError> {
+        let conn = Connection::open(path).map_err(backend)?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .map_err(backend)?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(BusError::Backend(format!(
+                "cannot switch {} to WAL (journal mode is {mode})",
+                path.display()
+            )));
+        }
+        Self::setup(conn, options)
+    }
+
+    /// A bus over a private in-memory database, for tests: nothing survives the process.
+    ///
+    /// # Errors
+    /// SQLite could not be initialised.
+    pub fn temporary() -> Result<Self, BusError> {
+        Self::temporary_with(EmbeddedBusOptions::default())
+    }
+
+    /// [`EmbeddedBus::temporary`] with explicit options.
+    ///
+    /// # Errors
+    /// As [`EmbeddedBus::temporary`].
+    pub fn temporary_with(options: EmbeddedBusOptions) -> Result<Self, BusError> {
+        let conn = Connection::open_in_memory().map_err(backend)?;
+        Self::setup(conn, options)
+    }
+
+    fn setup(mut conn: Connection, options: EmbeddedBusOptions) -> Result<Self, BusError> {
+        conn.busy_timeout(options.busy_timeout).map_err(backend)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(backend)?;
+        conn.set_prepared_statement_cache_capacity(16);
+        migrate(&mut conn)
+            .map_err(backend)?
+            .map_err(BusError::Backend)?;
+        Ok(Self {
+            queue: Arc::new(Queue {
+                conn: Mutex::new(conn),
+                notifies: Mutex::default(),
+                open_consumers: Mutex::default(),
+                options,
+            }),
+            subjects: Arc::default(),
+        })
+    }
+}
+
+impl Queue {
+    /// Runs `f` on the connection in the blocking pool, so the runtime never waits on SQLite.
+    async fn with_conn<T, F>(self: &Arc<Self>, f: F) -> Result<T, BusError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let queue = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let conn = lock(&queue.conn)?;
+            f(&conn).map_err(backend)
+        })
+        .await
+        .map_err(backend)?
+    }
+
+    fn notify_for(&self, topic: &str) -> Result<Arc<Notify>, BusError> {
+        Ok(Arc::clone(
+            lock(&self.notifies)?
+                .entry(topic.to_owned())
+                .or_insert_with(|| Arc::new(Notify::new())),
+        ))
+    }
+}
+
+#[async_trait]
+impl Bus for EmbeddedBus {
+    async fn publish(&self, topic: &str, payload: Vec<u8>) -> Result<(), BusError> {
+        let t = topic.to_owned();
+        self.queue
+            .with_conn(move |c| {
+                c.prepare_cached("INSERT INTO bus_queue (topic, payload) VALUES (?1, ?2)")?
+                    .execute(params![t, payload])
+            })
+            .await?;
+        let notify = lock(&self.queue.notifies)?.get(topic).cloned();
+        if let Some(n) = notify {
+            n.notify_one();
+        }
+        Ok(())
+    }
+
+    async fn consume(&self, topic: &str) -> Result<Arc<dyn Consumer>, BusError> {
+        let first = {
+            let mut open = lock(&self.queue.open_consumers)?;
+            let n = open.entry(topic.to_owned()).or_insert(0);
+            *n += 1;
+            *n == 1
+        };
+        // Built before recovery so that a failure below unregisters it on drop.
+        let consumer = EmbeddedConsumer {
+            queue: Arc::clone(&self.queue),
+            topic: topic.into(),
+            notify: self.queue.notify_for(topic)?,
+            last_sweep: Mutex::new(Instant::now()),
+        };
+        if first {
+            let t = topic.to_owned();
+            let recovered = self
+                .queue
+                .with_conn(move |c| {
+                    c.prepare_cached(
+                        "UPDATE bus_queue SET delivered = 0 WHERE topic = ?1 AND delivered = 1",
+                    )?
+                    .execute(params![t])
+                })
+                .await?;
+            if recovered > 0 {
+                debug!(
+                    topic,
+                    recovered, "Unacknowledged messages made ready again."
+                );
+            }
+        }
+        Ok(Arc::new(consumer))
+    }
+
+    async fn notify(&self, subject: &str, payload: Vec<u8>) -> Result<(), BusError> {
+        let mut senders = lock(&self.subjects.senders)?;
+        if let Some(tx) = senders.get(subject) {
+            if tx.send(payload).is_err() {
+                // Nobody listens any more: drop the channel; the next subscriber makes a new one.
+                senders.remove(subject);
+            }
+        }
+        Ok(())
+    }
+
+    async fn subscribe(&self, subject: &str) -> Result<Box<dyn Subscription>, BusError> {
+        let rx = lock(&self.subjects.senders)?
+            .entry(subject.to_owned())
+            .or_insert_with(|| broadcast::channel(SUBJECT_CAPACITY).0)
+            .subscribe();
+        Ok(Box::new(EmbeddedSubscription {
+            subject: subject.into(),
+            rx,
+        }))
+    }
+}
+
+/// A consumer of one topic; several tasks may call `next` on it at once.
+#[derive(Debug)]
+struct EmbeddedConsumer {
+    queue: Arc<Queue>,
+    topic: Arc<str>,
+    notify: Arc<Notify>,
+    /// When expired deliveries were last made ready again.
+    last_sweep: Mutex<Instant>,
+}
+
+impl EmbeddedConsumer {
+    /// How often `next` looks for deliveries older than the ack wait.
+    fn sweep_interval(&self) -> Duration {
+        (self.queue.options.ack_wait / 4).min(Duration::from_secs(1))
+    }
+
+    fn sweep_due(&self) -> Result<bool, BusError> {
+        let mut last = lock(&self.last_sweep)?;
+        if last.elapsed() >= self.sweep_interval() {
+            *last = Instant::now();
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    /// Makes deliveries older than the ack wait ready again (at most every sweep interval),
+    /// then takes the oldest ready message.
+    async fn try_take(&self) -> Result<Option<Delivery>, BusError> {
+        let sweep = self.sweep_due()?;
+        let ack_wait_ms =
+            i64::try_from(self.queue.options.ack_wait.as_millis()).unwrap_or(i64::MAX);
+        let topic = Arc::clone(&self.topic);
+        self.queue
+            .with_conn(move |c| {
+                let now = now_millis();
+                if sweep {
+                    let n = c
+                        .prepare_cached(
+                            "UPDATE bus_queue SET delivered = 0
+                             WHERE topic = ?1 AND delivered = 1 AND delivered_at <= ?2",
+                        )?
+                        .execute(params![&*topic, now.saturating_sub(ack_wait_ms)])?;
+                    if n > 0 {
+                        debug!(
+                            topic = &*topic,
+                            expired = n,
+                            "Unacknowledged messages past the ack wait made ready again."
+                        );
+                    }
+                }
+                c.prepare_cached(
+                    "UPDATE bus_queue
+                     SET delivered = 1, deliveries = deliveries + 1, delivered_at = ?2
+                     WHERE id = (SELECT id FROM bus_queue
+                                 WHERE topic = ?1 AND delivered = 0 ORDER BY id LIMIT 1)
+                     RETURNING id, payload, deliveries",
+                )?
+                .query_row(params![&*topic, now], |r| {
+                    let id: i64 = r.get(0)?;
+                    let deliveries: i64 = r.get(2)?;
+                    Ok(Delivery {
+                        token: DeliveryToken(id as u64),
+                        payload: r.get(1)?,
+                        redeliveries: u32::try_from(deliveries.saturating_sub(1))
+                            .unwrap_or(u32::MAX),
+                    })
+                })
+                .optional()
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl Consumer for EmbeddedConsumer {
+    async fn next(&self) -> Result<Delivery, BusError> {
+        loop {
+            // Registered before looking, so a publish between the look and the wait is not missed.
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(d) = self.try_take().await? {
+                return Ok(d);
+            }
+            // Timing out is the poll for other processes and for expired deliveries.
+            let _ = tokio::time::timeout(self.queue.options.poll_interval, notified).await;
+        }
+    }
+
+    async fn ack(&self, token: &DeliveryToken) -> Result<(), BusError> {
+        let id = i64::try_from(token.0).map_err(backend)?;
+        self.queue
+            .with_conn(move |c| {
+                c.prepare_cached("DELETE FROM bus_queue WHERE id = ?1")?
+                    .execute(params![id])
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+impl Drop for EmbeddedConsumer {
+    fn drop(&mut self) {
+        if let Ok(mut open) = self.queue.open_consumers.lock() {
+            if let Some(n) = open.get_mut(&*self.topic) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    open.remove(&*self.topic);
+                }
+            }
+        }
+    }
+}
+
+/// A subscriber of one subject.
+#[derive(Debug)]
+struct EmbeddedSubscription {
+    subject: Arc<str>,
+    rx: broadcast::Receiver<Vec<u8>>,
+}
+
+#[async_trait]
+impl Subscription for EmbeddedSubscription {
+    async fn next(&mut self) -> Result<Vec<u8>, BusError> {
+        loop {
+            match self.rx.recv().await {
+                Ok(v) => return Ok(v),
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    debug!(
+                        subject = &*self.subject,
+                        missed, "Slow subscriber skipped notifications."
+                    );
+                }
+                Err(broadcast::error::RecvError::Closed) => return Err(BusError::Closed),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    const PATIENCE: Duration = Duration::from_secs(20);
+
+    async fn next_within(c: &Arc<dyn Consumer>) -> Delivery {
+        tokio::time::timeout(PATIENCE, c.next())
+            .await
+            .expect("a message within the patience")
+            .expect("next")
+    }
+
+    /// Asserts that nothing is delivered during `wait` (a negative check, bounded).
+    async fn assert_nothing(c: &Arc<dyn Consumer>, wait: Duration) {
+        if let Ok(r) = tokio::time::timeout(wait, c.next()).await {
+            panic!("unexpected delivery: {r:?}");
+        }
+    }
+
+    fn fast() -> EmbeddedBusOptions {
+        EmbeddedBusOptions {
+            poll_interval: Duration::from_millis(20),
+            ..Default::default()
+        }
+    }
+
+    fn no_poll() -> EmbeddedBusOptions {
+        EmbeddedBusOptions {
+            poll_interval: Duration::from_secs(3600),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn publish_consume_ack_in_order() {
+        let bus = EmbeddedBus::temporary_with(fast()).unwrap();
+        for p in [b"a", b"b", b"c"] {
+            bus.publish("t", p.to_vec()).await.unwrap();
+        }
+        bus.publish("other", b"x".to_vec()).await.unwrap();
+        let c = bus.consume("t").await.unwrap();
+        let mut tokens = vec![];
+        for want in [b"a", b"b", b"c"] {
+            let d = next_within(&c).await;
+            assert_eq!(d.payload, want.to_vec());
+            assert_eq!(d.redeliveries, 0);
+            tokens.push(d.token);
+        }
+        for t in &tokens {
+            c.ack(t).await.unwrap();
+        }
+        // Acking twice is harmless.
+        c.ack(&tokens[0]).await.unwrap();
+        assert_nothing(&c, Duration::from_millis(200)).await;
+        let other = bus.consume("other").await.unwrap();
+        assert_eq!(next_within(&other).await.payload, b"x".to_vec());
+    }
+
+    #[tokio::test]
+    async fn waiting_consumer_is_woken_by_publish() {
+        // No polling: only the in-process wake-up can deliver in time.
+        let bus = EmbeddedBus::temporary_with(no_poll()).unwrap();
+        let c = bus.consume("t").await.unwrap();
+        let waiter = tokio::spawn({
+            let c = Arc::clone(&c);
+            async move { c.next().await }
+        });
+        tokio::task::yield_now().await;
+        bus.publish("t", b"hello".to_vec()).await.unwrap();
+        let d = tokio::time::timeout(PATIENCE, waiter)
+            .await
+            .expect("woken")
+            .unwrap()
+            .unwrap();
+        assert_eq!(d.payload, b"hello".to_vec());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_next_gets_distinct_messages() {
+        let bus = EmbeddedBus::temporary_with(no_poll()).unwrap();
+        let c = bus.consume("t").await.unwrap();
+        // Half the messages exist before the consumers ask, half arrive while they wait.
+        for i in 0..20u32 {
+            bus.publish("t", i.to_string().into_bytes()).await.unwrap();
+        }
+        let tasks: Vec<_> = (0..40)
+            .map(|_| {
+                let c = Arc::clone(&c);
+                tokio::spawn(async move {
+                    let d = tokio::time::timeout(PATIENCE, c.next()).await??;
+                    c.ack(&d.token).await?;
+                    Ok::<_, Box<dyn std::error::Error + Send + Sync>>(d)
+                })
+            })
+            .collect();
+        for i in 20..40u32 {
+            bus.publish("t", i.to_string().into_bytes()).await.unwrap();
+        }
+        let mut seen = HashSet::new();
+        let mut tokens = HashSet::new();
+        for t in tasks {
+            let d = t.await.unwrap().expect("delivery");
+            assert_eq!(d.redeliveries, 0);
+            assert!(seen.insert(d.payload), "a message went to two consumers");
+            assert!(tokens.insert(d.token));
+        }
+        let want: HashSet<Vec<u8>> = (0..40u32).map(|i| i.to_string().into_bytes()).collect();
+        assert_eq!(seen, want);
+    }
+
+    #[tokio::test]
+    async fn unacked_message_is_redelivered_after_a_crash() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bus.db");
+        {
+            let bus = EmbeddedBus::open(&path).unwrap();
+            bus.publish("t", b"one".to_vec()).await.unwrap();
+            bus.publish("t", b"two".to_vec()).await.unwrap();
+            bus.publish("t", b"three".to_vec()).await.unwrap();
+            let c = bus.consume("t").await.unwrap();
+            let one = next_within(&c).await;
+            assert_eq!(one.payload, b"one".to_vec());
+            c.ack(&one.token).await.unwrap();
+            let two = next_within(&c).await;
+            assert_eq!(two.payload, b"two".to_vec());
+            // "Crash": drop everything without acking `two`.
+        }
+        let bus = EmbeddedBus::open_with(&path, fast()).unwrap();
+        let c = bus.consume("t").await.unwrap();
+        let two = next_within(&c).await;
+        assert_eq!(two.payload, b"two".to_vec());
+        assert_eq!(two.redeliveries, 1);
+        let three = next_within(&c).await;
+        assert_eq!(three.payload, b"three".to_vec());
+        assert_eq!(three.redeliveries, 0);
+        c.ack(&two.token).await.unwrap();
+        c.ack(&three.token).await.unwrap();
+        drop(c);
+        drop(bus);
+
+        // Acknowledged messages never come back.
+        let bus = EmbeddedBus::open_with(&path, fast()).unwrap();
+        let c = bus.consume("t").await.unwrap();
+        assert_nothing(&c, Duration::from_millis(300)).await;
+    }
+
+    const CRASH_CHILD_ENV: &str = "WHISK_BUS_CRASH_CHILD_DB";
+
+    /// The child half of `redelivery_after_a_killed_process`: does nothing unless the parent
+    /// set the environment variable, then publishes, takes one message and aborts.
+    #[tokio::test]
+    async fn crash_child() {
+        let Some(path) = std::env::var_os(CRASH_CHILD_ENV) else {
+            return;
+        };
+        let bus = EmbeddedBus::open(Path::new(&path)).unwrap();
+        bus.publish("t", b"taken".to_vec()).await.unwrap();
+        bus.publish("t", b"waiting".to_vec()).await.unwrap();
+        let c = bus.consume("t").await.unwrap();
+        assert_eq!(next_within(&c).await.payload, b"taken".to_vec());
+        std::process::abort();
+    }
+
+    #[tokio::test]
+    async fn redelivery_after_a_killed_process() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bus.db");
+        let status = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "embedded::tests::crash_child",
+                "--test-threads=1",
+            ])
+            .env(CRASH_CHILD_ENV, &path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .unwrap();
+        assert!(!status.success(), "the child should have aborted");
+        let bus = EmbeddedBus::open_with(&path, fast()).unwrap();
+        let c = bus.consume("t").await.unwrap();
+        let taken = next_within(&c).await;
+        assert_eq!(taken.payload, b"taken".to_vec());
+        assert_eq!(taken.redeliveries, 1);
+        let waiting = next_within(&c).await;
+        assert_eq!(waiting.payload, b"waiting".to_vec());
+        assert_eq!(waiting.redeliveries, 0);
+    }
+
+    #[tokio::test]
+    async fn second_consumer_in_process_does_not_steal_in_flight_messages() {
+        let bus = EmbeddedBus::temporary_with(fast()).unwrap();
+        bus.publish("t", b"m".to_vec()).await.unwrap();
+        let c1 = bus.consume("t").await.unwrap();
+        let d = next_within(&c1).await;
+        let c2 = bus.consume("t").await.unwrap();
+        assert_nothing(&c2, Duration::from_millis(200)).await;
+        c1.ack(&d.token).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn unacked_message_is_redelivered_after_the_ack_wait() {
+        let bus = EmbeddedBus::temporary_with(EmbeddedBusOptions {
+            ack_wait: Duration::from_millis(100),
+            poll_interval: Duration::from_millis(20),
+            ..Default::default()
+        })
+        .unwrap();
+        bus.publish("t", b"m".to_vec()).await.unwrap();
+        let c = bus.consume("t").await.unwrap();
+        let first = next_within(&c).await;
+        assert_eq!(first.redeliveries, 0);
+        let again = next_within(&c).await;
+        assert_eq!(again.payload, b"m".to_vec());
+        assert_eq!(again.redeliveries, 1);
+        assert_eq!(again.token, first.token);
+        c.ack(&again.token).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn notify_fans_out_to_every_subscriber() {
+        let bus = EmbeddedBus::temporary().unwrap();
+        // Nobody listens: dropped, not an error.
+        bus.notify("s", b"lost".to_vec()).await.unwrap();
+        let mut a = bus.subscribe("s").await.unwrap();
+        let mut b = bus.subscribe("s").await.unwrap();
+        let mut other = bus.subscribe("other").await.unwrap();
+        bus.notify("s", b"1".to_vec()).await.unwrap();
+        bus.notify("s", b"2".to_vec()).await.unwrap();
+        for s in [&mut a, &mut b] {
+            assert_eq!(s.next().await.unwrap(), b"1".to_vec());
+            assert_eq!(s.next().await.unwrap(), b"2".to_vec());
+        }
+        bus.notify("other", b"o".to_vec()).await.unwrap();
+        assert_eq!(other.next().await.unwrap(), b"o".to_vec());
+        // A dropped subscriber does not break the others.
+        drop(b);
+        bus.notify("s", b"3".to_vec()).await.unwrap();
+        assert_eq!(a.next().await.unwrap(), b"3".to_vec());
+    }
+
+    #[tokio::test]
+    async fn lagged_subscriber_skips_and_keeps_going() {
+        let bus = EmbeddedBus::temporary().unwrap();
+        let mut s = bus.subscribe("s").await.unwrap();
+        let total = SUBJECT_CAPACITY + 10;
+        for i in 0..total {
+            bus.notify("s", i.to_string().into_bytes()).await.unwrap();
+        }
+        // The oldest ten were overwritten; the first one received is the eleventh.
+        assert_eq!(s.next().await.unwrap(), b"10".to_vec());
+        bus.notify("s", b"after".to_vec()).await.unwrap();
+        let mut last = vec![];
+        for _ in 0..SUBJECT_CAPACITY {
+            last = s.next().await.unwrap();
+        }
+        assert_eq!(last, b"after".to_vec());
+    }
+
+    #[tokio::test]
+    async fn subscriptions_close_with_the_bus() {
+        let bus = EmbeddedBus::temporary().unwrap();
+        let mut s = bus.subscribe("s").await.unwrap();
+        drop(bus);
+        assert!(matches!(s.next().await, Err(BusError::Closed)));
+    }
+}

@@ -130,7 +130,8 @@ pub struct SubjectRecord {
 pub trait IdentityStore: Send + Sync + 'static {
     /// Creates or replaces the subject with this uuid.
     async fn put_subject(&self, record: &SubjectRecord) -> Result<(), StoreError>;
-    async fn subject_by_uuid(&self, uuid: &uuid::Uuid) -> Result<Option<SubjectRecord>, StoreError>;
+    async fn subject_by_uuid(&self, uuid: &uuid::Uuid)
+        -> Result<Option<SubjectRecord>, StoreError>;
     async fn subject_by_name(&self, subject: &str) -> Result<Option<SubjectRecord>, StoreError>;
 }
 
@@ -180,6 +181,9 @@ pub trait ActivationStore: Send + Sync + 'static {
         namespace: &EntityName,
         query: &ActivationQuery,
     ) -> Result<Vec<Activation>, StoreError>;
-    async fn count(&self, namespace: &EntityName, query: &ActivationQuery)
-        -> Result<u64, StoreError>;
+    async fn count(
+        &self,
+        namespace: &EntityName,
+        query: &ActivationQuery,
+    ) -> Result<u64, StoreError>;
 }

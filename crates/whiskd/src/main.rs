@@ -1,2 +1,67 @@
-//! whiskd (being written).
-fn main() {}
+//! `whiskd`: the rwhisk server. `whiskd standalone` runs everything in one process.
+
+mod bootstrap;
+mod standalone;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// The rwhisk server: an Apache OpenWhisk compatible serverless platform.
+#[derive(Debug, Parser)]
+#[command(name = "whiskd", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Controller, invoker, embedded store and embedded bus in one process.
+    ///
+    /// Example:
+    ///   whiskd standalone --data-dir ~/.rwhisk
+    ///   wsk property set --apihost http://127.0.0.1:3233 --auth "$(cat ~/.rwhisk/guest.key)"
+    Standalone(standalone::StandaloneArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_tracing();
+    let result = match cli.command {
+        Command::Standalone(args) => standalone::main(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("Caused by: {cause}");
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Logs go to stderr; `RUST_LOG` filters them (default `info`), `RWHISK_LOG_FORMAT=json`
+/// switches to JSON lines.
+fn init_tracing() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("RWHISK_LOG_FORMAT").as_deref() == Ok("json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+/// `~/.rwhisk`, the default data directory.
+fn default_data_dir() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join(".rwhisk")
+}

@@ -1,0 +1,66 @@
+# rwhisk: everyday commands. `make quick-start` runs the platform and a function;
+# `make test` runs the whole test suite (what CI runs).
+
+SHELL := /bin/bash
+DATA_DIR ?= $(HOME)/.rwhisk
+WSK := target/release/wsk
+export PATH := $(CURDIR)/target/release:$(PATH)
+
+.PHONY: all build images sdk-images quick-start start hello-world destroy test test-unit check fmt bench clean
+
+all: build
+
+## build: release binaries whiskd and wsk
+build:
+	cargo build --release -p whiskd -p whisk-cli
+
+## images: the skeleton base image (whisk/dockerskeleton, openwhisk/dockerskeleton); idempotent
+images:
+	images/build-skeleton.sh
+
+## sdk-images: the seed's C and Go examples as action images (whisk/example-c, whisk/example-go)
+sdk-images: images
+	sdk/docker-skeleton/buildAndPush.sh whisk/example-c
+	sdk/docker-go/build.sh whisk/example-go
+
+## quick-start: build, start dockerd if needed, start whiskd, register and invoke hello
+quick-start:
+	scripts/setup-host.sh
+	$(MAKE) --no-print-directory build images
+	DATA_DIR=$(DATA_DIR) scripts/quick-start.sh
+
+## start: start whiskd standalone in the background (if it is not running)
+start:
+	DATA_DIR=$(DATA_DIR) scripts/whiskd-ctl.sh start
+
+## hello-world: invoke the hello action again
+hello-world:
+	@echo "invoking the hello action ..."
+	$(WSK) action invoke hello --param name World --result
+
+## destroy: stop whiskd and remove its containers
+destroy:
+	DATA_DIR=$(DATA_DIR) scripts/whiskd-ctl.sh stop
+
+## test: install and start what tests need, build images, run unit, integration and e2e tests
+test:
+	scripts/setup-host.sh
+	$(MAKE) --no-print-directory images sdk-images
+	images/test-images.sh
+	cargo build --workspace --all-targets
+	cargo test --workspace --no-fail-fast
+
+## check: formatting and lints
+check:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+## bench: warm invoke latency through whiskd against the container's /run (see BENCHMARKS.md)
+bench: build images
+	scripts/bench.sh
+
+clean:
+	cargo clean

@@ -1,0 +1,159 @@
+//! First-start work on the data directory: the guest subject and its key file, and the
+//! self-signed TLS certificate for the HTTPS listener.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use whisk_store::{hash_secret, new_salt, IdentityStore, SubjectRecord};
+use whisk_types::{AuthKey, EntityName, Identity};
+
+/// The subject and namespace every new installation gets.
+pub const GUEST: &str = "guest";
+/// The file in the data directory holding the guest's `uuid:key`.
+pub const GUEST_KEY_FILE: &str = "guest.key";
+
+/// Makes sure the guest subject exists and `DIR/guest.key` holds its key.
+///
+/// The store keeps only a salted hash, so when the key file is lost a new key replaces
+/// the old one (the namespace and its entities stay).
+///
+/// # Errors
+/// Store failures, or the key file cannot be written.
+pub async fn ensure_guest(identities: &dyn IdentityStore, data_dir: &Path) -> Result<AuthKey> {
+    let key_path = data_dir.join(GUEST_KEY_FILE);
+    let existing = identities
+        .subject_by_name(GUEST)
+        .await
+        .context("reading the guest subject")?;
+    if let (Some(record), Ok(text)) = (&existing, fs::read_to_string(&key_path)) {
+        if let Some(key) = AuthKey::parse(text.trim()) {
+            if key.uuid == record.identity.uuid
+                && hash_secret(&record.salt, &key.secret) == record.secret_hash
+            {
+                return Ok(key);
+            }
+        }
+    }
+    let key = AuthKey::generate();
+    let salt = new_salt();
+    let record = SubjectRecord {
+        identity: Identity {
+            subject: GUEST.to_owned(),
+            namespace: EntityName::namespace(GUEST)?,
+            uuid: key.uuid,
+        },
+        secret_hash: hash_secret(&salt, &key.secret),
+        salt,
+    };
+    identities
+        .put_subject(&record)
+        .await
+        .context("storing the guest subject")?;
+    write_private(&key_path, key.to_string().as_bytes())?;
+    tracing::info!(path = %key_path.display(), "Created the guest subject and wrote its key.");
+    Ok(key)
+}
+
+/// Writes a file readable only by its owner (mode 0600).
+fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    let mut f = fs::OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    f.write_all(contents)?;
+    f.sync_all()?;
+    fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600))?;
+    fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
+}
+
+/// Paths of the certificate and key the HTTPS listener uses.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Returns the given certificate files, or a self-signed pair kept in `DIR/tls/`
+/// (made on first start) for `localhost` and `127.0.0.1`.
+///
+/// # Errors
+/// Given files missing, or the generated pair cannot be written.
+pub fn ensure_tls(
+    data_dir: &Path,
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+) -> Result<TlsFiles> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => {
+            anyhow::ensure!(cert.exists(), "--tls-cert {} does not exist", cert.display());
+            anyhow::ensure!(key.exists(), "--tls-key {} does not exist", key.display());
+            return Ok(TlsFiles { cert, key });
+        }
+        (None, None) => {}
+        _ => anyhow::bail!("--tls-cert and --tls-key must be given together"),
+    }
+    let dir = data_dir.join("tls");
+    let files = TlsFiles {
+        cert: dir.join("cert.pem"),
+        key: dir.join("key.pem"),
+    };
+    if files.cert.exists() && files.key.exists() {
+        return Ok(files);
+    }
+    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
+    let certified = rcgen::generate_simple_self_signed(names).context("generating a certificate")?;
+    write_private(&files.key, certified.signing_key.serialize_pem().as_bytes())?;
+    fs::write(&files.cert, certified.cert.pem())
+        .with_context(|| format!("writing {}", files.cert.display()))?;
+    tracing::info!(cert = %files.cert.display(), "Made a self-signed certificate for HTTPS.");
+    Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn guest_key_is_stable_and_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = whisk_store::SqliteStore::open(&dir.path().join("db")).unwrap();
+        let k1 = ensure_guest(&store, dir.path()).await.unwrap();
+        let k2 = ensure_guest(&store, dir.path()).await.unwrap();
+        assert_eq!(k1, k2);
+        let path = dir.path().join(GUEST_KEY_FILE);
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert_eq!(fs::read_to_string(&path).unwrap(), k1.to_string());
+        let rec = store.subject_by_name(GUEST).await.unwrap().unwrap();
+        assert_ne!(rec.secret_hash, k1.secret);
+        assert!(!rec.secret_hash.contains(&k1.secret));
+        // A lost key file gives a new key; the old one stops working.
+        fs::remove_file(&path).unwrap();
+        let k3 = ensure_guest(&store, dir.path()).await.unwrap();
+        assert_ne!(k3.secret, k1.secret);
+    }
+
+    #[test]
+    fn self_signed_pair_is_made_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = ensure_tls(dir.path(), None, None).unwrap();
+        let pem = fs::read_to_string(&a.cert).unwrap();
+        assert!(pem.contains("BEGIN CERTIFICATE"));
+        let b = ensure_tls(dir.path(), None, None).unwrap();
+        assert_eq!(fs::read_to_string(&b.cert).unwrap(), pem);
+        assert!(ensure_tls(dir.path(), Some("x".into()), None).is_err());
+    }
+}

@@ -1,0 +1,162 @@
+//! `whiskd standalone`: controller, invoker, embedded store and embedded bus in one
+//! process, serving the API on a loopback HTTP and HTTPS listener by default.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use tokio::sync::watch;
+use whisk_bus::EmbeddedBus;
+use whisk_controller::{Controller, ControllerConfig};
+use whisk_invoker::{DockerFactory, Invoker, InvokerConfig};
+use whisk_store::SqliteStore;
+
+use crate::bootstrap;
+
+/// Flags of `whiskd standalone`; each also reads an `RWHISK_*` environment variable.
+#[derive(Debug, clap::Args)]
+pub struct StandaloneArgs {
+    /// Where the store, the queue, the TLS certificate and guest.key live [default: ~/.rwhisk].
+    #[arg(long, env = "RWHISK_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Plain HTTP listener.
+    #[arg(long, env = "RWHISK_HTTP_ADDR", default_value = "127.0.0.1:3233")]
+    http_addr: SocketAddr,
+    /// HTTPS listener (self-signed certificate unless --tls-cert/--tls-key are given).
+    #[arg(long, env = "RWHISK_HTTPS_ADDR", default_value = "127.0.0.1:3443")]
+    https_addr: SocketAddr,
+    /// PEM certificate chain for HTTPS.
+    #[arg(long, env = "RWHISK_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    #[arg(long, env = "RWHISK_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Memory the invoker may give to action containers, in MB.
+    #[arg(long, env = "RWHISK_INVOKER_MEMORY_MB", default_value_t = 2048)]
+    invoker_memory_mb: u64,
+    /// Seconds an idle warm container is kept before it is removed.
+    #[arg(long, env = "RWHISK_IDLE_TIMEOUT_SECS", default_value_t = 600)]
+    idle_timeout_secs: u64,
+    /// The API host given to containers as __OW_API_HOST [default: http://<http-addr>].
+    #[arg(long, env = "RWHISK_CONTAINER_API_HOST")]
+    container_api_host: Option<String>,
+    /// Seconds a running activation may take to finish when the server stops.
+    #[arg(long, env = "RWHISK_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
+    shutdown_grace_secs: u64,
+}
+
+/// Builds the runtime and runs until SIGINT or SIGTERM.
+///
+/// # Errors
+/// Bad configuration, an unusable data directory, a port in use, Docker unreachable.
+pub fn main(args: StandaloneArgs) -> Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(run(args))
+}
+
+async fn run(args: StandaloneArgs) -> Result<()> {
+    let data_dir = args.data_dir.clone().unwrap_or_else(crate::default_data_dir);
+    std::fs::create_dir_all(&data_dir)
+        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    let tls = bootstrap::ensure_tls(&data_dir, args.tls_cert.clone(), args.tls_key.clone())?;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+        .await
+        .context("loading the TLS certificate")?;
+
+    let store = Arc::new(
+        SqliteStore::open(&data_dir.join("whisk.db")).context("opening the store")?,
+    );
+    let bus = Arc::new(EmbeddedBus::open(&data_dir.join("bus.db")).context("opening the bus")?);
+    bootstrap::ensure_guest(store.as_ref(), &data_dir).await?;
+
+    // Bind before starting anything that runs actions, so a port in use fails fast.
+    let http = tokio::net::TcpListener::bind(args.http_addr)
+        .await
+        .with_context(|| format!("binding {}", args.http_addr))?;
+    let https = std::net::TcpListener::bind(args.https_addr)
+        .with_context(|| format!("binding {}", args.https_addr))?;
+    https.set_nonblocking(true)?;
+
+    let controller = Controller::new(
+        ControllerConfig::default(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        bus.clone(),
+    );
+    controller.start().await.context("starting the controller")?;
+    let app = whisk_controller::router(controller.clone());
+
+    let factory = Arc::new(DockerFactory::connect().context("connecting to Docker")?);
+    let invoker_config = InvokerConfig {
+        memory_mb: args.invoker_memory_mb,
+        idle_timeout: Duration::from_secs(args.idle_timeout_secs),
+        api_host: args
+            .container_api_host
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", args.http_addr)),
+        ..InvokerConfig::default()
+    };
+    let invoker = Invoker::new(invoker_config, factory, store.clone(), bus.clone());
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let invoker_task = tokio::spawn(invoker.run(stopped(stop_rx.clone())));
+
+    let handle = axum_server::Handle::new();
+    let https_server = axum_server::from_tcp_rustls(https, tls_config)
+        .handle(handle.clone())
+        .serve(app.clone().into_make_service());
+    let https_task = tokio::spawn(https_server);
+    let http_server = axum::serve(http, app.into_make_service())
+        .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let http_task = tokio::spawn(async move { http_server.await });
+
+    tracing::info!(
+        http = %args.http_addr,
+        https = %args.https_addr,
+        data_dir = %data_dir.display(),
+        "whiskd standalone is ready."
+    );
+
+    shutdown_signal().await;
+    tracing::info!("Shutting down.");
+    let _ = stop_tx.send(true);
+    let grace = Duration::from_secs(args.shutdown_grace_secs);
+    handle.graceful_shutdown(Some(grace));
+    let drained = tokio::time::timeout(grace + Duration::from_secs(5), async {
+        let _ = http_task.await;
+        let _ = https_task.await;
+        let _ = invoker_task.await;
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("Some work did not finish within the shutdown grace period.");
+    }
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(err) => {
+            tracing::error!(error = %err, "Cannot listen for SIGTERM.");
+            let _ = tokio::signal::ctrl_c().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

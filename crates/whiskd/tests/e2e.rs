@@ -1,0 +1,371 @@
+//! End-to-end tests: the real `whiskd standalone` binary, real HTTP, real containers on the
+//! machine's dockerd. They need the images `make images sdk-images` builds
+//! (`whisk/dockerskeleton`, `whisk/example-c`, `whisk/example-go`).
+
+mod support;
+
+use std::collections::HashSet;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+use support::{annotation, containers_of, eventually, unique, Server};
+
+const C_IMAGE: &str = "whisk/example-c";
+const GO_IMAGE: &str = "whisk/example-go";
+const SKELETON: &str = "whisk/dockerskeleton";
+
+#[tokio::test]
+async fn seed_c_action_blocking_and_non_blocking() {
+    let s = Server::start().await;
+    let name = unique("whisk_c");
+    s.docker_action(&name, C_IMAGE, None, json!({})).await;
+
+    let (status, result) = s
+        .invoke(&name, "blocking=true&result=true", json!({"key": "value"}))
+        .await;
+    assert_eq!(status, 200, "{result}");
+    assert_eq!(
+        result,
+        json!({"args": {"key": "value"}, "msg": "Hello from C program!"})
+    );
+
+    let (status, body) = s.invoke(&name, "", json!({"key": "value"})).await;
+    assert_eq!(status, 202, "{body}");
+    let id = body["activationId"].as_str().unwrap().to_owned();
+    assert_eq!(id.len(), 32);
+    let record = s.activation(&id).await;
+    assert_eq!(record["activationId"], id.as_str());
+    assert_eq!(record["name"], name.as_str());
+    assert_eq!(record["namespace"], "guest");
+    assert_eq!(record["subject"], "guest");
+    assert_eq!(record["response"]["success"], true);
+    assert_eq!(record["response"]["status"], "success");
+    assert_eq!(record["response"]["result"]["msg"], "Hello from C program!");
+    let logs: Vec<&str> = record["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert!(
+        logs.iter()
+            .any(|l| l.ends_with("stdout: This is a log message from an arbitrary C program!")),
+        "{logs:?}"
+    );
+    assert!(!logs.iter().any(|l| l.contains("XXX_THE_END")), "{logs:?}");
+    for key in ["path", "kind", "limits", "waitTime"] {
+        assert!(annotation(&record, key).is_some(), "missing {key}: {record}");
+    }
+    assert_eq!(annotation(&record, "kind").unwrap(), "blackbox");
+    assert_eq!(
+        annotation(&record, "path").unwrap(),
+        format!("guest/{name}").as_str()
+    );
+    assert!(record["start"].as_i64().unwrap() <= record["end"].as_i64().unwrap());
+
+    // The same record through /result and /logs.
+    let r: Value = s
+        .req(Method::GET, &format!("activations/{id}/result"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(r["result"]["msg"], "Hello from C program!");
+    let l: Value = s
+        .req(Method::GET, &format!("activations/{id}/logs"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(l["logs"], record["logs"]);
+}
+
+#[tokio::test]
+async fn seed_go_action() {
+    let s = Server::start().await;
+    let name = unique("whisk_go");
+    s.docker_action(&name, GO_IMAGE, None, json!({})).await;
+    let (status, result) = s
+        .invoke(&name, "blocking=true&result=true", json!({"hello": "world"}))
+        .await;
+    assert_eq!(status, 200, "{result}");
+    assert_eq!(
+        result,
+        json!({"keys": ["hello"], "message": "Hello from Go", "values": ["world"]})
+    );
+}
+
+#[tokio::test]
+async fn warm_reuse_update_and_delete() {
+    let s = Server::start().await;
+    let name = unique("warm");
+    let fqn = format!("guest/{name}");
+    s.docker_action(&name, C_IMAGE, None, json!({})).await;
+
+    let (st, first) = s.invoke(&name, "blocking=true", json!({})).await;
+    assert_eq!(st, 200, "{first}");
+    assert!(annotation(&first, "initTime").is_some(), "{first}");
+    let containers = containers_of(&fqn);
+    assert_eq!(containers.len(), 1);
+
+    let (st, second) = s.invoke(&name, "blocking=true", json!({})).await;
+    assert_eq!(st, 200, "{second}");
+    assert!(annotation(&second, "initTime").is_none(), "{second}");
+    assert_eq!(containers_of(&fqn), containers, "no new container for a warm call");
+
+    // Update: new revision, new container, the old one retired.
+    let r = s
+        .req(Method::PUT, &format!("actions/{name}?overwrite=true"))
+        .json(&json!({"exec": {"kind": "blackbox", "image": C_IMAGE}, "parameters": [{"key": "p", "value": 1}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let updated: Value = r.json().await.unwrap();
+    assert_eq!(updated["version"], "0.0.2");
+    let (st, third) = s.invoke(&name, "blocking=true", json!({})).await;
+    assert_eq!(st, 200, "{third}");
+    assert!(annotation(&third, "initTime").is_some(), "{third}");
+    assert_eq!(third["version"], "0.0.2");
+    assert_eq!(third["response"]["result"]["args"]["p"], 1);
+    eventually("old container retired", || async {
+        let now = containers_of(&fqn);
+        (now.len() == 1 && !now.contains(&containers[0])).then_some(())
+    })
+    .await;
+
+    // Delete: 404 afterwards, containers retired.
+    let r = s
+        .req(Method::DELETE, &format!("actions/{name}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let (st, body) = s.invoke(&name, "blocking=true", json!({})).await;
+    assert_eq!(st, 404, "{body}");
+    eventually("containers of a deleted action retired", || async {
+        containers_of(&fqn).is_empty().then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn parallel_calls_start_more_containers() {
+    let s = Server::start().await;
+    let name = unique("par");
+    // Each run holds its container for a while, so parallel calls need parallel containers.
+    s.docker_action(
+        &name,
+        SKELETON,
+        Some("#!/bin/sh\nsleep 1\necho '{\"ok\":true}'\n"),
+        json!({}),
+    )
+    .await;
+    let calls = (0..3).map(|_| s.invoke(&name, "blocking=true&result=true", json!({})));
+    let results = futures_util::future::join_all(calls).await;
+    for (st, body) in &results {
+        assert_eq!(*st, 200, "{body}");
+        assert_eq!(body, &json!({"ok": true}));
+    }
+    assert!(containers_of(&format!("guest/{name}")).len() >= 2);
+}
+
+/// After each bad request, a valid call still works.
+async fn still_works(s: &Server, name: &str) {
+    let (st, body) = s.invoke(name, "blocking=true&result=true", json!({"k": 1})).await;
+    assert_eq!(st, 200, "server broke: {body}");
+    assert_eq!(body["args"]["k"], 1);
+}
+
+#[tokio::test]
+async fn bad_input_gets_clear_errors() {
+    let s = Server::start().await;
+    let good = unique("good");
+    s.docker_action(&good, C_IMAGE, None, json!({})).await;
+    still_works(&s, &good).await;
+
+    // Wrong key: 401 with the OpenWhisk text and the error shape.
+    let r = s
+        .client
+        .get(s.url("actions"))
+        .basic_auth(
+            "23bc46b1-71f6-4ed5-8c54-816aa4f8c502",
+            Some("123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let tid = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"], "The supplied authentication is invalid");
+    assert_eq!(body["code"], tid.as_str());
+    let r = s.client.get(s.url("actions")).send().await.unwrap();
+    assert_eq!(r.status(), 401);
+    still_works(&s, &good).await;
+
+    // Missing action: 404.
+    let (st, body) = s.invoke("nope-missing", "blocking=true", json!({})).await;
+    assert_eq!(st, 404, "{body}");
+    assert_eq!(body["error"], "The requested resource does not exist.");
+
+    // Duplicate create: 409.
+    let r = s
+        .put_action(&good, json!({"kind": "blackbox", "image": C_IMAGE}))
+        .await;
+    assert_eq!(r.status(), 409);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "resource already exists"
+    );
+
+    // Illegal name: 400.
+    let r = s
+        .put_action("bad$name", json!({"kind": "blackbox", "image": C_IMAGE}))
+        .await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["error"],
+        "The name of the entity contains illegal characters."
+    );
+
+    // Malformed JSON: 400.
+    let r = s
+        .req(Method::PUT, "actions/malformed")
+        .header("content-type", "application/json")
+        .body("{\"exec\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .starts_with("The request content was malformed"),
+        "{body}"
+    );
+    still_works(&s, &good).await;
+
+    // Payload over 1 MB: 413.
+    let big = "x".repeat(1024 * 1024 + 10);
+    let (st, body) = s
+        .invoke(&good, "blocking=true", json!({ "big": big }))
+        .await;
+    assert_eq!(st, 413, "{body}");
+    still_works(&s, &good).await;
+
+    // Missing image: a developer error, not a hang.
+    let missing = unique("noimage");
+    s.docker_action(&missing, "whisk/does-not-exist-anywhere", None, json!({}))
+        .await;
+    let (st, body) = s.invoke(&missing, "blocking=true", json!({})).await;
+    assert_eq!(st, 502, "{body}");
+    assert_eq!(body["response"]["status"], "action developer error");
+    assert!(
+        body["response"]["result"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Failed to pull container image"),
+        "{body}"
+    );
+    still_works(&s, &good).await;
+
+    // Hanging action: the time limit ends it and the container is destroyed.
+    let hang = unique("hang");
+    s.docker_action(
+        &hang,
+        SKELETON,
+        Some("#!/bin/sh\nsleep 600\n"),
+        json!({"timeout": 1000}),
+    )
+    .await;
+    let (st, body) = s.invoke(&hang, "blocking=true", json!({})).await;
+    assert_eq!(st, 502, "{body}");
+    assert_eq!(
+        body["response"]["result"]["error"],
+        "The action exceeded its time limits of 1000 milliseconds."
+    );
+    assert_eq!(annotation(&body, "timeout").unwrap(), true);
+    eventually("timed-out container destroyed", || async {
+        containers_of(&format!("guest/{hang}")).is_empty().then_some(())
+    })
+    .await;
+    still_works(&s, &good).await;
+
+    // Crashing action: the process dies without a result.
+    let crash = unique("crash");
+    s.docker_action(
+        &crash,
+        SKELETON,
+        Some("#!/bin/sh\necho 'about to crash' >&2\nkill -9 $$\n"),
+        json!({}),
+    )
+    .await;
+    let (st, body) = s.invoke(&crash, "blocking=true", json!({})).await;
+    assert_eq!(st, 502, "{body}");
+    assert_eq!(body["response"]["success"], false);
+    assert_eq!(body["response"]["status"], "action developer error");
+
+    // A result that is not a JSON object.
+    let scalar = unique("scalar");
+    s.docker_action(&scalar, SKELETON, Some("#!/bin/sh\necho 42\n"), json!({}))
+        .await;
+    let (st, body) = s.invoke(&scalar, "blocking=true", json!({})).await;
+    assert_eq!(st, 502, "{body}");
+    assert_eq!(body["response"]["status"], "action developer error");
+    still_works(&s, &good).await;
+}
+
+#[tokio::test]
+async fn every_accepted_invocation_survives_a_crash() {
+    let mut s = Server::start().await;
+    let name = unique("durable");
+    s.docker_action(
+        &name,
+        SKELETON,
+        Some("#!/bin/sh\nsleep 0.2\necho '{\"done\":true}'\n"),
+        json!({}),
+    )
+    .await;
+    let mut ids = HashSet::new();
+    for i in 0..20 {
+        let (st, body) = s.invoke(&name, "", json!({ "i": i })).await;
+        assert_eq!(st, 202, "{body}");
+        ids.insert(body["activationId"].as_str().unwrap().to_owned());
+    }
+    // Crash while most of them are still queued.
+    s.kill9();
+    s.spawn().await;
+
+    for id in &ids {
+        let record = s.activation(id).await;
+        assert_eq!(record["activationId"], id.as_str());
+        assert_eq!(record["response"]["result"], json!({"done": true}), "{record}");
+    }
+    // Exactly one record per id: the list holds each id once and nothing else.
+    let list: Value = s
+        .req(Method::GET, &format!("activations?name={name}&limit=200"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["activationId"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed.len(), ids.len(), "{listed:?}");
+    assert_eq!(
+        listed.iter().map(|s| s.to_string()).collect::<HashSet<_>>(),
+        ids
+    );
+}

@@ -1,0 +1,263 @@
+//! Harness for end-to-end tests: starts the real `whiskd standalone` binary on free loopback
+//! ports with its own data directory, and talks to it over real HTTP. Actions run in real
+//! containers on the machine's dockerd.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+/// How long eventual conditions may take (override with RWHISK_TEST_PATIENCE_SECS).
+pub fn patience() -> Duration {
+    let secs = std::env::var("RWHISK_TEST_PATIENCE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(90);
+    Duration::from_secs(secs)
+}
+
+/// Retries `f` until it returns `Some` or patience runs out.
+pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + patience();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The directory holding the workspace's built binaries (`target/debug`).
+pub fn bin_dir() -> PathBuf {
+    Path::new(env!("CARGO_BIN_EXE_whiskd"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// A running `whiskd standalone`.
+pub struct Server {
+    pub data: tempfile::TempDir,
+    pub http: u16,
+    pub https: u16,
+    pub key: String,
+    child: Option<Child>,
+    pub client: reqwest::Client,
+}
+
+impl Server {
+    pub async fn start() -> Server {
+        let data = tempfile::Builder::new()
+            .prefix("rwhisk-e2e")
+            .tempdir()
+            .unwrap();
+        let mut s = Server {
+            data,
+            http: 0,
+            https: 0,
+            key: String::new(),
+            child: None,
+            client: reqwest::Client::new(),
+        };
+        s.spawn().await;
+        s
+    }
+
+    /// Starts the process (again) on the same data directory.
+    pub async fn spawn(&mut self) {
+        self.http = free_port();
+        self.https = free_port();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.data.path().join("whiskd.log"))
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_whiskd"))
+            .arg("standalone")
+            .arg("--data-dir")
+            .arg(self.data.path())
+            .arg("--http-addr")
+            .arg(format!("127.0.0.1:{}", self.http))
+            .arg("--https-addr")
+            .arg(format!("127.0.0.1:{}", self.https))
+            .env("RUST_LOG", "info,whisk_invoker=debug")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starting whiskd");
+        self.child = Some(child);
+        let url = format!("{}/ping", self.base());
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(r) = self.client.get(&url).send().await {
+                if r.status().is_success() {
+                    break;
+                }
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("whiskd exited with {status}; log:\n{}", self.log());
+            }
+            assert!(Instant::now() < deadline, "whiskd did not start:\n{}", self.log());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.key = std::fs::read_to_string(self.data.path().join("guest.key"))
+            .unwrap()
+            .trim()
+            .to_owned();
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.data.path().join("whiskd.log")).unwrap_or_default()
+    }
+
+    pub fn base(&self) -> String {
+        format!("http://127.0.0.1:{}", self.http)
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}/api/v1/namespaces/_/{path}", self.base())
+    }
+
+    fn auth(&self) -> (String, String) {
+        let (u, p) = self.key.split_once(':').unwrap();
+        (u.to_owned(), p.to_owned())
+    }
+
+    /// A request with the guest's credentials.
+    pub fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let (u, p) = self.auth();
+        self.client
+            .request(method, self.url(path))
+            .basic_auth(u, Some(p))
+    }
+
+    pub async fn put_action(&self, name: &str, exec: Value) -> reqwest::Response {
+        self.req(reqwest::Method::PUT, &format!("actions/{name}"))
+            .json(&json!({ "exec": exec }))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Creates (or replaces) a blackbox action of `image`, optionally with skeleton `code`.
+    pub async fn docker_action(&self, name: &str, image: &str, code: Option<&str>, limits: Value) {
+        let mut exec = json!({ "kind": "blackbox", "image": image });
+        if let Some(c) = code {
+            exec["code"] = json!(c);
+        }
+        let r = self
+            .req(
+                reqwest::Method::PUT,
+                &format!("actions/{name}?overwrite=true"),
+            )
+            .json(&json!({ "exec": exec, "limits": limits }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    }
+
+    /// POST invoke; returns status and JSON body.
+    pub async fn invoke(&self, name: &str, query: &str, params: Value) -> (u16, Value) {
+        let r = self
+            .req(reqwest::Method::POST, &format!("actions/{name}?{query}"))
+            .json(&params)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Waits for the record of `id`.
+    pub async fn activation(&self, id: &str) -> Value {
+        eventually(&format!("activation {id}"), || async {
+            let r = self
+                .req(reqwest::Method::GET, &format!("activations/{id}"))
+                .send()
+                .await
+                .ok()?;
+            if r.status() == 200 {
+                r.json().await.ok()
+            } else {
+                None
+            }
+        })
+        .await
+    }
+
+    /// SIGKILL, as a crash.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM and wait, as an orderly stop.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(c.id().to_string())
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while Instant::now() < deadline {
+                if c.try_wait().unwrap().is_some() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Ids of the containers running an action (`ns/name`).
+pub fn containers_of(fqn: &str) -> Vec<String> {
+    let out = Command::new("docker")
+        .args(["ps", "-q", "--filter"])
+        .arg(format!("label=rwhisk.action={fqn}"))
+        .output()
+        .expect("docker ps");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A random action name so parallel tests never share containers.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+}
+
+/// The annotation `key` of a record, if present.
+pub fn annotation<'a>(record: &'a Value, key: &str) -> Option<&'a Value> {
+    record["annotations"]
+        .as_array()?
+        .iter()
+        .find(|a| a["key"] == key)
+        .map(|a| &a["value"])
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs and starts what rwhisk needs on this machine: a Docker engine (docker.io, runc),
+# busybox-static for the skeleton image, and Go for the SDK's Go example.
+# As root it installs missing Debian packages and starts dockerd; otherwise it says what to do.
+set -euo pipefail
+
+say() { printf '==> %s\n' "$*"; }
+
+need_pkgs=()
+command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
+command -v runc >/dev/null 2>&1 || need_pkgs+=(runc)
+[ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx unzip || need_pkgs+=(busybox-static)
+command -v go >/dev/null 2>&1 || need_pkgs+=(golang-go)
+
+if [ ${#need_pkgs[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "rwhisk needs these Debian packages: ${need_pkgs[*]}" >&2
+    echo "Install them with: sudo apt-get install -y ${need_pkgs[*]}" >&2
+    exit 1
+  fi
+  say "installing ${need_pkgs[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq "${need_pkgs[@]}" >/dev/null
+fi
+
+if docker info >/dev/null 2>&1; then
+  say "dockerd is running"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "dockerd is not running and this user cannot start it." >&2
+  echo "Start it with: sudo dockerd --iptables=false --ip6tables=false &" >&2
+  exit 1
+fi
+say "starting dockerd (log: /var/log/rwhisk-dockerd.log)"
+nohup dockerd --iptables=false --ip6tables=false >/var/log/rwhisk-dockerd.log 2>&1 &
+for _ in $(seq 1 60); do
+  if docker info >/dev/null 2>&1; then
+    say "dockerd is ready"
+    exit 0
+  fi
+  sleep 0.5
+done
+echo "dockerd did not become ready; see /var/log/rwhisk-dockerd.log" >&2
+tail -20 /var/log/rwhisk-dockerd.log >&2 || true
+exit 1
