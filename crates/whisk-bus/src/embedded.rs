@@ -24,7 +24,7 @@
 //! process. A subscriber that falls more than [`SUBJECT_CAPACITY`] messages behind skips
 //! what it missed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -265,6 +265,7 @@ impl Bus for EmbeddedBus {
             topic: topic.into(),
             notify: self.queue.notify_for(topic)?,
             last_sweep: Mutex::new(Instant::now()),
+            pending: Arc::default(),
         };
         if first {
             let t = topic.to_owned();
@@ -318,6 +319,8 @@ struct EmbeddedConsumer {
     notify: Arc<Notify>,
     /// When expired deliveries were last made ready again.
     last_sweep: Mutex<Instant>,
+    /// Deliveries taken for a `next` call that was cancelled, handed out first.
+    pending: Arc<Mutex<VecDeque<Delivery>>>,
 }
 
 impl EmbeddedConsumer {
@@ -338,50 +341,128 @@ impl EmbeddedConsumer {
 
     /// Makes deliveries older than the ack wait ready again (at most every sweep interval),
     /// then takes the oldest ready message.
+    ///
+    /// Cancel-safe: if the caller stops waiting after the row was taken, the delivery is
+    /// parked in `pending` and handed out by the next call instead of being lost until
+    /// the ack wait.
     async fn try_take(&self) -> Result<Option<Delivery>, BusError> {
+        if let Some(d) = lock(&self.pending)?.pop_front() {
+            return Ok(Some(d));
+        }
         let sweep = self.sweep_due()?;
         let ack_wait_ms =
             i64::try_from(self.queue.options.ack_wait.as_millis()).unwrap_or(i64::MAX);
         let topic = Arc::clone(&self.topic);
-        self.queue
-            .with_conn(move |c| {
-                let now = now_millis();
-                if sweep {
-                    let n = c
-                        .prepare_cached(
-                            "UPDATE bus_queue SET delivered = 0
-                             WHERE topic = ?1 AND delivered = 1 AND delivered_at <= ?2",
-                        )?
-                        .execute(params![&*topic, now.saturating_sub(ack_wait_ms)])?;
-                    if n > 0 {
-                        debug!(
-                            topic = &*topic,
-                            expired = n,
-                            "Unacknowledged messages past the ack wait made ready again."
-                        );
-                    }
+        let queue = Arc::clone(&self.queue);
+        let slot: Arc<Mutex<TakeSlot>> = Arc::default();
+        let guard = AbandonGuard {
+            slot: Arc::clone(&slot),
+            pending: Arc::clone(&self.pending),
+            notify: Arc::clone(&self.notify),
+            armed: true,
+        };
+        let task_slot = Arc::clone(&slot);
+        let pending = Arc::clone(&self.pending);
+        let notify = Arc::clone(&self.notify);
+        let handle = tokio::task::spawn_blocking(move || {
+            let result = lock(&queue.conn)
+                .and_then(|c| take(&c, &topic, sweep, ack_wait_ms).map_err(backend));
+            let Ok(mut slot) = task_slot.lock() else {
+                return;
+            };
+            if slot.abandoned {
+                if let (Ok(Some(d)), Ok(mut p)) = (result, pending.lock()) {
+                    p.push_back(d);
+                    // A `next` may be waiting already: the parked delivery is for it.
+                    notify.notify_one();
                 }
-                c.prepare_cached(
-                    "UPDATE bus_queue
-                     SET delivered = 1, deliveries = deliveries + 1, delivered_at = ?2
-                     WHERE id = (SELECT id FROM bus_queue
-                                 WHERE topic = ?1 AND delivered = 0 ORDER BY id LIMIT 1)
-                     RETURNING id, payload, deliveries",
-                )?
-                .query_row(params![&*topic, now], |r| {
-                    let id: i64 = r.get(0)?;
-                    let deliveries: i64 = r.get(2)?;
-                    Ok(Delivery {
-                        token: DeliveryToken(id as u64),
-                        payload: r.get(1)?,
-                        redeliveries: u32::try_from(deliveries.saturating_sub(1))
-                            .unwrap_or(u32::MAX),
-                    })
-                })
-                .optional()
-            })
-            .await
+            } else {
+                slot.result = Some(result);
+            }
+        });
+        let joined = handle.await;
+        // No await from here on: the result cannot be dropped half-way.
+        let mut guard = guard;
+        guard.armed = false;
+        joined.map_err(backend)?;
+        let result = lock(&slot)?.result.take();
+        result.unwrap_or_else(|| Err(BusError::Backend("take finished without a result".into())))
     }
+}
+
+/// Where a blocking take leaves its result for the `next` call that started it.
+#[derive(Debug, Default)]
+struct TakeSlot {
+    result: Option<Result<Option<Delivery>, BusError>>,
+    /// The `next` call was dropped: park any delivery in the consumer's pending queue.
+    abandoned: bool,
+}
+
+/// Marks a take abandoned when the `next` future is dropped while waiting for it.
+struct AbandonGuard {
+    slot: Arc<Mutex<TakeSlot>>,
+    pending: Arc<Mutex<VecDeque<Delivery>>>,
+    notify: Arc<Notify>,
+    armed: bool,
+}
+
+impl Drop for AbandonGuard {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Ok(mut slot) = self.slot.lock() {
+            slot.abandoned = true;
+            if let Some(Ok(Some(d))) = slot.result.take() {
+                if let Ok(mut p) = self.pending.lock() {
+                    p.push_back(d);
+                    self.notify.notify_one();
+                }
+            }
+        }
+    }
+}
+
+/// The statements of one take: the optional ack-wait sweep, then the oldest ready row.
+fn take(
+    c: &Connection,
+    topic: &str,
+    sweep: bool,
+    ack_wait_ms: i64,
+) -> rusqlite::Result<Option<Delivery>> {
+    let now = now_millis();
+    if sweep {
+        let n = c
+            .prepare_cached(
+                "UPDATE bus_queue SET delivered = 0
+                 WHERE topic = ?1 AND delivered = 1 AND delivered_at <= ?2",
+            )?
+            .execute(params![topic, now.saturating_sub(ack_wait_ms)])?;
+        if n > 0 {
+            debug!(
+                topic,
+                expired = n,
+                "Unacknowledged messages past the ack wait made ready again."
+            );
+        }
+    }
+    c.prepare_cached(
+        "UPDATE bus_queue
+         SET delivered = 1, deliveries = deliveries + 1, delivered_at = ?2
+         WHERE id = (SELECT id FROM bus_queue
+                     WHERE topic = ?1 AND delivered = 0 ORDER BY id LIMIT 1)
+         RETURNING id, payload, deliveries",
+    )?
+    .query_row(params![topic, now], |r| {
+        let id: i64 = r.get(0)?;
+        let deliveries: i64 = r.get(2)?;
+        Ok(Delivery {
+            token: DeliveryToken(id as u64),
+            payload: r.get(1)?,
+            redeliveries: u32::try_from(deliveries.saturating_sub(1)).unwrap_or(u32::MAX),
+        })
+    })
+    .optional()
 }
 
 #[async_trait]
@@ -640,6 +721,37 @@ mod tests {
         let waiting = next_within(&c).await;
         assert_eq!(waiting.payload, b"waiting".to_vec());
         assert_eq!(waiting.redeliveries, 0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn cancelled_next_loses_no_message() {
+        let bus = EmbeddedBus::temporary_with(no_poll()).unwrap();
+        let c = bus.consume("t").await.unwrap();
+        for i in 0..5u8 {
+            bus.publish("t", vec![i]).await.unwrap();
+        }
+        let mut got = vec![];
+        // Each call starts a take and is dropped before the take can finish, unless it
+        // completes at once with a delivery parked by an earlier dropped call.
+        let mut cancelled = 0;
+        for _ in 0..5 {
+            match tokio::time::timeout(Duration::ZERO, c.next()).await {
+                Ok(d) => got.push(d.unwrap()),
+                Err(_) => cancelled += 1,
+            }
+        }
+        assert!(cancelled > 0);
+        while got.len() < 5 {
+            got.push(next_within(&c).await);
+        }
+        for d in &got {
+            assert_eq!(d.redeliveries, 0);
+            c.ack(&d.token).await.unwrap();
+        }
+        let mut got: Vec<u8> = got.iter().map(|d| d.payload[0]).collect();
+        got.sort_unstable();
+        assert_eq!(got, vec![0, 1, 2, 3, 4]);
+        assert_nothing(&c, Duration::from_millis(100)).await;
     }
 
     #[tokio::test]

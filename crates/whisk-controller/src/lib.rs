@@ -1,1 +1,68 @@
-//! whisk-controller (being written).
+//! The rwhisk controller: OpenWhisk's REST API (`/api/v1`) over the store and bus traits.
+//! It authenticates callers, keeps actions in the [`EntityStore`](whisk_store::EntityStore),
+//! publishes invocations to invoker topics, waits for completions of blocking invokes and
+//! serves activation records. `whiskd` serves [`router`] on HTTP and HTTPS.
+//!
+//! # Layout
+//! - [`config`] holds [`ControllerConfig`].
+//! - [`controller`] holds [`Controller`], the shared state, and the blocking-wait machinery.
+//! - `routes` has the handlers; everything under `/api/v1/namespaces` is parsed and
+//!   dispatched by hand so encoded and unencoded package paths both work.
+//! - `action_body` has the action PUT rules (create, update merge, validation).
+//! - [`error`] holds [`ApiError`], the one mapping of failures to statuses and texts.
+//! - `transaction` is the layer giving every response `X-Request-ID`, CORS and the error body.
+//! - `auth` does Basic authentication with a short-lived subject cache.
+//! - [`metrics`] counts requests and invocations for `GET /metrics`.
+//! - [`runtimes`] is the runtimes manifest.
+#![forbid(unsafe_code)]
+
+mod action_body;
+mod auth;
+pub mod config;
+pub mod controller;
+pub mod error;
+pub mod metrics;
+mod request;
+mod routes;
+pub mod runtimes;
+mod transaction;
+
+use std::sync::Arc;
+
+use axum::routing::{any, get};
+use axum::Router;
+
+pub use action_body::{EXEC_ANNOTATION, PROVIDE_API_KEY};
+pub use auth::Caller;
+pub use config::{ControllerConfig, NamespaceLimits};
+pub use controller::{Controller, ControllerError};
+pub use error::ApiError;
+pub use metrics::{InvokeOutcome, Metrics};
+pub use request::{DEFAULT_LIST_LIMIT, MAX_LIST_LIMIT};
+pub use routes::ACTIVATION_ID_HEADER;
+pub use runtimes::{RuntimeKind, RuntimeManifest};
+pub use transaction::REQUEST_ID;
+
+/// The whole HTTP API of a controller, ready to serve (`axum::serve(listener, router(c))`).
+pub fn router(controller: Arc<Controller>) -> Router {
+    let ns = routes::NAMESPACES;
+    let routes = Router::new()
+        .route("/", get(routes::server_info))
+        .route("/ping", get(routes::ping))
+        .route("/metrics", get(routes::metrics))
+        .route("/api/v1", get(routes::api_info))
+        .route("/api/v1/", get(routes::api_info))
+        .route(ns, any(routes::namespaced))
+        .route(&format!("{ns}/"), any(routes::namespaced))
+        .route(&format!("{ns}/{{*rest}}"), any(routes::namespaced))
+        .fallback(routes::not_found)
+        .with_state(controller.clone());
+    // The transaction layer wraps the router as one service, so it sees every response
+    // as sent (axum's `Router::layer` would wrap each route before `Allow` is set on 405s).
+    Router::new()
+        .fallback_service(routes)
+        .layer(axum::middleware::from_fn_with_state(
+            controller,
+            transaction::layer,
+        ))
+}

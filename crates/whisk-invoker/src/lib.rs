@@ -1,1 +1,37 @@
-//! whisk-invoker (being written).
+//! The rwhisk invoker: takes activation messages from its bus topic, runs each one in a
+//! container that speaks the action protocol (`/init` once, `/run` per activation,
+//! reference §8), stores the activation record, acknowledges the message and notifies the
+//! controller that waits for it.
+//!
+//! # Layout
+//! - [`InvokerConfig`]: capacity, idle timeout, container limits, API host.
+//! - [`Invoker`]: the bus loop, redelivery handling, shutdown.
+//! - `runner`: one activation from message to record (timings, `/init`, `/run`, logs).
+//! - `pool`: warm containers keyed by action revision, memory capacity, waiting callers,
+//!   eviction, idle reaping, retirement of changed actions.
+//! - [`ContainerFactory`]: the engine seam; [`DockerFactory`] implements it over the
+//!   Docker Engine API.
+//! - `client`: keep-alive HTTP to containers with a bounded body read.
+//! - [`outcome`]: container replies to activation responses, with OpenWhisk's texts.
+//! - [`logs`]: log lines, sentinels, formatting and the log limit.
+#![forbid(unsafe_code)]
+
+mod client;
+mod config;
+mod docker;
+mod factory;
+mod invoker;
+pub mod logs;
+pub mod outcome;
+mod pool;
+mod runner;
+
+pub use config::InvokerConfig;
+pub use docker::{DockerFactory, DEFAULT_SOCKET};
+pub use factory::{
+    ContainerFactory, ContainerHandle, ContainerSpec, FactoryError, LABEL_ACTION, LABEL_INVOKER,
+    LABEL_REVISION,
+};
+pub use invoker::{Invoker, InvokerError};
+pub use logs::{LogLine, LogLines, LogStream};
+pub use runner::ENV_API_HOST;

@@ -7,9 +7,12 @@
 //! - [`IdentityStore`]: subjects and their hashed keys.
 //! - [`ActivationStore`]: activation records; `put` is idempotent on the activation id.
 //! - [`sqlite`]: the embedded backend.
+//! - `contract` (feature `test-util`): the tests every backend must pass.
 #![forbid(unsafe_code)]
 
 pub mod actions;
+#[cfg(any(test, feature = "test-util"))]
+pub mod contract;
 pub mod sqlite;
 
 use async_trait::async_trait;

@@ -1,114 +1,946 @@
-//! The embedded SQLite backend (being written): skeleton with the final public API.
+//! The embedded SQLite backend: entities, subjects and activation records in one file.
+//!
+//! # Durability
+//! The file is in WAL mode with `synchronous=NORMAL`: a committed write survives a killed
+//! process, but an operating-system crash or power loss may lose the last few commits.
+//!
+//! # Concurrency
+//! One writer connection behind a mutex and a small pool of reader connections (WAL lets
+//! readers run beside the writer). Every statement runs in Tokio's blocking pool, so the
+//! async methods never block the runtime, and no lock is held across an `.await`.
+//! Statements are prepared once per connection and cached.
+//!
+//! # Schema
+//! Created at open and versioned in the `schema_version` table (row `store`), shared with
+//! the embedded bus if both use one file. A file with a newer version is refused.
+//!
+//! # Semantics beyond the traits
+//! - `EntityStore::get`, `put` and `delete` on a name that belongs to another collection
+//!   fail with [`StoreError::WrongCollection`].
+//! - `updated` is strictly increasing per document, and also across documents written by
+//!   this process, so lists follow write order even within one millisecond.
+//! - `count` ignores `skip` and `limit`.
+//! - `put_subject` with a subject name held by another uuid fails with `AlreadyExists`.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use async_trait::async_trait;
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
 use serde_json::Value;
-use whisk_types::{Activation, ActivationId, EntityName, FullyQualifiedName};
+use whisk_types::{now_millis, Activation, ActivationId, EntityName, FullyQualifiedName, Identity};
 
 use crate::{
     ActivationQuery, ActivationStore, Collection, Document, EntityStore, IdentityStore, ListQuery,
     StoreError, SubjectRecord,
 };
 
-/// The embedded store.
+/// The schema version this build writes.
+const SCHEMA_VERSION: i64 = 1;
+/// Reader connections kept open between reads.
+const MAX_IDLE_READERS: usize = 4;
+/// How long a statement waits for another connection's lock.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Prepared statements cached per connection.
+const STATEMENT_CACHE: usize = 32;
+
+const SCHEMA: &str = "
+CREATE TABLE entities (
+    fqn TEXT PRIMARY KEY NOT NULL,
+    collection TEXT NOT NULL,
+    namespace TEXT NOT NULL,
+    package TEXT,
+    body TEXT NOT NULL,
+    revision INTEGER NOT NULL,
+    updated INTEGER NOT NULL
+);
+CREATE INDEX entities_by_namespace ON entities (collection, namespace, updated);
+CREATE INDEX entities_by_package ON entities (collection, namespace, package, updated);
+
+CREATE TABLE subjects (
+    uuid TEXT PRIMARY KEY NOT NULL,
+    subject TEXT NOT NULL UNIQUE,
+    namespace TEXT NOT NULL,
+    salt TEXT NOT NULL,
+    secret_hash TEXT NOT NULL
+);
+
+CREATE TABLE activations (
+    activation_id TEXT PRIMARY KEY NOT NULL,
+    namespace TEXT NOT NULL,
+    name TEXT NOT NULL,
+    -- `pkg/name` from a `path` annotation `ns/pkg/name`; NULL outside packages.
+    path TEXT,
+    start INTEGER NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX activations_by_start ON activations (namespace, start);
+
+INSERT INTO schema_version (component, version) VALUES ('store', 1);
+";
+
+/// The embedded store. Cloning is cheap and shares the connections.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    _p: (),
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    path: std::path::PathBuf,
+    writer: Mutex<Writer>,
+    /// Idle reader connections; a read takes one or opens a new one.
+    readers: Mutex<Vec<Connection>>,
+    /// Keeps the directory of a temporary store alive; dropped after the connections.
+    _temp: Option<tempfile::TempDir>,
+}
+
+#[derive(Debug)]
+struct Writer {
+    conn: Connection,
+    /// The last `updated` this process wrote, so the next one is strictly greater.
+    last_updated: i64,
+}
+
+/// Maps SQLite errors into [`StoreError::Backend`].
+trait Db<T> {
+    fn db(self) -> Result<T, StoreError>;
+}
+
+impl<T> Db<T> for rusqlite::Result<T> {
+    fn db(self) -> Result<T, StoreError> {
+        self.map_err(|e| StoreError::Backend(e.to_string()))
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>, StoreError> {
+    m.lock()
+        .map_err(|_| StoreError::Backend("a store lock was poisoned".into()))
+}
+
+fn corrupt(what: impl std::fmt::Display, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn collection_from_str(s: &str) -> Option<Collection> {
+    [
+        Collection::Actions,
+        Collection::Packages,
+        Collection::Triggers,
+        Collection::Rules,
+    ]
+    .into_iter()
+    .find(|c| c.as_str() == s)
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).db()?;
+    conn.busy_timeout(BUSY_TIMEOUT).db()?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .db()?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_version (
+             component TEXT PRIMARY KEY,
+             version INTEGER NOT NULL
+         );",
+    )
+    .db()?;
+    let version: Option<i64> = tx
+        .query_row(
+            "SELECT version FROM schema_version WHERE component = 'store'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .db()?;
+    match version {
+        None => tx.execute_batch(SCHEMA).db()?,
+        Some(v) if v > SCHEMA_VERSION => {
+            return Err(StoreError::Backend(format!(
+                "store schema version {v} is newer than this build supports ({SCHEMA_VERSION})"
+            )));
+        }
+        Some(_) => {}
+    }
+    tx.commit().db()
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the store file at `path`.
+    /// Opens (creating if needed) the store file at `path` and brings its schema up to date.
     ///
     /// # Errors
-    /// The file cannot be opened or its schema created.
-    pub fn open(_path: &Path) -> Result<Self, StoreError> {
-        Err(StoreError::Backend("not yet implemented".into()))
+    /// The file cannot be opened, is not a database, cannot use WAL, or has a newer schema.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_inner(path, None)
     }
 
-    /// A store in a temporary directory removed on drop, for tests.
+    /// A store in a temporary directory that is removed when the last clone is dropped.
     ///
     /// # Errors
-    /// The temporary file cannot be created.
+    /// The directory or file cannot be created.
     pub fn temporary() -> Result<Self, StoreError> {
-        Err(StoreError::Backend("not yet implemented".into()))
+        let dir = tempfile::Builder::new()
+            .prefix("whisk-store-")
+            .tempdir()
+            .map_err(|e| StoreError::Backend(format!("temporary directory: {e}")))?;
+        let path = dir.path().join("store.db");
+        Self::open_inner(&path, Some(dir))
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    fn open_inner(path: &Path, temp: Option<tempfile::TempDir>) -> Result<Self, StoreError> {
+        let mut conn = open_connection(path)?;
+        let mode: String = conn
+            .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))
+            .db()?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Backend(format!(
+                "cannot switch {} to WAL (journal mode is {mode})",
+                path.display()
+            )));
+        }
+        conn.pragma_update(None, "synchronous", "NORMAL").db()?;
+        migrate(&mut conn)?;
+        let last_updated = conn
+            .query_row("SELECT COALESCE(MAX(updated), 0) FROM entities", [], |r| {
+                r.get(0)
+            })
+            .db()?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_owned(),
+                writer: Mutex::new(Writer { conn, last_updated }),
+                readers: Mutex::default(),
+                _temp: temp,
+            }),
+        })
+    }
+
+    /// Runs `f` with the writer connection in the blocking pool.
+    async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Writer) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || f(&mut *lock(&inner.writer)?))
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+
+    /// Runs `f` with a reader connection in the blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let idle = lock(&inner.readers)?.pop();
+            let conn = match idle {
+                Some(c) => c,
+                None => {
+                    let c = open_connection(&inner.path)?;
+                    c.pragma_update(None, "query_only", true).db()?;
+                    c
+                }
+            };
+            let out = f(&conn);
+            let mut readers = lock(&inner.readers)?;
+            if readers.len() < MAX_IDLE_READERS {
+                readers.push(conn);
+            }
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
     }
 }
 
-fn todo_err<T>() -> Result<T, StoreError> {
-    Err(StoreError::Backend("not yet implemented".into()))
+fn parse_body(fqn: &str, body: &str) -> Result<Value, StoreError> {
+    serde_json::from_str(body).map_err(|e| corrupt(fqn, e))
+}
+
+fn entity_rows(
+    conn: &Connection,
+    sql: &str,
+    params: &[&dyn rusqlite::ToSql],
+) -> Result<Vec<Document>, StoreError> {
+    let mut stmt = conn.prepare_cached(sql).db()?;
+    let rows = stmt
+        .query_map(params, |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, i64>(3)?,
+                r.get::<_, i64>(4)?,
+            ))
+        })
+        .db()?;
+    let mut docs = Vec::new();
+    for row in rows {
+        let (fqn, collection, body, revision, updated) = row.db()?;
+        docs.push(Document {
+            collection: collection_from_str(&collection)
+                .ok_or_else(|| corrupt(&fqn, format!("unknown collection {collection}")))?,
+            body: parse_body(&fqn, &body)?,
+            fqn: FullyQualifiedName::parse(&fqn).map_err(|e| corrupt(&fqn, e))?,
+            revision: revision as u64,
+            updated,
+        });
+    }
+    Ok(docs)
 }
 
 #[async_trait]
 impl EntityStore for SqliteStore {
     async fn get(
         &self,
-        _c: Collection,
-        _f: &FullyQualifiedName,
+        collection: Collection,
+        fqn: &FullyQualifiedName,
     ) -> Result<Option<Document>, StoreError> {
-        todo_err()
+        let key = fqn.to_string();
+        let row = self
+            .read(move |c| {
+                c.prepare_cached(
+                    "SELECT collection, body, revision, updated FROM entities WHERE fqn = ?1",
+                )
+                .db()?
+                .query_row(params![key], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, i64>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })
+                .optional()
+                .db()
+            })
+            .await?;
+        let Some((stored, body, revision, updated)) = row else {
+            return Ok(None);
+        };
+        if stored != collection.as_str() {
+            return Err(StoreError::WrongCollection);
+        }
+        Ok(Some(Document {
+            collection,
+            fqn: fqn.clone(),
+            body: parse_body(&fqn.to_string(), &body)?,
+            revision: revision as u64,
+            updated,
+        }))
     }
+
     async fn put(
         &self,
-        _c: Collection,
-        _f: &FullyQualifiedName,
-        _b: Value,
-        _e: Option<u64>,
+        collection: Collection,
+        fqn: &FullyQualifiedName,
+        mut body: Value,
+        expected: Option<u64>,
     ) -> Result<Document, StoreError> {
-        todo_err()
+        let key = fqn.to_string();
+        let namespace = fqn.namespace().to_string();
+        let package = fqn.path.package().map(|p| p.to_string());
+        let out_fqn = fqn.clone();
+        self.write(move |w| {
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .db()?;
+            let existing: Option<(String, i64, i64)> = tx
+                .prepare_cached("SELECT collection, revision, updated FROM entities WHERE fqn = ?1")
+                .db()?
+                .query_row(params![key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+                .db()?;
+            let now = now_millis().max(w.last_updated + 1);
+            let (revision, updated) = match (existing, expected) {
+                (None, None) => (1, now),
+                (None, Some(_)) => return Err(StoreError::Conflict),
+                (Some((c, _, _)), _) if c != collection.as_str() => {
+                    return Err(StoreError::WrongCollection)
+                }
+                (Some(_), None) => return Err(StoreError::AlreadyExists),
+                (Some((_, rev, _)), Some(e)) if rev as u64 != e => {
+                    return Err(StoreError::Conflict)
+                }
+                (Some((_, rev, old)), Some(_)) => (rev + 1, now.max(old + 1)),
+            };
+            if let Some(m) = body.as_object_mut() {
+                m.insert("updated".into(), updated.into());
+            }
+            let text = serde_json::to_string(&body).map_err(|e| corrupt(&key, e))?;
+            tx.prepare_cached(
+                "INSERT INTO entities (fqn, collection, namespace, package, body, revision, updated)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (fqn) DO UPDATE SET
+                     body = excluded.body, revision = excluded.revision, updated = excluded.updated",
+            )
+            .db()?
+            .execute(params![
+                key,
+                collection.as_str(),
+                namespace,
+                package,
+                text,
+                revision,
+                updated
+            ])
+            .db()?;
+            tx.commit().db()?;
+            w.last_updated = w.last_updated.max(updated);
+            Ok(Document {
+                collection,
+                fqn: out_fqn,
+                body,
+                revision: revision as u64,
+                updated,
+            })
+        })
+        .await
     }
+
     async fn delete(
         &self,
-        _c: Collection,
-        _f: &FullyQualifiedName,
-        _e: u64,
+        collection: Collection,
+        fqn: &FullyQualifiedName,
+        expected: u64,
     ) -> Result<bool, StoreError> {
-        todo_err()
+        let key = fqn.to_string();
+        self.write(move |w| {
+            let tx = w
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .db()?;
+            let existing: Option<(String, i64)> = tx
+                .prepare_cached("SELECT collection, revision FROM entities WHERE fqn = ?1")
+                .db()?
+                .query_row(params![key], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+                .db()?;
+            match existing {
+                None => return Ok(false),
+                Some((c, _)) if c != collection.as_str() => {
+                    return Err(StoreError::WrongCollection)
+                }
+                Some((_, rev)) if rev as u64 != expected => return Err(StoreError::Conflict),
+                Some(_) => {}
+            }
+            tx.prepare_cached("DELETE FROM entities WHERE fqn = ?1")
+                .db()?
+                .execute(params![key])
+                .db()?;
+            tx.commit().db()?;
+            Ok(true)
+        })
+        .await
     }
-    async fn list(&self, _c: Collection, _q: &ListQuery) -> Result<Vec<Document>, StoreError> {
-        todo_err()
+
+    async fn list(
+        &self,
+        collection: Collection,
+        query: &ListQuery,
+    ) -> Result<Vec<Document>, StoreError> {
+        let ns = query.namespace.to_string();
+        let package = query.package.as_ref().map(|p| p.to_string());
+        let (skip, limit) = (to_i64(query.skip), to_i64(query.limit));
+        self.read(move |c| match package {
+            None => entity_rows(
+                c,
+                "SELECT fqn, collection, body, revision, updated FROM entities
+                 WHERE collection = ?1 AND namespace = ?2
+                 ORDER BY updated DESC, fqn LIMIT ?3 OFFSET ?4",
+                params![collection.as_str(), ns, limit, skip],
+            ),
+            Some(pkg) => entity_rows(
+                c,
+                "SELECT fqn, collection, body, revision, updated FROM entities
+                 WHERE collection = ?1 AND namespace = ?2 AND package = ?3
+                 ORDER BY updated DESC, fqn LIMIT ?4 OFFSET ?5",
+                params![collection.as_str(), ns, pkg, limit, skip],
+            ),
+        })
+        .await
     }
-    async fn count(&self, _c: Collection, _q: &ListQuery) -> Result<u64, StoreError> {
-        todo_err()
+
+    async fn count(&self, collection: Collection, query: &ListQuery) -> Result<u64, StoreError> {
+        let ns = query.namespace.to_string();
+        let package = query.package.as_ref().map(|p| p.to_string());
+        self.read(move |c| {
+            let n: i64 = match package {
+                None => c
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM entities WHERE collection = ?1 AND namespace = ?2",
+                    )
+                    .db()?
+                    .query_row(params![collection.as_str(), ns], |r| r.get(0)),
+                Some(pkg) => c
+                    .prepare_cached(
+                        "SELECT COUNT(*) FROM entities
+                         WHERE collection = ?1 AND namespace = ?2 AND package = ?3",
+                    )
+                    .db()?
+                    .query_row(params![collection.as_str(), ns, pkg], |r| r.get(0)),
+            }
+            .db()?;
+            Ok(n as u64)
+        })
+        .await
+    }
+}
+
+fn subject_row(
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(String, String, String, String, String)> {
+    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+}
+
+fn subject_record(
+    (uuid, subject, namespace, salt, secret_hash): (String, String, String, String, String),
+) -> Result<SubjectRecord, StoreError> {
+    Ok(SubjectRecord {
+        identity: Identity {
+            uuid: uuid::Uuid::parse_str(&uuid).map_err(|e| corrupt(&subject, e))?,
+            namespace: EntityName::namespace(&namespace).map_err(|e| corrupt(&subject, e))?,
+            subject,
+        },
+        salt,
+        secret_hash,
+    })
+}
+
+impl SqliteStore {
+    async fn subject_where(
+        &self,
+        sql: &'static str,
+        key: String,
+    ) -> Result<Option<SubjectRecord>, StoreError> {
+        let row = self
+            .read(move |c| {
+                c.prepare_cached(sql)
+                    .db()?
+                    .query_row(params![key], subject_row)
+                    .optional()
+                    .db()
+            })
+            .await?;
+        row.map(subject_record).transpose()
     }
 }
 
 #[async_trait]
 impl IdentityStore for SqliteStore {
-    async fn put_subject(&self, _r: &SubjectRecord) -> Result<(), StoreError> {
-        todo_err()
+    async fn put_subject(&self, record: &SubjectRecord) -> Result<(), StoreError> {
+        let r = record.clone();
+        self.write(move |w| {
+            let res = w
+                .conn
+                .prepare_cached(
+                    "INSERT INTO subjects (uuid, subject, namespace, salt, secret_hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (uuid) DO UPDATE SET
+                         subject = excluded.subject, namespace = excluded.namespace,
+                         salt = excluded.salt, secret_hash = excluded.secret_hash",
+                )
+                .db()?
+                .execute(params![
+                    r.identity.uuid.to_string(),
+                    r.identity.subject,
+                    r.identity.namespace.as_str(),
+                    r.salt,
+                    r.secret_hash
+                ]);
+            match res {
+                Ok(_) => Ok(()),
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == ErrorCode::ConstraintViolation =>
+                {
+                    Err(StoreError::AlreadyExists)
+                }
+                Err(e) => Err(StoreError::Backend(e.to_string())),
+            }
+        })
+        .await
     }
-    async fn subject_by_uuid(&self, _u: &uuid::Uuid) -> Result<Option<SubjectRecord>, StoreError> {
-        todo_err()
+
+    async fn subject_by_uuid(
+        &self,
+        uuid: &uuid::Uuid,
+    ) -> Result<Option<SubjectRecord>, StoreError> {
+        self.subject_where(
+            "SELECT uuid, subject, namespace, salt, secret_hash FROM subjects WHERE uuid = ?1",
+            uuid.to_string(),
+        )
+        .await
     }
-    async fn subject_by_name(&self, _s: &str) -> Result<Option<SubjectRecord>, StoreError> {
-        todo_err()
+
+    async fn subject_by_name(&self, subject: &str) -> Result<Option<SubjectRecord>, StoreError> {
+        self.subject_where(
+            "SELECT uuid, subject, namespace, salt, secret_hash FROM subjects WHERE subject = ?1",
+            subject.to_owned(),
+        )
+        .await
     }
+}
+
+/// `pkg/name` from a `path` annotation `ns/pkg/name`, the key of `pkg/name` list filters.
+fn package_path(activation: &Activation) -> Option<String> {
+    let path = activation.annotations.get("path")?.as_str()?;
+    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
+    match parts.as_slice() {
+        [_, pkg, name] => Some(format!("{pkg}/{name}")),
+        _ => None,
+    }
+}
+
+/// The parameters shared by activation list and count: namespace, name, path, since, upto.
+fn activation_filters(
+    namespace: &EntityName,
+    query: &ActivationQuery,
+) -> (String, Option<String>, Option<String>, i64, i64) {
+    let (mut name, mut path) = (None, None);
+    if let Some(filter) = &query.name {
+        let parts: Vec<&str> = filter.split('/').filter(|p| !p.is_empty()).collect();
+        match parts.as_slice() {
+            [n] => name = Some((*n).to_owned()),
+            [.., pkg, n] => path = Some(format!("{pkg}/{n}")),
+            // An empty filter matches nothing, like any name that no record has.
+            [] => name = Some(String::new()),
+        }
+    }
+    (
+        namespace.to_string(),
+        name,
+        path,
+        query.since.unwrap_or(i64::MIN),
+        query.upto.unwrap_or(i64::MAX),
+    )
+}
+
+fn parse_activation(text: &str) -> Result<Activation, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt("activation record", e))
 }
 
 #[async_trait]
 impl ActivationStore for SqliteStore {
-    async fn put(&self, _a: &Activation) -> Result<bool, StoreError> {
-        todo_err()
+    async fn put(&self, activation: &Activation) -> Result<bool, StoreError> {
+        let record =
+            serde_json::to_string(activation).map_err(|e| corrupt(activation.activation_id, e))?;
+        let id = activation.activation_id.to_string();
+        let namespace = activation.namespace.namespace().to_string();
+        let name = activation.name.to_string();
+        let path = package_path(activation);
+        let start = activation.start;
+        self.write(move |w| {
+            let n = w
+                .conn
+                .prepare_cached(
+                    "INSERT OR IGNORE INTO activations
+                         (activation_id, namespace, name, path, start, record)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .db()?
+                .execute(params![id, namespace, name, path, start, record])
+                .db()?;
+            Ok(n == 1)
+        })
+        .await
     }
+
     async fn get(
         &self,
-        _n: &EntityName,
-        _i: &ActivationId,
+        namespace: &EntityName,
+        id: &ActivationId,
     ) -> Result<Option<Activation>, StoreError> {
-        todo_err()
+        let (ns, id) = (namespace.to_string(), id.to_string());
+        let text: Option<String> = self
+            .read(move |c| {
+                c.prepare_cached(
+                    "SELECT record FROM activations WHERE activation_id = ?1 AND namespace = ?2",
+                )
+                .db()?
+                .query_row(params![id, ns], |r| r.get(0))
+                .optional()
+                .db()
+            })
+            .await?;
+        text.as_deref().map(parse_activation).transpose()
     }
-    async fn exists(&self, _i: &ActivationId) -> Result<bool, StoreError> {
-        todo_err()
+
+    async fn exists(&self, id: &ActivationId) -> Result<bool, StoreError> {
+        let id = id.to_string();
+        self.read(move |c| {
+            c.prepare_cached("SELECT 1 FROM activations WHERE activation_id = ?1")
+                .db()?
+                .query_row(params![id], |_| Ok(()))
+                .optional()
+                .db()
+                .map(|r| r.is_some())
+        })
+        .await
     }
+
     async fn list(
         &self,
-        _n: &EntityName,
-        _q: &ActivationQuery,
+        namespace: &EntityName,
+        query: &ActivationQuery,
     ) -> Result<Vec<Activation>, StoreError> {
-        todo_err()
+        let (ns, name, path, since, upto) = activation_filters(namespace, query);
+        let (skip, limit) = (to_i64(query.skip), to_i64(query.limit));
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(
+                    "SELECT record FROM activations
+                     WHERE namespace = ?1 AND start >= ?4 AND start <= ?5
+                       AND (?2 IS NULL OR name = ?2) AND (?3 IS NULL OR path = ?3)
+                     ORDER BY start DESC, rowid DESC LIMIT ?6 OFFSET ?7",
+                )
+                .db()?;
+            let rows = stmt
+                .query_map(params![ns, name, path, since, upto, limit, skip], |r| {
+                    r.get::<_, String>(0)
+                })
+                .db()?;
+            let mut out = Vec::new();
+            for text in rows {
+                out.push(parse_activation(&text.db()?)?);
+            }
+            Ok(out)
+        })
+        .await
     }
-    async fn count(&self, _n: &EntityName, _q: &ActivationQuery) -> Result<u64, StoreError> {
-        todo_err()
+
+    async fn count(
+        &self,
+        namespace: &EntityName,
+        query: &ActivationQuery,
+    ) -> Result<u64, StoreError> {
+        let (ns, name, path, since, upto) = activation_filters(namespace, query);
+        self.read(move |c| {
+            let n: i64 = c
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM activations
+                     WHERE namespace = ?1 AND start >= ?4 AND start <= ?5
+                       AND (?2 IS NULL OR name = ?2) AND (?3 IS NULL OR path = ?3)",
+                )
+                .db()?
+                .query_row(params![ns, name, path, since, upto], |r| r.get(0))
+                .db()?;
+            Ok(n as u64)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::contract;
+
+    #[tokio::test]
+    async fn contract_entity_lifecycle() {
+        contract::entity_lifecycle(&SqliteStore::temporary().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn contract_entity_lists() {
+        contract::entity_lists(&SqliteStore::temporary().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn contract_identities() {
+        contract::identities(&SqliteStore::temporary().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn contract_activation_records() {
+        contract::activation_records(&SqliteStore::temporary().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn contract_activation_lists() {
+        contract::activation_lists(&SqliteStore::temporary().unwrap()).await;
+    }
+
+    /// The whole contract at once on one store, from concurrent tasks.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn contract_concurrently_on_one_store() {
+        let store = SqliteStore::temporary().unwrap();
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..3 {
+            let s = store.clone();
+            tasks.spawn(async move {
+                contract::entity_lifecycle(&s).await;
+                contract::entity_lists(&s).await;
+                contract::identities(&s).await;
+                contract::activation_records(&s).await;
+                contract::activation_lists(&s).await;
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            r.unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn reopening_the_file_keeps_the_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let ns = contract::random_namespace();
+        let f = FullyQualifiedName::parse(&format!("{ns}/pkg/a")).unwrap();
+        let act = contract::activation(&ns, "a", 42, Some(&format!("{ns}/pkg/a")));
+        let rec = contract::subject_record("someone", &ns, "secret");
+        let doc = {
+            let store = SqliteStore::open(&path).unwrap();
+            let doc = EntityStore::put(&store, Collection::Actions, &f, json!({"x": 1}), None)
+                .await
+                .unwrap();
+            assert!(ActivationStore::put(&store, &act).await.unwrap());
+            store.put_subject(&rec).await.unwrap();
+            doc
+        };
+        let store = SqliteStore::open(&path).unwrap();
+        assert_eq!(
+            EntityStore::get(&store, Collection::Actions, &f)
+                .await
+                .unwrap(),
+            Some(doc.clone())
+        );
+        assert_eq!(
+            ActivationStore::get(&store, &ns, &act.activation_id)
+                .await
+                .unwrap(),
+            Some(act.clone())
+        );
+        assert!(!ActivationStore::put(&store, &act).await.unwrap());
+        assert_eq!(
+            store.subject_by_name("someone").await.unwrap(),
+            Some(rec.clone())
+        );
+        // `updated` keeps increasing across a reopen.
+        let next = EntityStore::put(
+            &store,
+            Collection::Actions,
+            &f,
+            json!({"x": 2}),
+            Some(doc.revision),
+        )
+        .await
+        .unwrap();
+        assert!(next.updated > doc.updated);
+        assert_eq!(next.revision, doc.revision + 1);
+    }
+
+    #[tokio::test]
+    async fn the_secret_is_never_written_to_the_file() {
+        let store = SqliteStore::temporary().unwrap();
+        let ns = contract::random_namespace();
+        let key = whisk_types::AuthKey::generate();
+        let rec = contract::subject_record("guest", &ns, &key.secret);
+        store.put_subject(&rec).await.unwrap();
+        let mut bytes = Vec::new();
+        for suffix in ["", "-wal"] {
+            let mut p = store.path().as_os_str().to_owned();
+            p.push(suffix);
+            if let Ok(b) = std::fs::read(&p) {
+                bytes.extend(b);
+            }
+        }
+        let contains = |needle: &str| bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+        // The search works: the hash is in the file, the secret is not.
+        assert!(contains(&rec.secret_hash));
+        assert!(!contains(&key.secret));
+    }
+
+    #[tokio::test]
+    async fn same_subject_name_under_another_uuid_is_refused() {
+        let store = SqliteStore::temporary().unwrap();
+        let ns = contract::random_namespace();
+        store
+            .put_subject(&contract::subject_record("dup", &ns, "a"))
+            .await
+            .unwrap();
+        assert!(matches!(
+            store
+                .put_subject(&contract::subject_record("dup", &ns, "b"))
+                .await,
+            Err(StoreError::AlreadyExists)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        drop(SqliteStore::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute(
+            "UPDATE schema_version SET version = 99 WHERE component = 'store'",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let err = SqliteStore::open(&path).unwrap_err();
+        assert!(err.to_string().contains("newer"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn two_opens_of_one_file_share_data() {
+        // The second open finds the schema made by the first and leaves it alone.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("whisk.db");
+        let a = SqliteStore::open(&path).unwrap();
+        let b = SqliteStore::open(&path).unwrap();
+        let ns = contract::random_namespace();
+        let act = contract::activation(&ns, "a", 1, None);
+        assert!(ActivationStore::put(&a, &act).await.unwrap());
+        assert!(ActivationStore::exists(&b, &act.activation_id)
+            .await
+            .unwrap());
+    }
+
+    #[test]
+    fn activation_list_uses_the_namespace_index() {
+        let store = SqliteStore::temporary().unwrap();
+        let conn = lock(&store.inner.writer).unwrap();
+        let plan: Vec<String> = conn
+            .conn
+            .prepare(
+                "EXPLAIN QUERY PLAN SELECT record FROM activations
+                 WHERE namespace = ?1 AND start >= ?4 AND start <= ?5
+                   AND (?2 IS NULL OR name = ?2) AND (?3 IS NULL OR path = ?3)
+                 ORDER BY start DESC, rowid DESC LIMIT ?6 OFFSET ?7",
+            )
+            .unwrap()
+            .query_map(
+                params!["ns", None::<String>, None::<String>, 0, 1, 10, 0],
+                |r| r.get::<_, String>(3),
+            )
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let plan = plan.join("\n");
+        assert!(plan.contains("activations_by_start"), "{plan}");
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 }

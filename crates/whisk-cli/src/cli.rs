@@ -1,0 +1,536 @@
+//! The command line, as clap derive types. Commands, flags and short letters follow
+//! OpenWhisk's `wsk` (reference §9).
+//!
+//! Global flags may be given before the command (`wsk -i action list`) or after it
+//! (`wsk action list -i`): [`GlobalArgs`] is flattened into the root and into each leaf
+//! command, and the two are merged. `property get` and `property unset` take `--auth`,
+//! `--apihost`, ... as switches naming a property, so they carry only [`BasicArgs`].
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+/// The OpenWhisk logo the Go CLI shows above its help.
+pub const LOGO: &str = r"
+        ____      ___                   _    _ _     _     _
+       /\   \    / _ \ _ __   ___ _ __ | |  | | |__ (_)___| | __
+  /\  /__\   \  | | | | '_ \ / _ \ '_ \| |  | | '_ \| / __| |/ /
+ /  \____ \  /  | |_| | |_) |  __/ | | | |/\| | | | | \__ \   <
+ \   \  /  \/    \___/| .__/ \___|_| |_|__/\__|_| |_|_|___/_|\_\
+  \___\/ tm           |_|
+";
+
+/// OpenWhisk cloud computing command line interface.
+#[derive(Debug, Parser)]
+#[command(
+    name = "wsk",
+    version,
+    before_help = LOGO,
+    arg_required_else_help = true,
+    after_long_help = "Examples:\n  wsk property set --apihost https://127.0.0.1:3443 --auth \"$(cat ~/.rwhisk/guest.key)\"\n  wsk -i action create hello --docker whisk/hello\n  wsk -i action invoke hello --param name World --result"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Flags every command accepts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct GlobalArgs {
+    /// bypass certificate checking
+    #[arg(short = 'i', long)]
+    pub insecure: bool,
+    /// whisk API HOST
+    #[arg(long, value_name = "HOST")]
+    pub apihost: Option<String>,
+    /// authorization KEY
+    #[arg(short = 'u', long, value_name = "KEY")]
+    pub auth: Option<String>,
+    /// whisk API VERSION
+    #[arg(long, value_name = "VERSION")]
+    pub apiversion: Option<String>,
+    /// client cert
+    #[arg(long, value_name = "FILE")]
+    pub cert: Option<PathBuf>,
+    /// client key
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// verbose output
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// debug level output
+    #[arg(short = 'd', long)]
+    pub debug: bool,
+}
+
+impl GlobalArgs {
+    /// `self` (the root's flags) overridden by `leaf` (the command's own).
+    #[must_use]
+    pub fn merge(&self, leaf: &GlobalArgs) -> GlobalArgs {
+        GlobalArgs {
+            insecure: self.insecure || leaf.insecure,
+            apihost: leaf.apihost.clone().or_else(|| self.apihost.clone()),
+            auth: leaf.auth.clone().or_else(|| self.auth.clone()),
+            apiversion: leaf.apiversion.clone().or_else(|| self.apiversion.clone()),
+            cert: leaf.cert.clone().or_else(|| self.cert.clone()),
+            key: leaf.key.clone().or_else(|| self.key.clone()),
+            verbose: self.verbose || leaf.verbose,
+            debug: self.debug || leaf.debug,
+        }
+    }
+}
+
+/// The global flags that do not clash with `property get/unset` switches.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Args)]
+pub struct BasicArgs {
+    /// bypass certificate checking
+    #[arg(short = 'i', long)]
+    pub insecure: bool,
+    /// verbose output
+    #[arg(short = 'v', long)]
+    pub verbose: bool,
+    /// debug level output
+    #[arg(short = 'd', long)]
+    pub debug: bool,
+}
+
+impl From<&BasicArgs> for GlobalArgs {
+    fn from(b: &BasicArgs) -> Self {
+        GlobalArgs {
+            insecure: b.insecure,
+            verbose: b.verbose,
+            debug: b.debug,
+            ..GlobalArgs::default()
+        }
+    }
+}
+
+/// The command groups.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// work with actions
+    #[command(subcommand)]
+    Action(ActionCommand),
+    /// work with activations
+    #[command(subcommand)]
+    Activation(ActivationCommand),
+    /// work with whisk properties
+    #[command(subcommand)]
+    Property(PropertyCommand),
+    /// work with the sdk
+    #[command(subcommand)]
+    Sdk(SdkCommand),
+}
+
+// === action ===
+
+/// `wsk action ...`
+#[derive(Debug, Subcommand)]
+pub enum ActionCommand {
+    /// create a new action
+    #[command(after_long_help = "Examples:\n  wsk action create hello --docker whisk/hello\n  wsk action create hello hello.js -p name World\n  wsk action create hello hello.zip --kind python:default --main main\n  wsk action create both --sequence hello,/guest/pkg/bye")]
+    Create(ActionCreateArgs),
+    /// update an existing action, or create an action if it does not exist
+    #[command(after_long_help = "Examples:\n  wsk action update hello --docker whisk/hello:v2\n  wsk action update hello -t 30000 -m 512\n  wsk action update hello --del-annotation description")]
+    Update(ActionUpdateArgs),
+    /// invoke action
+    #[command(after_long_help = "Examples:\n  wsk action invoke hello --param name World            # ok: invoked /_/hello with id ...\n  wsk action invoke hello --param name World --result   # waits, prints the result\n  wsk action invoke hello -P params.json --blocking     # waits, prints the record")]
+    Invoke(ActionInvokeArgs),
+    /// get action
+    #[command(after_long_help = "Examples:\n  wsk action get hello\n  wsk action get hello exec\n  wsk action get hello --url")]
+    Get(ActionGetArgs),
+    /// delete action
+    #[command(after_long_help = "Example:\n  wsk action delete hello")]
+    Delete(ActionDeleteArgs),
+    /// list all actions in a namespace or actions contained in a package
+    #[command(after_long_help = "Examples:\n  wsk action list\n  wsk action list mypkg\n  wsk action list /guest --limit 100 --name-sort")]
+    List(ActionListArgs),
+}
+
+/// What `action create` and `action update` share.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ActionSpec {
+    /// ACTION_NAME: `name`, `pkg/name` or `/namespace/[pkg/]name`
+    pub name: String,
+    /// ACTION: a code file (`hello.js`, `hello.py`, `app.zip`), or with --sequence a
+    /// comma-separated list of actions
+    pub artifact: Option<String>,
+    /// use provided docker image (a path on DockerHub) to run the action
+    #[arg(long, value_name = "IMAGE")]
+    pub docker: Option<String>,
+    /// treat ACTION as native action (zip file provides a compatible executable to run)
+    #[arg(long)]
+    pub native: bool,
+    /// treat ACTION as comma separated sequence of actions to invoke
+    #[arg(long)]
+    pub sequence: bool,
+    /// the KIND of the action runtime (example: swift:default, nodejs:default)
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
+    /// the name of the action entry point (function or fully-qualified method name when applicable)
+    #[arg(long, value_name = "MAIN")]
+    pub main: Option<String>,
+    /// the timeout LIMIT in milliseconds after which the action is terminated
+    #[arg(short = 't', long, value_name = "LIMIT")]
+    pub timeout: Option<u64>,
+    /// the maximum memory LIMIT in MB for the action
+    #[arg(short = 'm', long, value_name = "LIMIT")]
+    pub memory: Option<u64>,
+    /// the maximum log size LIMIT in MB for the action
+    #[arg(short = 'l', long, value_name = "LIMIT")]
+    pub logsize: Option<u64>,
+    /// the maximum intra-container concurrent activation LIMIT for the action
+    #[arg(short = 'c', long, value_name = "LIMIT")]
+    pub concurrency: Option<u64>,
+    /// annotation values in KEY VALUE format
+    #[arg(short = 'a', long = "annotation", num_args = 2, value_names = ["KEY", "VALUE"], action = ArgAction::Append, allow_hyphen_values = true)]
+    pub annotation: Vec<String>,
+    /// FILE containing annotation values in JSON format
+    #[arg(short = 'A', long = "annotation-file", value_name = "FILE")]
+    pub annotation_file: Option<PathBuf>,
+    /// parameter values in KEY VALUE format
+    #[arg(short = 'p', long = "param", num_args = 2, value_names = ["KEY", "VALUE"], action = ArgAction::Append, allow_hyphen_values = true)]
+    pub param: Vec<String>,
+    /// FILE containing parameter values in JSON format
+    #[arg(short = 'P', long = "param-file", value_name = "FILE")]
+    pub param_file: Option<PathBuf>,
+}
+
+/// `wsk action create`
+#[derive(Debug, Clone, Args)]
+pub struct ActionCreateArgs {
+    #[command(flatten)]
+    pub spec: ActionSpec,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// `wsk action update`
+#[derive(Debug, Clone, Args)]
+pub struct ActionUpdateArgs {
+    #[command(flatten)]
+    pub spec: ActionSpec,
+    /// the list of annotations to be deleted from the action, e.g. --del-annotation key1 --del-annotation key2
+    #[arg(long = "del-annotation", value_name = "KEY")]
+    pub del_annotation: Vec<String>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// `wsk action invoke`
+#[derive(Debug, Clone, Args)]
+pub struct ActionInvokeArgs {
+    /// ACTION_NAME
+    pub name: String,
+    /// parameter values in KEY VALUE format
+    #[arg(short = 'p', long = "param", num_args = 2, value_names = ["KEY", "VALUE"], action = ArgAction::Append, allow_hyphen_values = true)]
+    pub param: Vec<String>,
+    /// FILE containing parameter values in JSON format
+    #[arg(short = 'P', long = "param-file", value_name = "FILE")]
+    pub param_file: Option<PathBuf>,
+    /// blocking invoke
+    #[arg(short = 'b', long)]
+    pub blocking: bool,
+    /// blocking invoke; show only activation result (unless there is a failure)
+    #[arg(short = 'r', long)]
+    pub result: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// `wsk action get`
+#[derive(Debug, Clone, Args)]
+pub struct ActionGetArgs {
+    /// ACTION_NAME
+    pub name: String,
+    /// FIELD_FILTER: show only this field of the action (e.g. exec, limits)
+    pub field: Option<String>,
+    /// get action url
+    #[arg(short = 'r', long)]
+    pub url: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// `wsk action delete`
+#[derive(Debug, Clone, Args)]
+pub struct ActionDeleteArgs {
+    /// ACTION_NAME
+    pub name: String,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// `wsk action list`
+#[derive(Debug, Clone, Args)]
+pub struct ActionListArgs {
+    /// NAMESPACE (`/ns`) or PACKAGE_NAME
+    pub within: Option<String>,
+    /// exclude the first SKIP number of actions from the result
+    #[arg(short = 's', long, value_name = "SKIP", default_value_t = 0)]
+    pub skip: u32,
+    /// only return LIMIT number of actions from the collection
+    #[arg(short = 'l', long, value_name = "LIMIT", default_value_t = 30)]
+    pub limit: u32,
+    /// sorts a list alphabetically by entity name; only applicable within the limit/skip returned entity block
+    #[arg(short = 'n', long = "name-sort")]
+    pub name_sort: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+// === activation ===
+
+/// `wsk activation ...`
+#[derive(Debug, Subcommand)]
+pub enum ActivationCommand {
+    /// list activations
+    #[command(after_long_help = "Examples:\n  wsk activation list\n  wsk activation list hello --limit 5\n  wsk activation list --since 1700000000000 --full")]
+    List(ActivationListArgs),
+    /// get activation
+    #[command(after_long_help = "Examples:\n  wsk activation get 6ba2c0fd6f4348b8a2c0fd6f4388b864\n  wsk activation get 6ba2c0fd6f4348b8a2c0fd6f4388b864 response\n  wsk activation get --last logs")]
+    Get(ActivationGetArgs),
+    /// get the logs of an activation
+    #[command(after_long_help = "Examples:\n  wsk activation logs 6ba2c0fd6f4348b8a2c0fd6f4388b864\n  wsk activation logs --last --strip")]
+    Logs(ActivationLogsArgs),
+    /// get the result of an activation
+    #[command(after_long_help = "Examples:\n  wsk activation result 6ba2c0fd6f4348b8a2c0fd6f4388b864\n  wsk activation result --last")]
+    Result(ActivationResultArgs),
+}
+
+/// `wsk activation list`
+#[derive(Debug, Clone, Args)]
+pub struct ActivationListArgs {
+    /// NAME of an action (`name`, `pkg/name`, `/ns/[pkg/]name`) whose activations to list
+    pub name: Option<String>,
+    /// exclude the first SKIP number of activations from the result
+    #[arg(short = 's', long, value_name = "SKIP", default_value_t = 0)]
+    pub skip: u32,
+    /// only return LIMIT number of activations from the collection with a maximum LIMIT of 200 activations
+    #[arg(short = 'l', long, value_name = "LIMIT", default_value_t = 30)]
+    pub limit: u32,
+    /// include full activation description
+    #[arg(short = 'f', long)]
+    pub full: bool,
+    /// return activations with timestamps earlier than UPTO; measured in milliseconds since Th, 01, Jan 1970
+    #[arg(long, value_name = "UPTO")]
+    pub upto: Option<i64>,
+    /// return activations with timestamps later than SINCE; measured in milliseconds since Th, 01, Jan 1970
+    #[arg(long, value_name = "SINCE")]
+    pub since: Option<i64>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// `wsk activation get`
+#[derive(Debug, Clone, Args)]
+pub struct ActivationGetArgs {
+    /// ACTIVATION_ID (omit with --last), then an optional FIELD_FILTER such as `response`
+    #[arg(num_args = 0..=2, value_name = "ACTIVATION_ID [FIELD_FILTER]")]
+    pub args: Vec<String>,
+    /// retrieves the last activation
+    #[arg(short = 'l', long)]
+    pub last: bool,
+    /// emit only the logs, stripped of time stamps and stream identifier
+    #[arg(short = 'g', long)]
+    pub logs: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// `wsk activation logs`
+#[derive(Debug, Clone, Args)]
+pub struct ActivationLogsArgs {
+    /// ACTIVATION_ID (omit with --last)
+    pub id: Option<String>,
+    /// retrieves the last activation
+    #[arg(short = 'l', long)]
+    pub last: bool,
+    /// strip timestamp and stream information
+    #[arg(short = 'r', long)]
+    pub strip: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// `wsk activation result`
+#[derive(Debug, Clone, Args)]
+pub struct ActivationResultArgs {
+    /// ACTIVATION_ID (omit with --last)
+    pub id: Option<String>,
+    /// retrieves the last activation
+    #[arg(short = 'l', long)]
+    pub last: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+// === property ===
+
+/// `wsk property ...`
+#[derive(Debug, Subcommand)]
+pub enum PropertyCommand {
+    /// set property
+    #[command(after_long_help = "Examples:\n  wsk property set --apihost https://127.0.0.1:3443 --auth \"$(cat ~/.rwhisk/guest.key)\"\n  wsk property set --namespace guest\n\nValues are kept in ~/.wskprops, or in the file named by WSK_CONFIG_FILE.")]
+    Set(PropertySetArgs),
+    /// unset property
+    #[command(after_long_help = "Example:\n  wsk property unset --auth --namespace")]
+    Unset(PropertyUnsetArgs),
+    /// get property
+    #[command(after_long_help = "Examples:\n  wsk -i property get\n  wsk property get --auth")]
+    Get(PropertyGetArgs),
+}
+
+/// `wsk property set`: `--auth`, `--apihost`, `--apiversion`, `--cert`, `--key` are the
+/// global flags.
+#[derive(Debug, Clone, Args)]
+pub struct PropertySetArgs {
+    /// whisk NAMESPACE
+    #[arg(long, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// Switches naming properties, shared by `get` and `unset`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct PropertySelect {
+    /// client cert
+    #[arg(long)]
+    pub cert: bool,
+    /// client key
+    #[arg(long)]
+    pub key: bool,
+    /// authorization key
+    #[arg(long)]
+    pub auth: bool,
+    /// whisk API host
+    #[arg(long)]
+    pub apihost: bool,
+    /// whisk API version
+    #[arg(long)]
+    pub apiversion: bool,
+    /// whisk namespace
+    #[arg(long)]
+    pub namespace: bool,
+}
+
+/// `wsk property unset`
+#[derive(Debug, Clone, Args)]
+pub struct PropertyUnsetArgs {
+    #[command(flatten)]
+    pub select: PropertySelect,
+    #[command(flatten)]
+    pub basic: BasicArgs,
+}
+
+/// `wsk property get`
+#[derive(Debug, Clone, Args)]
+pub struct PropertyGetArgs {
+    #[command(flatten)]
+    pub select: PropertySelect,
+    /// whisk CLI version
+    #[arg(long)]
+    pub cliversion: bool,
+    /// whisk API build version
+    #[arg(long)]
+    pub apibuild: bool,
+    /// whisk API build number
+    #[arg(long)]
+    pub apibuildno: bool,
+    /// all properties
+    #[arg(long)]
+    pub all: bool,
+    #[command(flatten)]
+    pub basic: BasicArgs,
+}
+
+// === sdk ===
+
+/// `wsk sdk ...`
+#[derive(Debug, Subcommand)]
+pub enum SdkCommand {
+    /// install SDK artifacts, where valid COMPONENT values are docker and bashauto
+    #[command(after_long_help = "Examples:\n  wsk sdk install bashauto && source wsk_cli_bash_completion.sh\n  wsk sdk install bashauto --stdout > /etc/bash_completion.d/wsk")]
+    Install(SdkInstallArgs),
+}
+
+/// `wsk sdk install`
+#[derive(Debug, Clone, Args)]
+pub struct SdkInstallArgs {
+    /// COMPONENT: bashauto or docker
+    pub component: String,
+    /// prints bash command completion script to stdout
+    #[arg(short = 's', long)]
+    pub stdout: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"))
+    }
+
+    #[test]
+    fn seed_command_lines() {
+        let cli = parse(&["wsk", "-i", "action", "invoke", "--param", "key", "value", "--result", "whisk_c"]);
+        assert!(cli.global.insecure);
+        let Command::Action(ActionCommand::Invoke(a)) = cli.command else { panic!() };
+        assert_eq!(a.name, "whisk_c");
+        assert_eq!(a.param, vec!["key", "value"]);
+        assert!(a.result);
+
+        let cli = parse(&["wsk", "-i", "action", "create", "--docker", "chanwit/whisk_c", "whisk_c"]);
+        let Command::Action(ActionCommand::Create(c)) = cli.command else { panic!() };
+        assert_eq!(c.spec.docker.as_deref(), Some("chanwit/whisk_c"));
+        assert_eq!(c.spec.name, "whisk_c");
+
+        let cli = parse(&["wsk", "-i", "activation", "get", "6ba2c0fd6f4348b8a2c0fd6f4388b864", "response"]);
+        let Command::Activation(ActivationCommand::Get(g)) = cli.command else { panic!() };
+        assert_eq!(g.args, vec!["6ba2c0fd6f4348b8a2c0fd6f4388b864", "response"]);
+
+        let cli = parse(&["wsk", "-i", "property", "get"]);
+        assert!(cli.global.insecure);
+        let cli = parse(&["wsk", "property", "get", "--auth"]);
+        let Command::Property(PropertyCommand::Get(g)) = cli.command else { panic!() };
+        assert!(g.select.auth);
+    }
+
+    #[test]
+    fn global_flags_anywhere() {
+        let cli = parse(&["wsk", "action", "list", "-i", "--apihost", "h", "-u", "a:b"]);
+        let Command::Action(ActionCommand::List(l)) = cli.command else { panic!() };
+        let g = cli.global.merge(&l.global);
+        assert!(g.insecure);
+        assert_eq!(g.apihost.as_deref(), Some("h"));
+        assert_eq!(g.auth.as_deref(), Some("a:b"));
+        assert_eq!(l.limit, 30);
+
+        let cli = parse(&["wsk", "--apihost", "root", "property", "set", "--apihost", "leaf", "--namespace", "guest"]);
+        let Command::Property(PropertyCommand::Set(s)) = cli.command else { panic!() };
+        assert_eq!(cli.global.merge(&s.global).apihost.as_deref(), Some("leaf"));
+        assert_eq!(s.namespace.as_deref(), Some("guest"));
+    }
+
+    #[test]
+    fn repeated_params_and_negative_values() {
+        let cli = parse(&["wsk", "action", "invoke", "x", "-p", "a", "1", "-p", "n", "-5", "-P", "f.json", "-b"]);
+        let Command::Action(ActionCommand::Invoke(a)) = cli.command else { panic!() };
+        assert_eq!(a.param, vec!["a", "1", "n", "-5"]);
+        assert_eq!(a.param_file.as_deref(), Some(std::path::Path::new("f.json")));
+        assert!(a.blocking);
+    }
+}

@@ -1,0 +1,23 @@
+//! One module per command group; [`dispatch`] routes a parsed command line to it.
+
+mod action;
+mod activation;
+mod property;
+mod sdk;
+
+use crate::cli::{Cli, Command};
+use crate::{CliError, Ctx};
+
+/// Runs the command.
+///
+/// # Errors
+/// Whatever the command reports.
+pub async fn dispatch(cli: Cli, ctx: &mut Ctx<'_>) -> Result<(), CliError> {
+    let root = cli.global;
+    match cli.command {
+        Command::Action(c) => action::run(c, &root, ctx).await,
+        Command::Activation(c) => activation::run(c, &root, ctx).await,
+        Command::Property(c) => property::run(c, &root, ctx).await,
+        Command::Sdk(c) => sdk::run(c, &root, ctx),
+    }
+}

@@ -1,0 +1,167 @@
+//! Action CRUD: list (with packaged actions), get (`?code=false`), PUT create/update
+//! (`?overwrite=`) and DELETE. Invoke is in `invoke.rs`.
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::{json, Map, Value};
+use whisk_store::{Collection, Document, ListQuery, StoreError};
+use whisk_types::{Action, EntityName, EntityPath, FullyQualifiedName};
+
+use super::Call;
+use crate::action_body::{build_action, parse_put, SizeLimits};
+use crate::error::ApiError;
+use crate::request::{list_params, read_body};
+
+/// Fields of an action summary in lists (reference §4.0).
+const SUMMARY_FIELDS: [&str; 7] = [
+    "namespace",
+    "name",
+    "version",
+    "publish",
+    "annotations",
+    "limits",
+    "updated",
+];
+
+/// `GET .../actions` and `GET .../actions/{pkg}/`: summaries, newest first.
+pub(super) async fn list(call: &Call, package: Option<EntityName>) -> Result<Response, ApiError> {
+    let params = list_params(&call.query, "actions")?;
+    if let Some(pkg) = &package {
+        package_document(call, pkg).await?;
+    }
+    let query = ListQuery {
+        namespace: call.namespace.clone(),
+        package,
+        skip: params.skip,
+        limit: params.limit,
+    };
+    let store = &call.ctl.entities;
+    if params.count {
+        let n = store.count(Collection::Actions, &query).await?;
+        return Ok(Json(json!({ "actions": n })).into_response());
+    }
+    let docs = store.list(Collection::Actions, &query).await?;
+    let rows: Vec<Value> = docs.iter().map(|d| summary(&d.body)).collect();
+    Ok(Json(rows).into_response())
+}
+
+fn summary(body: &Value) -> Value {
+    let mut m = Map::new();
+    for key in SUMMARY_FIELDS {
+        if let Some(v) = body.get(key) {
+            m.insert(key.to_owned(), v.clone());
+        }
+    }
+    let binary = body
+        .pointer("/exec/binary")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    m.insert("exec".into(), json!({ "binary": binary }));
+    Value::Object(m)
+}
+
+/// `GET .../actions/{name}`; `?code=false` leaves out `exec.code`.
+pub(super) async fn get(call: &Call, fqn: &FullyQualifiedName) -> Result<Response, ApiError> {
+    let code = call.query.bool("code", true)?;
+    let doc = action_document(call, fqn).await?;
+    let mut body = doc.body;
+    if !code {
+        if let Some(exec) = body.get_mut("exec").and_then(Value::as_object_mut) {
+            exec.remove("code");
+        }
+    }
+    Ok(Json(body).into_response())
+}
+
+/// `PUT .../actions/{name}?overwrite=`: create, or update an existing action.
+pub(super) async fn put(
+    call: &Call,
+    fqn: &FullyQualifiedName,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let ctl = &call.ctl;
+    let overwrite = call.query.bool("overwrite", false)?;
+    let bytes = read_body(body, &call.headers, ctl.config.max_request).await?;
+    let put = parse_put(&bytes, &ctl.config.runtimes)?;
+    if let Some(pkg) = fqn.path.package() {
+        let package = package_document(call, pkg).await?;
+        if is_binding(&package.body) {
+            return Err(ApiError::BadRequest(
+                "Operation not permitted on package binding.".into(),
+            ));
+        }
+    }
+    let existing = ctl.entities.get(Collection::Actions, fqn).await?;
+    let (old, revision) = match existing {
+        Some(_) if !overwrite => return Err(StoreError::AlreadyExists.into()),
+        Some(doc) => (Some(decode_action(&doc)?), Some(doc.revision)),
+        None => (None, None),
+    };
+    let sizes = SizeLimits {
+        exec: ctl.config.max_exec,
+        parameters: ctl.config.max_parameters,
+    };
+    let action = build_action(put, fqn.path.clone(), fqn.name.clone(), old, sizes)?;
+    let value = serde_json::to_value(&action).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let doc = ctl
+        .entities
+        .put(Collection::Actions, fqn, value, revision)
+        .await?;
+    ctl.announce_action_change(fqn).await;
+    Ok(Json(doc.body).into_response())
+}
+
+/// `DELETE .../actions/{name}`: answers with the deleted action.
+pub(super) async fn delete(call: &Call, fqn: &FullyQualifiedName) -> Result<Response, ApiError> {
+    let doc = action_document(call, fqn).await?;
+    if !call
+        .ctl
+        .entities
+        .delete(Collection::Actions, fqn, doc.revision)
+        .await?
+    {
+        return Err(ApiError::NotFound);
+    }
+    call.ctl.announce_action_change(fqn).await;
+    Ok(Json(doc.body).into_response())
+}
+
+/// The stored action, or 404.
+pub(super) async fn action_document(
+    call: &Call,
+    fqn: &FullyQualifiedName,
+) -> Result<Document, ApiError> {
+    call.ctl
+        .entities
+        .get(Collection::Actions, fqn)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// A package of the caller's namespace, or 404.
+pub(super) async fn package_document(call: &Call, pkg: &EntityName) -> Result<Document, ApiError> {
+    let fqn = FullyQualifiedName::new(
+        EntityPath::namespace_only(call.namespace.clone()),
+        pkg.clone(),
+    );
+    call.ctl
+        .entities
+        .get(Collection::Packages, &fqn)
+        .await?
+        .ok_or(ApiError::NotFound)
+}
+
+/// A package document that binds another package (`binding` is a non-empty object).
+fn is_binding(package: &Value) -> bool {
+    package
+        .get("binding")
+        .and_then(Value::as_object)
+        .is_some_and(|b| !b.is_empty())
+}
+
+/// The typed action of a stored document.
+pub(super) fn decode_action(doc: &Document) -> Result<Action, ApiError> {
+    serde_json::from_value(doc.body.clone())
+        .map_err(|e| StoreError::Corrupt(format!("action {}: {e}", doc.fqn)).into())
+}

@@ -1,0 +1,82 @@
+//! Unauthenticated routes: server info (`GET /`), API info (`GET /api/v1`), `/ping`,
+//! `/metrics` and the fallback for unknown paths.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+use whisk_types::action::limits;
+
+use crate::controller::Controller;
+use crate::error::ApiError;
+
+const MB: u64 = 1024 * 1024;
+
+/// `GET /`: description, support links, limits (memory and logs in bytes) and runtimes.
+pub(crate) async fn server_info(State(ctl): State<Arc<Controller>>) -> Response {
+    let l = &ctl.config.limits;
+    Json(json!({
+        "description": "OpenWhisk",
+        "support": {
+            "github": "https://github.com/apache/openwhisk/issues",
+            "slack": "http://slack.openwhisk.org",
+        },
+        "api_paths": ["/api/v1"],
+        "limits": {
+            "actions_per_minute": l.invocations_per_minute,
+            "triggers_per_minute": l.fires_per_minute,
+            "concurrent_actions": l.concurrent_invocations,
+            "sequence_length": l.sequence_length,
+            "min_action_duration": limits::TIMEOUT_MIN,
+            "max_action_duration": limits::TIMEOUT_MAX,
+            "min_action_memory": limits::MEMORY_MIN * MB,
+            "max_action_memory": limits::MEMORY_MAX * MB,
+            "min_action_logs": limits::LOGS_MIN * MB,
+            "max_action_logs": limits::LOGS_MAX * MB,
+            "default_min_action_duration": limits::TIMEOUT_MIN,
+            "default_max_action_duration": limits::TIMEOUT_MAX,
+            "default_min_action_memory": limits::MEMORY_MIN * MB,
+            "default_max_action_memory": limits::MEMORY_MAX * MB,
+            "default_min_action_logs": limits::LOGS_MIN * MB,
+            "default_max_action_logs": limits::LOGS_MAX * MB,
+        },
+        "runtimes": ctl.config.runtimes.to_json(),
+    }))
+    .into_response()
+}
+
+/// `GET /api/v1` and `GET /api/v1/`.
+pub(crate) async fn api_info(State(ctl): State<Arc<Controller>>) -> Response {
+    Json(json!({
+        "description": "OpenWhisk API",
+        "api_version": "1.0.0",
+        "api_version_path": "v1",
+        "build": ctl.config.build,
+        "buildno": ctl.config.buildno,
+        "swagger_paths": { "ui": "/docs", "api-docs": "/api-docs" },
+        "runtimes": ctl.config.runtimes.to_json(),
+    }))
+    .into_response()
+}
+
+/// `GET /ping`: liveness.
+pub(crate) async fn ping() -> &'static str {
+    "pong"
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub(crate) async fn metrics(State(ctl): State<Arc<Controller>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        ctl.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Any path no route matches.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::RouteNotFound
+}

@@ -1,0 +1,45 @@
+//! The invoker's settings, built by the binary and passed down unchanged.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// How one invoker runs. Build it with struct update syntax over [`Default`].
+#[derive(Debug, Clone)]
+pub struct InvokerConfig {
+    /// The invoker's number: it names the topic consumed (`invoker<id>`) and labels the
+    /// containers, so a restarted invoker finds and removes its own leftovers.
+    pub id: u32,
+    /// Memory capacity in MB shared by all containers; a cold start needs the action's
+    /// memory limit free (idle containers of other actions are evicted to make room).
+    pub memory_mb: u64,
+    /// An idle container is removed after this long without an activation.
+    pub idle_timeout: Duration,
+    /// The pids limit of every container.
+    pub pids_limit: i64,
+    /// Given to containers as `__OW_API_HOST`, so actions can call the API back.
+    pub api_host: String,
+    /// Images for code kinds (`nodejs:20` → image); blackbox actions name their own image.
+    pub runtime_images: HashMap<String, String>,
+    /// Deliveries being processed at once (running or waiting for pool capacity).
+    pub max_in_flight: usize,
+    /// How long shutdown waits for running activations before removing their containers.
+    pub shutdown_grace: Duration,
+    /// How long log collection waits for the sentinel lines after `/run` returned.
+    pub log_wait: Duration,
+}
+
+impl Default for InvokerConfig {
+    fn default() -> Self {
+        Self {
+            id: 0,
+            memory_mb: 2048,
+            idle_timeout: Duration::from_secs(600),
+            pids_limit: 1024,
+            api_host: "http://127.0.0.1:3233".into(),
+            runtime_images: HashMap::new(),
+            max_in_flight: 128,
+            shutdown_grace: Duration::from_secs(30),
+            log_wait: Duration::from_secs(2),
+        }
+    }
+}

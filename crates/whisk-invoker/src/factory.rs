@@ -1,0 +1,83 @@
+//! The seam between the pool and a container engine: create and start a container that
+//! serves the action protocol on a loopback port, read its log, remove it.
+
+use std::net::SocketAddr;
+
+use async_trait::async_trait;
+
+use crate::logs::LogLines;
+
+/// Label carrying the invoker id, used to find an invoker's containers (and leftovers).
+pub const LABEL_INVOKER: &str = "rwhisk.invoker";
+/// Label carrying the action's fully qualified name.
+pub const LABEL_ACTION: &str = "rwhisk.action";
+/// Label carrying the action's revision.
+pub const LABEL_REVISION: &str = "rwhisk.revision";
+
+/// Why a factory operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FactoryError {
+    /// The image is not present and could not be pulled.
+    #[error("image {0} is not available")]
+    ImageUnavailable(String),
+    /// Any other engine failure.
+    #[error("container engine failed: {0}")]
+    Engine(String),
+}
+
+/// What to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerSpec {
+    /// A readable, unique container name.
+    pub name: String,
+    pub image: String,
+    /// Memory limit in MB (memory and memory plus swap).
+    pub memory_mb: u64,
+    pub pids_limit: i64,
+    /// Environment variables.
+    pub env: Vec<(String, String)>,
+    /// Labels (see [`LABEL_INVOKER`], [`LABEL_ACTION`], [`LABEL_REVISION`]).
+    pub labels: Vec<(String, String)>,
+}
+
+/// A started container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerHandle {
+    /// The engine's id, passed back to [`ContainerFactory::destroy`] and `logs`.
+    pub id: String,
+    /// Where its port 8080 is reachable (a loopback address).
+    pub addr: SocketAddr,
+}
+
+/// Creates, observes and removes action containers.
+#[async_trait]
+pub trait ContainerFactory: Send + Sync + 'static {
+    /// Creates and starts a container serving `/init` and `/run` on its port 8080.
+    /// The container may still be starting up when this returns.
+    ///
+    /// # Errors
+    /// [`FactoryError::ImageUnavailable`] when the image is missing and cannot be pulled;
+    /// [`FactoryError::Engine`] otherwise. Nothing is left behind on failure.
+    async fn create(&self, spec: &ContainerSpec) -> Result<ContainerHandle, FactoryError>;
+
+    /// Stops and removes a container; removing one that is already gone succeeds.
+    ///
+    /// # Errors
+    /// The engine refused.
+    async fn destroy(&self, id: &str) -> Result<(), FactoryError>;
+
+    /// Removes every container (running or not) labelled `key=value`; returns how many.
+    ///
+    /// # Errors
+    /// The engine could not list or remove them.
+    async fn remove_labelled(&self, key: &str, value: &str) -> Result<usize, FactoryError>;
+
+    /// The container's log from its start, following new lines; the stream ends when the
+    /// container stops.
+    fn logs(&self, id: &str) -> LogLines;
+
+    /// Whether the container ran out of memory (asked on failure paths only).
+    async fn oom_killed(&self, _id: &str) -> bool {
+        false
+    }
+}

@@ -1,0 +1,633 @@
+//! Runs one activation from its message to its record: take a container from the pool (or
+//! start one and `/init` it), `/run`, map the reply, collect the logs, give the container
+//! back or remove it. Every path ends in a record, except shutdown (then the message stays
+//! unacknowledged and is delivered again).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::Serialize;
+use serde_json::{json, Map, Value};
+use tokio::time::Instant;
+use tracing::{debug, warn};
+use whisk_types::{
+    now_millis, Activation, ActivationMessage, ActivationResponse, EntityPath, Exec, KeyValue,
+    Parameters, ResponseStatus,
+};
+
+use crate::client::{ContainerClient, ExchangeError};
+use crate::config::InvokerConfig;
+use crate::factory::{ContainerSpec, FactoryError, LABEL_ACTION, LABEL_INVOKER, LABEL_REVISION};
+use crate::logs::{LogAccumulator, LogReceiver};
+use crate::outcome::{self, MAX_RESULT_BYTES};
+use crate::pool::{Busy, Container, ContainerKey, Lease, Pool, PoolError};
+
+/// Environment variable giving containers the API host.
+pub const ENV_API_HOST: &str = "__OW_API_HOST";
+
+/// The activation was not run because the invoker is shutting down.
+#[derive(Debug)]
+pub(crate) struct Abandoned;
+
+/// Runs activations in pooled containers.
+#[derive(Debug)]
+pub(crate) struct Runner {
+    pool: Arc<Pool>,
+    client: ContainerClient,
+    config: Arc<InvokerConfig>,
+}
+
+/// Why `/init` did not succeed.
+struct InitFailure {
+    response: ActivationResponse,
+    timed_out: bool,
+}
+
+/// Timings of one activation, turned into the record at the end.
+struct Recorder<'a> {
+    msg: &'a ActivationMessage,
+    /// Epoch ms when `/init` (cold) or `/run` (warm) started.
+    start: i64,
+    wait_ms: i64,
+    init_ms: Option<i64>,
+    run_ms: i64,
+    timed_out: bool,
+}
+
+fn elapsed_ms(since: Instant) -> i64 {
+    i64::try_from(since.elapsed().as_millis()).unwrap_or(i64::MAX)
+}
+
+impl Runner {
+    pub(crate) fn new(pool: Arc<Pool>, config: Arc<InvokerConfig>) -> Self {
+        Self {
+            pool,
+            client: ContainerClient::new(config.idle_timeout),
+            config,
+        }
+    }
+
+    /// Runs the activation of `msg` and returns its record.
+    ///
+    /// # Errors
+    /// [`Abandoned`] when the pool shut down before a container was available.
+    pub(crate) async fn run(&self, msg: &ActivationMessage) -> Result<Activation, Abandoned> {
+        let action = &msg.action;
+        let rec = Recorder::new(msg);
+        let image = match self.image_for(&action.exec) {
+            Ok(image) => image,
+            Err(reason) => {
+                warn!(reason, "Action cannot run in a container.");
+                return Ok(rec.failed_early(ActivationResponse::whisk_error(
+                    outcome::PROVISION_FAILED,
+                )));
+            }
+        };
+        let revision: Arc<str> = action.revision().into();
+        let lease = match self.pool.acquire(&revision, action.limits.memory).await {
+            Ok(lease) => lease,
+            Err(PoolError::Closed) => return Err(Abandoned),
+            Err(e) => {
+                warn!(error = %e, "No capacity for the action.");
+                return Ok(rec.failed_early(ActivationResponse::whisk_error(
+                    outcome::PROVISION_FAILED,
+                )));
+            }
+        };
+        let (busy, cold) = match lease {
+            Lease::Warm(busy) => (busy, false),
+            Lease::Cold(reservation) => {
+                let key = ContainerKey {
+                    fqn: action.fqn(),
+                    revision,
+                    memory_mb: action.limits.memory,
+                };
+                let spec = self.spec(msg, image, &key);
+                match reservation.start(&spec, key).await {
+                    Ok(busy) => (busy, true),
+                    Err(FactoryError::ImageUnavailable(image)) => {
+                        return Ok(rec.failed_early(ActivationResponse::developer_error(
+                            outcome::image_pull_failed(&image),
+                        )));
+                    }
+                    Err(e) => {
+                        warn!(error = %e, "Container start failed.");
+                        return Ok(rec.failed_early(ActivationResponse::whisk_error(
+                            outcome::PROVISION_FAILED,
+                        )));
+                    }
+                }
+            }
+        };
+        Ok(self.run_in(busy, cold, rec).await)
+    }
+
+    fn image_for(&self, exec: &Exec) -> Result<String, String> {
+        match exec {
+            Exec::Blackbox { image, .. } => Ok(image.clone()),
+            Exec::Code { kind, .. } => self
+                .config
+                .runtime_images
+                .get(kind)
+                .cloned()
+                .ok_or_else(|| format!("no runtime image for kind {kind}")),
+            Exec::Sequence { .. } => Err("a sequence has no container".into()),
+        }
+    }
+
+    fn spec(&self, msg: &ActivationMessage, image: String, key: &ContainerKey) -> ContainerSpec {
+        let short = uuid::Uuid::new_v4().simple().to_string();
+        let name: String = msg
+            .action
+            .name
+            .as_str()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(40)
+            .collect();
+        ContainerSpec {
+            name: format!("rwhisk{}_{}_{name}", self.config.id, &short[..12]),
+            image,
+            memory_mb: key.memory_mb,
+            pids_limit: self.config.pids_limit,
+            env: vec![(ENV_API_HOST.into(), self.config.api_host.clone())],
+            labels: vec![
+                (LABEL_INVOKER.into(), self.config.id.to_string()),
+                (LABEL_ACTION.into(), key.fqn.to_string()),
+                (LABEL_REVISION.into(), key.revision.to_string()),
+            ],
+        }
+    }
+
+    async fn run_in(&self, mut busy: Busy, cold: bool, mut rec: Recorder<'_>) -> Activation {
+        let limits = rec.msg.action.limits;
+        let timeout = Duration::from_millis(limits.timeout);
+        if cold {
+            rec.begin();
+            let started = Instant::now();
+            let init = self.init(busy.container(), rec.msg, timeout).await;
+            rec.init_ms = Some(elapsed_ms(started));
+            if let Err(failure) = init {
+                rec.timed_out = failure.timed_out;
+                return self.fail(busy, rec, failure.response).await;
+            }
+        } else {
+            rec.begin();
+        }
+
+        let started = Instant::now();
+        let body = run_body(rec.msg, now_millis().saturating_add(limits.timeout as i64));
+        let uri = busy.container().run_uri.clone();
+        let exchange =
+            tokio::time::timeout(timeout, self.client.post(&uri, body, MAX_RESULT_BYTES)).await;
+        rec.run_ms = elapsed_ms(started);
+        let response = match exchange {
+            Ok(Ok(reply)) => outcome::run_response(&reply),
+            Ok(Err(e)) => {
+                debug!(container = busy.id(), error = %e, "No valid reply from /run.");
+                let response = self.crash_response(&busy, outcome::RUN_EXITED).await;
+                return self.fail(busy, rec, response).await;
+            }
+            Err(_) => {
+                rec.timed_out = true;
+                let response =
+                    ActivationResponse::developer_error(outcome::timed_out(limits.timeout, false));
+                return self.fail(busy, rec, response).await;
+            }
+        };
+        if matches!(
+            response.status(),
+            ResponseStatus::DeveloperError | ResponseStatus::WhiskError
+        ) {
+            let response = if self.pool.factory().oom_killed(busy.id()).await {
+                ActivationResponse::developer_error(outcome::MEMORY_EXHAUSTED)
+            } else {
+                response
+            };
+            return self.fail(busy, rec, response).await;
+        }
+
+        let mut logs = LogAccumulator::new(limits.logs, if cold { 2 } else { 1 });
+        let deadline = Instant::now() + self.config.log_wait;
+        if busy.container().logs.collect(&mut logs, deadline).await {
+            busy.release();
+            rec.finish(response, logs.finish(None))
+        } else {
+            // The log is out of step with the activations: do not reuse the container.
+            warn!(container = busy.id(), "Log sentinels missing; container removed.");
+            busy.discard();
+            rec.finish(response, logs.finish(Some(outcome::LOGS_INCOMPLETE)))
+        }
+    }
+
+    /// `/init`, retried while the container is not yet listening, within `timeout`.
+    async fn init(
+        &self,
+        container: &mut Container,
+        msg: &ActivationMessage,
+        timeout: Duration,
+    ) -> Result<(), InitFailure> {
+        let timeout_ms = msg.action.limits.timeout;
+        let deadline = Instant::now() + timeout;
+        let body = init_body(msg, now_millis().saturating_add(timeout_ms as i64));
+        let timed_out = || InitFailure {
+            response: ActivationResponse::developer_error(outcome::timed_out(timeout_ms, true)),
+            timed_out: true,
+        };
+        let exited = || InitFailure {
+            response: ActivationResponse::developer_error(outcome::INIT_EXITED),
+            timed_out: false,
+        };
+        let mut backoff = Duration::from_millis(2);
+        loop {
+            let attempt = self
+                .client
+                .post(&container.init_uri, body.clone(), MAX_RESULT_BYTES);
+            match tokio::time::timeout_at(deadline, attempt).await {
+                Err(_) => return Err(timed_out()),
+                Ok(Ok(reply)) if reply.status == 200 => return Ok(()),
+                Ok(Ok(reply)) => {
+                    return Err(InitFailure {
+                        response: outcome::init_error_response(&reply),
+                        timed_out: false,
+                    })
+                }
+                Ok(Err(ExchangeError::Body(e))) => {
+                    debug!(container = %container.id, error = %e, "/init reply broke off.");
+                    return Err(exited());
+                }
+                Ok(Err(ExchangeError::NoResponse(_))) => {
+                    // Not listening yet (docker-proxy accepts and drops), or gone.
+                    if container.logs.is_closed() {
+                        return Err(exited());
+                    }
+                    let wake = Instant::now() + backoff;
+                    if wake >= deadline {
+                        tokio::time::sleep_until(deadline).await;
+                        return Err(timed_out());
+                    }
+                    tokio::time::sleep_until(wake).await;
+                    backoff = (backoff * 2).min(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+
+    /// The response for a container that dropped the connection: out of memory, or `default`.
+    async fn crash_response(&self, busy: &Busy, default: &str) -> ActivationResponse {
+        if self.pool.factory().oom_killed(busy.id()).await {
+            ActivationResponse::developer_error(outcome::MEMORY_EXHAUSTED)
+        } else {
+            ActivationResponse::developer_error(default)
+        }
+    }
+
+    /// Ends an activation whose container failed: remove the container, take the lines it
+    /// wrote without waiting for sentinels, and note that logs may be missing.
+    async fn fail(
+        &self,
+        busy: Busy,
+        rec: Recorder<'_>,
+        response: ActivationResponse,
+    ) -> Activation {
+        let mut logs = LogAccumulator::new(rec.msg.action.limits.logs, 0);
+        if let Some(mut receiver) = busy.discard() {
+            drain(&mut receiver, &mut logs, self.config.log_wait).await;
+        }
+        rec.finish(response, logs.finish(Some(outcome::LOGS_AFTER_FAILURE)))
+    }
+}
+
+/// Reads what a removed container had written; its log stream ends with it.
+async fn drain(receiver: &mut LogReceiver, logs: &mut LogAccumulator, wait: Duration) {
+    receiver.drain(logs, Instant::now() + wait).await;
+}
+
+// === request bodies ===
+
+/// A JSON value as an environment string: strings as they are, `null` as empty, others
+/// as their JSON text.
+fn env_string(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// The `__OW_*` context of an activation, as `/init` passes it in `env`.
+fn activation_env(msg: &ActivationMessage, deadline: i64) -> Map<String, Value> {
+    let mut env = Map::new();
+    if let Some(key) = &msg.api_key {
+        env.insert("__OW_API_KEY".into(), key.clone().into());
+    }
+    env.insert(
+        "__OW_NAMESPACE".into(),
+        msg.user.namespace.as_str().into(),
+    );
+    env.insert(
+        "__OW_ACTION_NAME".into(),
+        msg.action.fqn().with_slash().into(),
+    );
+    env.insert(
+        "__OW_ACTION_VERSION".into(),
+        msg.action.version.to_string().into(),
+    );
+    env.insert(
+        "__OW_ACTIVATION_ID".into(),
+        msg.activation_id.as_str().into(),
+    );
+    env.insert(
+        "__OW_TRANSACTION_ID".into(),
+        msg.transaction_id.as_str().into(),
+    );
+    env.insert("__OW_DEADLINE".into(), deadline.to_string().into());
+    env
+}
+
+/// `{"value":{"name","main","binary","code"?,"env"}}` (reference §8.1).
+pub(crate) fn init_body(msg: &ActivationMessage, deadline: i64) -> Bytes {
+    let action = &msg.action;
+    let (code, main) = match &action.exec {
+        Exec::Blackbox { code, main, .. } => (code.as_deref(), main.as_deref()),
+        Exec::Code { code, main, .. } => (Some(code.as_str()), main.as_deref()),
+        Exec::Sequence { .. } => (None, None),
+    };
+    let mut env = activation_env(msg, deadline);
+    for kv in action.parameters.0.iter().filter(|kv| kv.init) {
+        env.insert(kv.key.clone(), env_string(&kv.value).into());
+    }
+    let mut value = Map::new();
+    value.insert("name".into(), action.name.as_str().into());
+    value.insert("main".into(), main.unwrap_or("main").into());
+    value.insert("binary".into(), action.exec.is_binary().into());
+    if let Some(code) = code {
+        value.insert("code".into(), code.into());
+    }
+    value.insert("env".into(), Value::Object(env));
+    Bytes::from(json!({ "value": value }).to_string())
+}
+
+#[derive(Serialize)]
+struct RunBody<'a> {
+    value: &'a Value,
+    namespace: &'a str,
+    action_name: String,
+    action_version: String,
+    activation_id: &'a str,
+    transaction_id: &'a str,
+    deadline: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    api_key: Option<&'a str>,
+}
+
+/// `{"value","namespace","action_name","action_version","activation_id","transaction_id",
+/// "deadline","api_key"?}` (reference §8.2).
+pub(crate) fn run_body(msg: &ActivationMessage, deadline: i64) -> Bytes {
+    let body = RunBody {
+        value: &msg.content,
+        namespace: msg.user.namespace.as_str(),
+        action_name: msg.action.fqn().with_slash(),
+        action_version: msg.action.version.to_string(),
+        activation_id: msg.activation_id.as_str(),
+        transaction_id: msg.transaction_id.as_str(),
+        deadline: deadline.to_string(),
+        api_key: msg.api_key.as_deref(),
+    };
+    // Serializing plain strings and a `Value` cannot fail.
+    Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+}
+
+// === impl Recorder ===
+
+impl<'a> Recorder<'a> {
+    fn new(msg: &'a ActivationMessage) -> Self {
+        Self {
+            msg,
+            start: 0,
+            wait_ms: 0,
+            init_ms: None,
+            run_ms: 0,
+            timed_out: false,
+        }
+    }
+
+    /// Marks the start of `/init` (cold) or `/run` (warm): the end of the wait.
+    fn begin(&mut self) {
+        self.start = now_millis();
+        self.wait_ms = (self.start - self.msg.received_at).max(0);
+    }
+
+    /// A record for an activation that never reached a container.
+    fn failed_early(mut self, response: ActivationResponse) -> Activation {
+        self.begin();
+        self.finish(response, Vec::new())
+    }
+
+    fn finish(self, response: ActivationResponse, logs: Vec<String>) -> Activation {
+        let msg = self.msg;
+        let action = &msg.action;
+        let duration = self.init_ms.unwrap_or(0) + self.run_ms;
+        let mut annotations = Vec::with_capacity(7);
+        let mut add = |key: &str, value: Value| {
+            annotations.push(KeyValue {
+                key: key.into(),
+                value,
+                init: false,
+            })
+        };
+        add("path", action.fqn().to_string().into());
+        add("kind", action.exec.kind().into());
+        add("limits", json!(action.limits));
+        add("timeout", self.timed_out.into());
+        add("waitTime", self.wait_ms.into());
+        if let Some(init) = self.init_ms {
+            add("initTime", init.into());
+        }
+        if msg.cause.is_some() {
+            add("causedBy", "sequence".into());
+        }
+        Activation {
+            namespace: EntityPath::namespace_only(msg.user.namespace.clone()),
+            name: action.name.clone(),
+            subject: msg.user.subject.clone(),
+            activation_id: msg.activation_id,
+            start: self.start,
+            end: self.start + duration,
+            duration: Some(duration),
+            cause: msg.cause,
+            response,
+            logs,
+            version: action.version,
+            publish: false,
+            annotations: Parameters(annotations),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use whisk_types::{Action, ActionLimits, ActivationId, EntityName, Identity, TransactionId};
+
+    use super::*;
+
+    fn message(exec: Exec) -> ActivationMessage {
+        let mut parameters = Parameters::default();
+        parameters.0.push(KeyValue {
+            key: "SECRET".into(),
+            value: json!({"a": 1}),
+            init: true,
+        });
+        parameters.0.push(KeyValue {
+            key: "FLAG".into(),
+            value: json!(true),
+            init: true,
+        });
+        parameters.0.push(KeyValue {
+            key: "NOTHING".into(),
+            value: Value::Null,
+            init: true,
+        });
+        parameters.set("plain", json!("x"));
+        ActivationMessage {
+            transaction_id: TransactionId::generate(),
+            activation_id: ActivationId::generate(),
+            action: Action {
+                namespace: EntityPath::parse("guest/pkg").unwrap(),
+                name: EntityName::new("hello").unwrap(),
+                exec,
+                parameters,
+                limits: ActionLimits::default(),
+                version: Default::default(),
+                publish: false,
+                annotations: Parameters::default(),
+                updated: 1,
+            },
+            user: Identity {
+                subject: "alice".into(),
+                namespace: EntityName::new("caller").unwrap(),
+                uuid: uuid::Uuid::new_v4(),
+            },
+            api_key: None,
+            content: json!({"name": "World"}),
+            blocking: true,
+            controller: "c0".into(),
+            received_at: 1000,
+            cause: None,
+        }
+    }
+
+    fn blackbox(code: Option<&str>) -> Exec {
+        Exec::Blackbox {
+            image: "img".into(),
+            code: code.map(Into::into),
+            main: None,
+            binary: false,
+        }
+    }
+
+    #[test]
+    fn init_body_has_env_strings_and_optional_code() {
+        let msg = message(blackbox(None));
+        let v: Value = serde_json::from_slice(&init_body(&msg, 5000)).unwrap();
+        let value = &v["value"];
+        assert_eq!(value["name"], "hello");
+        assert_eq!(value["main"], "main");
+        assert_eq!(value["binary"], false);
+        assert!(value.get("code").is_none());
+        let env = value["env"].as_object().unwrap();
+        assert_eq!(env["__OW_NAMESPACE"], "caller");
+        assert_eq!(env["__OW_ACTION_NAME"], "/guest/pkg/hello");
+        assert_eq!(env["__OW_ACTION_VERSION"], "0.0.1");
+        assert_eq!(env["__OW_ACTIVATION_ID"], msg.activation_id.as_str());
+        assert_eq!(env["__OW_TRANSACTION_ID"], msg.transaction_id.as_str());
+        assert_eq!(env["__OW_DEADLINE"], "5000");
+        assert!(env.get("__OW_API_KEY").is_none());
+        assert_eq!(env["SECRET"], r#"{"a":1}"#);
+        assert_eq!(env["FLAG"], "true");
+        assert_eq!(env["NOTHING"], "");
+        assert!(env.get("plain").is_none());
+        assert!(env.values().all(Value::is_string));
+
+        let mut msg = message(Exec::Code {
+            kind: "nodejs:20".into(),
+            code: "code!".into(),
+            main: Some("run".into()),
+            binary: false,
+        });
+        msg.api_key = Some("u:k".into());
+        let v: Value = serde_json::from_slice(&init_body(&msg, 1)).unwrap();
+        assert_eq!(v["value"]["code"], "code!");
+        assert_eq!(v["value"]["main"], "run");
+        assert_eq!(v["value"]["env"]["__OW_API_KEY"], "u:k");
+    }
+
+    #[test]
+    fn run_body_fields() {
+        let mut msg = message(blackbox(Some("#!/bin/sh")));
+        let v: Value = serde_json::from_slice(&run_body(&msg, 1_570_223_213_407)).unwrap();
+        assert_eq!(
+            v,
+            json!({
+                "value": {"name": "World"},
+                "namespace": "caller",
+                "action_name": "/guest/pkg/hello",
+                "action_version": "0.0.1",
+                "activation_id": msg.activation_id.as_str(),
+                "transaction_id": msg.transaction_id.as_str(),
+                "deadline": "1570223213407",
+            })
+        );
+        msg.api_key = Some("u:k".into());
+        let v: Value = serde_json::from_slice(&run_body(&msg, 1)).unwrap();
+        assert_eq!(v["api_key"], "u:k");
+    }
+
+    #[test]
+    fn record_fields_and_annotations() {
+        let mut msg = message(blackbox(None));
+        msg.cause = Some(ActivationId::generate());
+        let mut rec = Recorder::new(&msg);
+        rec.begin();
+        rec.init_ms = Some(30);
+        rec.run_ms = 12;
+        let start = rec.start;
+        let a = rec.finish(
+            ActivationResponse::success(json!({"ok": true}), Some(11)),
+            vec!["l".into()],
+        );
+        assert_eq!(a.namespace.to_string(), "caller");
+        assert_eq!(a.name.as_str(), "hello");
+        assert_eq!(a.subject, "alice");
+        assert_eq!(a.activation_id, msg.activation_id);
+        assert_eq!(a.end - a.start, 42);
+        assert_eq!(a.duration, Some(42));
+        assert_eq!(a.start, start);
+        assert_eq!(a.cause, msg.cause);
+        assert!(!a.publish);
+        let ann = &a.annotations;
+        assert_eq!(ann.get("path"), Some(&json!("guest/pkg/hello")));
+        assert_eq!(ann.get("kind"), Some(&json!("blackbox")));
+        assert_eq!(
+            ann.get("limits"),
+            Some(&json!({"timeout":60000,"memory":256,"logs":10,"concurrency":1}))
+        );
+        assert_eq!(ann.get("timeout"), Some(&json!(false)));
+        assert_eq!(ann.get("waitTime"), Some(&json!(start - 1000)));
+        assert_eq!(ann.get("initTime"), Some(&json!(30)));
+        assert_eq!(ann.get("causedBy"), Some(&json!("sequence")));
+
+        let msg = message(blackbox(None));
+        let a = Recorder::new(&msg).failed_early(ActivationResponse::developer_error("x"));
+        assert!(a.annotations.get("initTime").is_none());
+        assert!(a.annotations.get("causedBy").is_none());
+        assert_eq!(a.duration, Some(0));
+    }
+}

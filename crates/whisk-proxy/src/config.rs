@@ -1,0 +1,154 @@
+//! Settings of the proxy, read once from the environment at start-up.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+
+/// The port the skeleton has always listened on.
+pub const DEFAULT_PORT: u16 = 8080;
+/// Where the action's code lives inside the container.
+pub const DEFAULT_ACTION_DIR: &str = "/action";
+
+/// Environment variable: the port, first choice.
+pub const ENV_PORT: &str = "__OW_PROXY_PORT";
+/// Environment variable: the port, as the Flask skeleton's Dockerfiles set it.
+pub const ENV_FLASK_PORT: &str = "FLASK_PROXY_PORT";
+/// Environment variable: the address to bind (default `0.0.0.0`); a process-mode invoker
+/// or a test sets `127.0.0.1`.
+pub const ENV_BIND: &str = "WHISK_PROXY_BIND";
+/// Environment variable: the action directory (default `/action`), for tests.
+pub const ENV_ACTION_DIR: &str = "WHISK_ACTION_DIR";
+
+/// Where the proxy listens and where the action lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyConfig {
+    /// The listening address: `0.0.0.0:8080` in a container.
+    pub listen: SocketAddr,
+    /// The directory that holds `exec` (and whatever a zip brought along).
+    pub action_dir: PathBuf,
+}
+
+/// A setting in the environment that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A port variable is not a number from 0 to 65535.
+    #[error("{var}={value:?} is not a port number")]
+    BadPort {
+        /// The variable's name.
+        var: &'static str,
+        /// Its value.
+        value: String,
+    },
+    /// The bind variable is not an IP address.
+    #[error("{var}={value:?} is not an IP address")]
+    BadAddress {
+        /// The variable's name.
+        var: &'static str,
+        /// Its value.
+        value: String,
+    },
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), DEFAULT_PORT),
+            action_dir: PathBuf::from(DEFAULT_ACTION_DIR),
+        }
+    }
+}
+
+impl ProxyConfig {
+    /// Reads the settings from the process environment.
+    ///
+    /// # Errors
+    ///
+    /// A port or bind variable that is set but unusable; empty variables count as unset.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the settings through `lookup` (the environment, or a map in tests).
+    ///
+    /// # Errors
+    ///
+    /// As [`ProxyConfig::from_env`].
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let mut config = Self::default();
+        for var in [ENV_PORT, ENV_FLASK_PORT] {
+            if let Some(value) = get(var) {
+                let port = value
+                    .trim()
+                    .parse::<u16>()
+                    .map_err(|_| ConfigError::BadPort { var, value })?;
+                config.listen.set_port(port);
+                break;
+            }
+        }
+        if let Some(value) = get(ENV_BIND) {
+            let ip = value
+                .trim()
+                .parse::<IpAddr>()
+                .map_err(|_| ConfigError::BadAddress {
+                    var: ENV_BIND,
+                    value,
+                })?;
+            config.listen.set_ip(ip);
+        }
+        if let Some(dir) = get(ENV_ACTION_DIR) {
+            config.action_dir = PathBuf::from(dir);
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<ProxyConfig, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ProxyConfig::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_to_all_interfaces_port_8080_and_slash_action() {
+        let c = config(&[]).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(c.action_dir, PathBuf::from("/action"));
+    }
+
+    #[test]
+    fn ow_port_wins_over_flask_port() {
+        let c = config(&[(ENV_PORT, "9000"), (ENV_FLASK_PORT, "9001")]).unwrap();
+        assert_eq!(c.listen.port(), 9000);
+        let c = config(&[(ENV_FLASK_PORT, "9001")]).unwrap();
+        assert_eq!(c.listen.port(), 9001);
+    }
+
+    #[test]
+    fn bind_and_action_dir_are_overridable() {
+        let c = config(&[(ENV_BIND, "127.0.0.1"), (ENV_ACTION_DIR, "/tmp/a")]).unwrap();
+        assert_eq!(c.listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(c.action_dir, PathBuf::from("/tmp/a"));
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        assert!(matches!(
+            config(&[(ENV_FLASK_PORT, "http")]),
+            Err(ConfigError::BadPort {
+                var: ENV_FLASK_PORT,
+                ..
+            })
+        ));
+        assert!(matches!(
+            config(&[(ENV_BIND, "localhost")]),
+            Err(ConfigError::BadAddress { .. })
+        ));
+    }
+}

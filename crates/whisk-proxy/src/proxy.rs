@@ -1,0 +1,154 @@
+//! The proxy's state machine: `/init` at most once (successfully), then runs, one at a time.
+//!
+//! Every `/init` and `/run` takes the same lock for its whole handling, including the
+//! sentinel, so activations never mix their input, output or logs, and concurrent requests
+//! are served in arrival order (tokio's mutex is fair). The work happens in a task of its
+//! own: a client that hangs up mid-run does not cut the activation short, so its logs and
+//! sentinel are still written and the next request finds a consistent state.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use hyper::body::Bytes;
+use serde_json::json;
+use tokio::sync::Mutex;
+
+use crate::env::{self, EnvPair};
+use crate::executor::{ExecPerRun, Executor, RunError};
+use crate::install;
+use crate::logs::Logs;
+use crate::protocol::{
+    parse_init, parse_run, Reply, RunRequestError, ERR_INIT_FAILED, ERR_REINIT,
+    ERR_RUN_BAD_ARGUMENT, ERR_RUN_BAD_RESULT, ERR_RUN_NO_BINARY,
+};
+
+/// The action proxy: what `/init` and `/run` do, independent of HTTP. Clones share one state.
+#[derive(Debug, Clone)]
+pub struct Proxy {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Where the action's code lives.
+    action_dir: PathBuf,
+    /// Set by the first successful `/init`; later ones are refused.
+    initialized: bool,
+    /// `/init`'s `value.env`, given to every run.
+    init_env: Vec<EnvPair>,
+    /// How runs happen.
+    executor: Executor,
+    /// The container log.
+    logs: Logs,
+}
+
+impl Proxy {
+    /// A proxy for the action in `action_dir` (`/action` in a container).
+    pub fn new(action_dir: PathBuf) -> Self {
+        let state = State {
+            executor: Executor::ExecPerRun(ExecPerRun::new(action_dir.clone())),
+            action_dir,
+            initialized: false,
+            init_env: Vec::new(),
+            logs: Logs::default(),
+        };
+        Self {
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    /// Handles a `/init` body; writes the sentinel before returning.
+    pub async fn init(&self, body: Bytes) -> Reply {
+        self.exclusive(Work::Init(body)).await
+    }
+
+    /// Handles a `/run` body; writes the sentinel before returning.
+    pub async fn run(&self, body: Bytes) -> Reply {
+        self.exclusive(Work::Run(body)).await
+    }
+
+    /// Answers an `/init` or `/run` whose body could not be read with `reply`, after
+    /// writing the sentinel like every other `/init` and `/run`.
+    pub async fn reject(&self, reply: Reply) -> Reply {
+        self.exclusive(Work::Reject(reply)).await
+    }
+
+    /// Does `work` under the lock, in a task of its own, and writes the sentinel.
+    async fn exclusive(&self, work: Work) -> Reply {
+        let state = Arc::clone(&self.state);
+        let task = tokio::spawn(async move {
+            let mut state = state.lock_owned().await;
+            let reply = match work {
+                Work::Init(body) => state.init(&body).await,
+                Work::Run(body) => state.run(&body).await,
+                Work::Reject(reply) => reply,
+            };
+            state.logs.end_activation();
+            reply
+        });
+        match task.await {
+            Ok(reply) => reply,
+            Err(err) => Reply::error(500, format!("The proxy failed: {err}")),
+        }
+    }
+}
+
+/// One `/init` or `/run` to handle.
+#[derive(Debug)]
+enum Work {
+    Init(Bytes),
+    Run(Bytes),
+    Reject(Reply),
+}
+
+impl State {
+    async fn init(&mut self, body: &[u8]) -> Reply {
+        if self.initialized {
+            return Reply::error(403, ERR_REINIT);
+        }
+        let request = match parse_init(body) {
+            Ok(request) => request,
+            Err(err) => return Reply::error(400, err.to_string()),
+        };
+        let dir = self.action_dir.clone();
+        let code = request.code.clone();
+        let binary = request.binary;
+        let installed =
+            tokio::task::spawn_blocking(move || install::install(&dir, code.as_deref(), binary))
+                .await;
+        match installed {
+            Ok(Ok(_exec)) => {
+                self.initialized = true;
+                self.init_env = env::init_env(&request.env);
+                Reply::ok(json!({"ok": true}))
+            }
+            Ok(Err(err)) => {
+                self.logs
+                    .err
+                    .line(&format!("whisk-proxy: /init failed: {err}"));
+                Reply::error(502, ERR_INIT_FAILED)
+            }
+            Err(err) => {
+                self.logs
+                    .err
+                    .line(&format!("whisk-proxy: /init failed: {err}"));
+                Reply::error(502, ERR_INIT_FAILED)
+            }
+        }
+    }
+
+    async fn run(&mut self, body: &[u8]) -> Reply {
+        let request = match parse_run(body) {
+            Ok(request) => request,
+            Err(RunRequestError::BadArgument) => return Reply::error(404, ERR_RUN_BAD_ARGUMENT),
+            Err(RunRequestError::BadRequest(err)) => return Reply::error(400, err.to_string()),
+        };
+        let mut env = self.init_env.clone();
+        env.extend(env::run_env(&request.context));
+        match self.executor.run(&request, &env, &mut self.logs).await {
+            Ok(result) => Reply::ok(result),
+            Err(RunError::NoBinary) => Reply::error(502, ERR_RUN_NO_BINARY),
+            Err(RunError::BadResult) => Reply::error(502, ERR_RUN_BAD_RESULT),
+        }
+    }
+}

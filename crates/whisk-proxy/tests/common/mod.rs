@@ -1,0 +1,284 @@
+//! Test harness: starts the built `whisk-proxy` binary on a free loopback port with its
+//! action directory in a temp dir, captures its stdout and stderr, and talks HTTP/1.1 to it
+//! over plain sockets (so the tests see exactly what the invoker would).
+
+#![allow(dead_code)]
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tempfile::TempDir;
+
+pub const SENTINEL: &str = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX";
+
+/// How long anything may take before a test gives up (not a speed assertion: a hang guard).
+pub const PATIENCE: Duration = Duration::from_secs(30);
+
+/// A running proxy process.
+pub struct ProxyProcess {
+    child: Child,
+    pub port: u16,
+    pub dir: TempDir,
+    stdout: Arc<Mutex<Vec<u8>>>,
+    stderr: Arc<Mutex<Vec<u8>>>,
+}
+
+fn capture(mut source: impl Read + Send + 'static) -> Arc<Mutex<Vec<u8>>> {
+    let sink = Arc::new(Mutex::new(Vec::new()));
+    let copy = Arc::clone(&sink);
+    thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        loop {
+            match source.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => copy.lock().unwrap().extend_from_slice(&buf[..n]),
+            }
+        }
+    });
+    sink
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl ProxyProcess {
+    /// Starts a proxy with an empty action directory.
+    pub fn start() -> Self {
+        Self::start_with(|_| {})
+    }
+
+    /// Starts a proxy after `prepare` has filled its action directory.
+    pub fn start_with(prepare: impl FnOnce(&Path)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        prepare(dir.path());
+        // The port is free when picked but may be taken before the proxy binds it: retry.
+        for _ in 0..5 {
+            let port = free_port();
+            let mut child = Command::new(env!("CARGO_BIN_EXE_whisk-proxy"))
+                .env("__OW_PROXY_PORT", port.to_string())
+                .env("WHISK_PROXY_BIND", "127.0.0.1")
+                .env("WHISK_ACTION_DIR", dir.path())
+                .env("PROXY_TEST_MARKER", "inherited")
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let stdout = capture(child.stdout.take().unwrap());
+            let stderr = capture(child.stderr.take().unwrap());
+            let deadline = Instant::now() + PATIENCE;
+            while Instant::now() < deadline {
+                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Self {
+                        child,
+                        port,
+                        dir,
+                        stdout,
+                        stderr,
+                    };
+                }
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                thread::sleep(Duration::from_millis(10));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("whisk-proxy did not start listening");
+    }
+
+    /// A new keep-alive connection.
+    pub fn client(&self) -> Client {
+        Client::connect(self.port)
+    }
+
+    /// `POST path` with `body` on a new connection.
+    pub fn post(&self, path: &str, body: &[u8]) -> HttpResponse {
+        self.client().request("POST", path, body).unwrap()
+    }
+
+    /// `POST path` with a JSON body.
+    pub fn post_json(&self, path: &str, body: &Value) -> HttpResponse {
+        self.post(path, body.to_string().as_bytes())
+    }
+
+    /// `POST /init` with a shell script as code.
+    pub fn init_script(&self, script: &str) -> HttpResponse {
+        self.post_json(
+            "/init",
+            &serde_json::json!({"value": {"code": script, "main": "main", "binary": false}}),
+        )
+    }
+
+    /// Everything the proxy wrote to stdout so far.
+    pub fn stdout(&self) -> String {
+        String::from_utf8_lossy(&self.stdout.lock().unwrap()).into_owned()
+    }
+
+    /// Everything the proxy wrote to stderr so far.
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.lock().unwrap()).into_owned()
+    }
+
+    /// Waits until both streams hold at least `n` sentinel lines; returns (stdout, stderr).
+    pub fn logs_after_sentinels(&self, n: usize) -> (String, String) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let (out, err) = (self.stdout(), self.stderr());
+            let count = |s: &str| s.lines().filter(|l| *l == SENTINEL).count();
+            if count(&out) >= n && count(&err) >= n {
+                return (out, err);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {n} sentinels; stdout {out:?}, stderr {err:?}"
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Whether the process still runs.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the process to exit (bounded) and returns its exit code.
+    pub fn wait_exit(&mut self) -> Option<i32> {
+        let deadline = Instant::now() + PATIENCE;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.code();
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        panic!("whisk-proxy did not exit");
+    }
+}
+
+impl Drop for ProxyProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Lines of `log` between sentinel number `n - 1` and `n` (1-based), without the sentinel.
+pub fn activation_lines(log: &str, n: usize) -> Vec<String> {
+    log.split(&format!("{SENTINEL}\n"))
+        .nth(n - 1)
+        .unwrap_or("")
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A response as read off the wire.
+#[derive(Debug)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body {:?} is not JSON: {e}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A minimal HTTP/1.1 client on one connection.
+pub struct Client {
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    pub fn connect(port: u16) -> Self {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        stream.set_write_timeout(Some(PATIENCE)).unwrap();
+        Self {
+            reader: BufReader::new(stream),
+        }
+    }
+
+    pub fn request(&mut self, method: &str, path: &str, body: &[u8]) -> io::Result<HttpResponse> {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        let stream = self.reader.get_mut();
+        stream.write_all(head.as_bytes())?;
+        stream.write_all(body)?;
+        stream.flush()?;
+
+        let mut status_line = String::new();
+        if self.reader.read_line(&mut status_line)? == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "connection closed",
+            ));
+        }
+        let status = status_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, status_line.clone()))?;
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line)?;
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                headers.push((k.trim().to_owned(), v.trim().to_owned()));
+            }
+        }
+        let length: usize = headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+            .and_then(|(_, v)| v.parse().ok())
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no content-length"))?;
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body)?;
+        Ok(HttpResponse {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    pub fn post_json(&mut self, path: &str, body: &Value) -> HttpResponse {
+        self.request("POST", path, body.to_string().as_bytes())
+            .unwrap()
+    }
+}

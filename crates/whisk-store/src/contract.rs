@@ -1,0 +1,530 @@
+//! The contract every store backend must meet, written once over the traits.
+//!
+//! A backend's tests call each function with a fresh or shared store; every function works
+//! in namespaces and subjects with random names, so they may run concurrently on one
+//! database. Failures panic with a message saying which rule broke.
+
+use std::time::Duration;
+
+use serde_json::json;
+use whisk_types::{
+    Activation, ActivationId, ActivationResponse, EntityName, EntityPath, FullyQualifiedName,
+    Identity, Parameters, SemVer,
+};
+
+use crate::{
+    hash_secret, new_salt, ActivationQuery, ActivationStore, Collection, EntityStore,
+    IdentityStore, ListQuery, StoreError, SubjectRecord,
+};
+
+/// A namespace no other test uses.
+pub fn random_namespace() -> EntityName {
+    EntityName::namespace(&format!("ns{}", uuid::Uuid::new_v4().simple())).expect("valid namespace")
+}
+
+fn name(s: &str) -> EntityName {
+    EntityName::new(s).expect("valid name")
+}
+
+fn fqn(ns: &EntityName, pkg: Option<&str>, n: &str) -> FullyQualifiedName {
+    let path = match pkg {
+        Some(p) => EntityPath::with_package(ns.clone(), name(p)),
+        None => EntityPath::namespace_only(ns.clone()),
+    };
+    FullyQualifiedName::new(path, name(n))
+}
+
+/// Lets the clock move on, so documents written one after the other differ in `updated`.
+async fn tick() {
+    tokio::time::sleep(Duration::from_millis(2)).await;
+}
+
+/// Create, read, conflicting writes, update and delete of one document.
+pub async fn entity_lifecycle(store: &dyn EntityStore) {
+    let ns = random_namespace();
+    let f = fqn(&ns, None, "hello");
+    assert!(store.get(Collection::Actions, &f).await.unwrap().is_none());
+
+    let body = json!({"name": "hello", "exec": {"kind": "nodejs:18", "code": "x"}});
+    let created = store
+        .put(Collection::Actions, &f, body.clone(), None)
+        .await
+        .unwrap();
+    assert_eq!(created.collection, Collection::Actions);
+    assert_eq!(created.fqn, f);
+    assert_eq!(created.body["updated"], json!(created.updated));
+    assert_eq!(created.body["exec"], body["exec"]);
+    assert!(created.updated > 0);
+    let read = store.get(Collection::Actions, &f).await.unwrap();
+    assert_eq!(read.as_ref(), Some(&created), "get returns what put stored");
+
+    // Create of an existing name.
+    assert!(matches!(
+        store.put(Collection::Actions, &f, body.clone(), None).await,
+        Err(StoreError::AlreadyExists)
+    ));
+    assert!(matches!(
+        store.put(Collection::Packages, &f, json!({}), None).await,
+        Err(StoreError::WrongCollection)
+    ));
+    assert!(matches!(
+        store
+            .put(Collection::Triggers, &f, json!({}), Some(created.revision))
+            .await,
+        Err(StoreError::WrongCollection)
+    ));
+    assert!(matches!(
+        store.get(Collection::Rules, &f).await,
+        Err(StoreError::WrongCollection)
+    ));
+    assert!(matches!(
+        store
+            .delete(Collection::Packages, &f, created.revision)
+            .await,
+        Err(StoreError::WrongCollection)
+    ));
+
+    // Update with a wrong revision, or of a missing document.
+    assert!(matches!(
+        store
+            .put(
+                Collection::Actions,
+                &f,
+                body.clone(),
+                Some(created.revision + 7)
+            )
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    let missing = fqn(&ns, None, "missing");
+    assert!(matches!(
+        store
+            .put(Collection::Actions, &missing, body.clone(), Some(1))
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(store
+        .get(Collection::Actions, &missing)
+        .await
+        .unwrap()
+        .is_none());
+
+    // Update: revision and updated go up, even within the same millisecond.
+    let changed = json!({"name": "hello", "exec": {"kind": "nodejs:18", "code": "y"}});
+    let updated = store
+        .put(
+            Collection::Actions,
+            &f,
+            changed.clone(),
+            Some(created.revision),
+        )
+        .await
+        .unwrap();
+    assert!(updated.revision > created.revision);
+    assert!(updated.updated > created.updated);
+    let again = store
+        .put(Collection::Actions, &f, changed, Some(updated.revision))
+        .await
+        .unwrap();
+    assert!(again.revision > updated.revision);
+    assert!(again.updated > updated.updated);
+    let read = store.get(Collection::Actions, &f).await.unwrap().unwrap();
+    assert_eq!(read, again);
+    assert_eq!(read.body["exec"]["code"], "y");
+
+    // A stale revision can neither update nor delete.
+    assert!(matches!(
+        store
+            .put(
+                Collection::Actions,
+                &f,
+                body.clone(),
+                Some(created.revision)
+            )
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(matches!(
+        store
+            .delete(Collection::Actions, &f, updated.revision)
+            .await,
+        Err(StoreError::Conflict)
+    ));
+    assert!(store.get(Collection::Actions, &f).await.unwrap().is_some());
+
+    assert!(store
+        .delete(Collection::Actions, &f, again.revision)
+        .await
+        .unwrap());
+    assert!(store.get(Collection::Actions, &f).await.unwrap().is_none());
+    assert!(!store
+        .delete(Collection::Actions, &f, again.revision)
+        .await
+        .unwrap());
+
+    // The name is free again, for any collection.
+    let recreated = store
+        .put(Collection::Packages, &f, json!({"name": "hello"}), None)
+        .await
+        .unwrap();
+    assert_eq!(recreated.collection, Collection::Packages);
+    assert!(matches!(
+        store.get(Collection::Actions, &f).await,
+        Err(StoreError::WrongCollection)
+    ));
+}
+
+fn names(docs: &[crate::Document]) -> Vec<String> {
+    docs.iter().map(|d| d.fqn.to_string()).collect()
+}
+
+/// Lists and counts: newest first, skip and limit, package scoping, namespace isolation.
+pub async fn entity_lists(store: &dyn EntityStore) {
+    let ns = random_namespace();
+    // A namespace whose name extends `ns` must not leak into its lists.
+    let other = EntityName::namespace(&format!("{ns}x")).expect("valid namespace");
+    let mut order = vec![];
+    for (pkg, n) in [
+        (None, "a1"),
+        (None, "a2"),
+        (Some("p1"), "b1"),
+        (None, "a3"),
+        (Some("p1"), "b2"),
+        (Some("p2"), "c1"),
+    ] {
+        let f = fqn(&ns, pkg, n);
+        store
+            .put(Collection::Actions, &f, json!({"name": n}), None)
+            .await
+            .unwrap();
+        order.insert(0, f.to_string());
+        tick().await;
+    }
+    for (c, f) in [
+        (Collection::Packages, fqn(&ns, None, "p1")),
+        (Collection::Triggers, fqn(&ns, None, "t1")),
+        (Collection::Actions, fqn(&other, None, "a1")),
+        (Collection::Actions, fqn(&other, Some("p1"), "b1")),
+    ] {
+        store.put(c, &f, json!({}), None).await.unwrap();
+    }
+
+    let q = |package: Option<&str>, skip, limit| ListQuery {
+        namespace: ns.clone(),
+        package: package.map(name),
+        skip,
+        limit,
+    };
+    let all = store
+        .list(Collection::Actions, &q(None, 0, 100))
+        .await
+        .unwrap();
+    assert_eq!(names(&all), order, "root namespace list, newest first");
+    assert!(all.windows(2).all(|w| w[0].updated >= w[1].updated));
+    assert!(all.iter().all(|d| d.collection == Collection::Actions));
+    let page = store
+        .list(Collection::Actions, &q(None, 1, 2))
+        .await
+        .unwrap();
+    assert_eq!(names(&page), order[1..3].to_vec(), "skip 1 limit 2");
+    let past = store
+        .list(Collection::Actions, &q(None, 6, 10))
+        .await
+        .unwrap();
+    assert!(past.is_empty());
+    assert_eq!(
+        store
+            .count(Collection::Actions, &q(None, 0, 100))
+            .await
+            .unwrap(),
+        6
+    );
+
+    let p1 = store
+        .list(Collection::Actions, &q(Some("p1"), 0, 100))
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&p1),
+        vec![format!("{ns}/p1/b2"), format!("{ns}/p1/b1")],
+        "package list"
+    );
+    let p1_page = store
+        .list(Collection::Actions, &q(Some("p1"), 1, 5))
+        .await
+        .unwrap();
+    assert_eq!(names(&p1_page), vec![format!("{ns}/p1/b1")]);
+    assert_eq!(
+        store
+            .count(Collection::Actions, &q(Some("p1"), 0, 100))
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(store
+        .list(Collection::Actions, &q(Some("none"), 0, 100))
+        .await
+        .unwrap()
+        .is_empty());
+
+    let packages = store
+        .list(Collection::Packages, &q(None, 0, 100))
+        .await
+        .unwrap();
+    assert_eq!(names(&packages), vec![format!("{ns}/p1")]);
+    assert_eq!(
+        store
+            .count(Collection::Rules, &q(None, 0, 100))
+            .await
+            .unwrap(),
+        0
+    );
+
+    // Updating a document moves it to the front.
+    let a1 = fqn(&ns, None, "a1");
+    let doc = store.get(Collection::Actions, &a1).await.unwrap().unwrap();
+    tick().await;
+    store
+        .put(
+            Collection::Actions,
+            &a1,
+            json!({"v": 2}),
+            Some(doc.revision),
+        )
+        .await
+        .unwrap();
+    let all = store
+        .list(Collection::Actions, &q(None, 0, 1))
+        .await
+        .unwrap();
+    assert_eq!(names(&all), vec![a1.to_string()]);
+}
+
+/// A subject record for `secret`, as a controller would make it.
+pub fn subject_record(subject: &str, namespace: &EntityName, secret: &str) -> SubjectRecord {
+    let salt = new_salt();
+    SubjectRecord {
+        identity: Identity {
+            subject: subject.to_owned(),
+            namespace: namespace.clone(),
+            uuid: uuid::Uuid::new_v4(),
+        },
+        secret_hash: hash_secret(&salt, secret),
+        salt,
+    }
+}
+
+/// Subjects by uuid and by name; replacement; the secret itself is never part of a record.
+pub async fn identities(store: &dyn IdentityStore) {
+    let ns = random_namespace();
+    let subject = format!("subject-{}", uuid::Uuid::new_v4().simple());
+    let secret = "s3cr3tS3CR3Ts3cr3tS3CR3Ts3cr3tS3CR3Ts3cr3tS3CR3Ts3cr3tS3CR3Tabcd";
+    let rec = subject_record(&subject, &ns, secret);
+    assert_ne!(rec.secret_hash, secret);
+    assert!(!rec.secret_hash.contains(secret));
+    assert_eq!(rec.secret_hash, hash_secret(&rec.salt, secret));
+    assert_ne!(rec.secret_hash, hash_secret(&new_salt(), secret), "salted");
+    assert_ne!(rec.secret_hash, hash_secret(&rec.salt, "another"));
+
+    assert!(store
+        .subject_by_uuid(&rec.identity.uuid)
+        .await
+        .unwrap()
+        .is_none());
+    store.put_subject(&rec).await.unwrap();
+    assert_eq!(
+        store.subject_by_uuid(&rec.identity.uuid).await.unwrap(),
+        Some(rec.clone())
+    );
+    assert_eq!(
+        store.subject_by_name(&subject).await.unwrap(),
+        Some(rec.clone())
+    );
+    assert!(store
+        .subject_by_name(&format!("{subject}-nobody"))
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .subject_by_uuid(&uuid::Uuid::new_v4())
+        .await
+        .unwrap()
+        .is_none());
+
+    // Replacing the key of the same uuid.
+    let salt = new_salt();
+    let replaced = SubjectRecord {
+        secret_hash: hash_secret(&salt, "new secret"),
+        salt,
+        ..rec.clone()
+    };
+    store.put_subject(&replaced).await.unwrap();
+    let read = store
+        .subject_by_uuid(&rec.identity.uuid)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(read, replaced);
+    assert_ne!(read.secret_hash, rec.secret_hash);
+}
+
+/// A successful activation record of `name` in `ns`, started at `start`.
+pub fn activation(ns: &EntityName, name_: &str, start: i64, path: Option<&str>) -> Activation {
+    let mut annotations = Parameters::default();
+    if let Some(p) = path {
+        annotations.set("path", json!(p));
+    }
+    annotations.set("kind", json!("nodejs:18"));
+    Activation {
+        namespace: EntityPath::namespace_only(ns.clone()),
+        name: name(name_),
+        subject: "someone".into(),
+        activation_id: ActivationId::generate(),
+        start,
+        end: start + 5,
+        duration: None,
+        cause: None,
+        response: ActivationResponse::success(json!({"start": start}), Some(12)),
+        logs: vec!["2024-01-01T00:00:00.000000000Z stdout: hi".into()],
+        version: SemVer::default(),
+        publish: false,
+        annotations,
+    }
+}
+
+/// `put` is idempotent; `get` and `exists`; namespaces never see each other's records.
+pub async fn activation_records(store: &dyn ActivationStore) {
+    let ns = random_namespace();
+    let other = random_namespace();
+    let a = activation(&ns, "hello", 1_000, None);
+    assert!(!store.exists(&a.activation_id).await.unwrap());
+    assert!(store.put(&a).await.unwrap(), "first put inserts");
+    assert!(!store.put(&a).await.unwrap(), "second put is ignored");
+    let mut different = a.clone();
+    different.response = ActivationResponse::whisk_error("other");
+    assert!(!store.put(&different).await.unwrap());
+    assert_eq!(
+        store.get(&ns, &a.activation_id).await.unwrap(),
+        Some(a.clone())
+    );
+    assert!(store.exists(&a.activation_id).await.unwrap());
+    assert!(!store.exists(&ActivationId::generate()).await.unwrap());
+    assert!(store
+        .get(&ns, &ActivationId::generate())
+        .await
+        .unwrap()
+        .is_none());
+    let everything = ActivationQuery {
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(store.count(&ns, &everything).await.unwrap(), 1, "one row");
+    assert_eq!(store.list(&ns, &everything).await.unwrap(), vec![a.clone()]);
+
+    // Isolation.
+    assert!(store.get(&other, &a.activation_id).await.unwrap().is_none());
+    assert!(store.list(&other, &everything).await.unwrap().is_empty());
+    assert_eq!(store.count(&other, &everything).await.unwrap(), 0);
+}
+
+/// Lists `query` in `ns`, expecting records with these `start`s; returns the count, which
+/// ignores skip and limit.
+async fn check_activation_list(
+    store: &dyn ActivationStore,
+    ns: &EntityName,
+    query: ActivationQuery,
+    want: Vec<i64>,
+) -> u64 {
+    let got: Vec<i64> = store
+        .list(ns, &query)
+        .await
+        .unwrap()
+        .iter()
+        .map(|a| a.start)
+        .collect();
+    assert_eq!(got, want, "list {query:?}");
+    let total = store.count(ns, &query).await.unwrap();
+    let unpaged = ActivationQuery {
+        skip: 0,
+        limit: 1000,
+        ..query.clone()
+    };
+    let all = store.list(ns, &unpaged).await.unwrap();
+    assert_eq!(total, all.len() as u64, "count {query:?}");
+    total
+}
+
+/// Activation lists: newest first, name and `pkg/name` filters, since/upto, skip/limit, count.
+pub async fn activation_lists(store: &dyn ActivationStore) {
+    let ns = random_namespace();
+    let other = random_namespace();
+    let records = [
+        activation(&ns, "hello", 1_000, Some(&format!("{ns}/hello"))),
+        activation(&ns, "hello", 2_000, Some(&format!("{ns}/p/hello"))),
+        activation(&ns, "other", 3_000, None),
+        activation(&ns, "hello", 4_000, Some(&format!("/{ns}/q/hello"))),
+        activation(&other, "hello", 2_500, Some(&format!("{other}/p/hello"))),
+    ];
+    for r in &records {
+        assert!(store.put(r).await.unwrap());
+    }
+    let q = |name: Option<&str>, since, upto, skip, limit| ActivationQuery {
+        name: name.map(str::to_owned),
+        since,
+        upto,
+        skip,
+        limit,
+    };
+    let check = |query, want| check_activation_list(store, &ns, query, want);
+
+    check(
+        q(None, None, None, 0, 100),
+        vec![4_000, 3_000, 2_000, 1_000],
+    )
+    .await;
+    check(
+        q(Some("hello"), None, None, 0, 100),
+        vec![4_000, 2_000, 1_000],
+    )
+    .await;
+    check(q(Some("p/hello"), None, None, 0, 100), vec![2_000]).await;
+    check(q(Some("q/hello"), None, None, 0, 100), vec![4_000]).await;
+    check(q(Some("z/hello"), None, None, 0, 100), vec![]).await;
+    check(q(Some("nothing"), None, None, 0, 100), vec![]).await;
+    check(
+        q(None, Some(2_000), None, 0, 100),
+        vec![4_000, 3_000, 2_000],
+    )
+    .await;
+    check(
+        q(None, None, Some(3_000), 0, 100),
+        vec![3_000, 2_000, 1_000],
+    )
+    .await;
+    check(
+        q(None, Some(2_000), Some(3_000), 0, 100),
+        vec![3_000, 2_000],
+    )
+    .await;
+    check(
+        q(Some("hello"), Some(1_001), Some(4_000), 0, 100),
+        vec![4_000, 2_000],
+    )
+    .await;
+    // skip and limit page through the list; count ignores them.
+    let total = check(q(None, None, None, 1, 2), vec![3_000, 2_000]).await;
+    assert_eq!(total, 4);
+    check(q(None, None, None, 0, 1), vec![4_000]).await;
+    check(q(None, None, None, 3, 10), vec![1_000]).await;
+    check(q(Some("hello"), None, None, 1, 1), vec![2_000]).await;
+
+    // The other namespace sees only its own record.
+    let theirs = store
+        .list(&other, &q(Some("p/hello"), None, None, 0, 100))
+        .await
+        .unwrap();
+    assert_eq!(theirs, vec![records[4].clone()]);
+    for r in &records[..4] {
+        assert!(store.get(&other, &r.activation_id).await.unwrap().is_none());
+    }
+}
