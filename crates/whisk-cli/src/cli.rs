@@ -108,6 +108,8 @@ impl From<&BasicArgs> for GlobalArgs {
 }
 
 /// The command groups.
+// Parsed once per process; boxing the variants would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// work with actions
@@ -130,22 +132,32 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ActionCommand {
     /// create a new action
-    #[command(after_long_help = "Examples:\n  wsk action create hello --docker whisk/hello\n  wsk action create hello hello.js -p name World\n  wsk action create hello hello.zip --kind python:default --main main\n  wsk action create both --sequence hello,/guest/pkg/bye")]
+    #[command(
+        after_long_help = "Examples:\n  wsk action create hello --docker whisk/hello\n  wsk action create hello hello.js -p name World\n  wsk action create hello hello.zip --kind python:default --main main\n  wsk action create both --sequence hello,/guest/pkg/bye"
+    )]
     Create(ActionCreateArgs),
     /// update an existing action, or create an action if it does not exist
-    #[command(after_long_help = "Examples:\n  wsk action update hello --docker whisk/hello:v2\n  wsk action update hello -t 30000 -m 512\n  wsk action update hello --del-annotation description")]
+    #[command(
+        after_long_help = "Examples:\n  wsk action update hello --docker whisk/hello:v2\n  wsk action update hello -t 30000 -m 512\n  wsk action update hello --del-annotation description"
+    )]
     Update(ActionUpdateArgs),
     /// invoke action
-    #[command(after_long_help = "Examples:\n  wsk action invoke hello --param name World            # ok: invoked /_/hello with id ...\n  wsk action invoke hello --param name World --result   # waits, prints the result\n  wsk action invoke hello -P params.json --blocking     # waits, prints the record")]
+    #[command(
+        after_long_help = "Examples:\n  wsk action invoke hello --param name World            # ok: invoked /_/hello with id ...\n  wsk action invoke hello --param name World --result   # waits, prints the result\n  wsk action invoke hello -P params.json --blocking     # waits, prints the record"
+    )]
     Invoke(ActionInvokeArgs),
     /// get action
-    #[command(after_long_help = "Examples:\n  wsk action get hello\n  wsk action get hello exec\n  wsk action get hello --url")]
+    #[command(
+        after_long_help = "Examples:\n  wsk action get hello\n  wsk action get hello exec\n  wsk action get hello --url"
+    )]
     Get(ActionGetArgs),
     /// delete action
     #[command(after_long_help = "Example:\n  wsk action delete hello")]
     Delete(ActionDeleteArgs),
     /// list all actions in a namespace or actions contained in a package
-    #[command(after_long_help = "Examples:\n  wsk action list\n  wsk action list mypkg\n  wsk action list /guest --limit 100 --name-sort")]
+    #[command(
+        after_long_help = "Examples:\n  wsk action list\n  wsk action list mypkg\n  wsk action list /guest --limit 100 --name-sort"
+    )]
     List(ActionListArgs),
 }
 
@@ -287,16 +299,24 @@ pub struct ActionListArgs {
 #[derive(Debug, Subcommand)]
 pub enum ActivationCommand {
     /// list activations
-    #[command(after_long_help = "Examples:\n  wsk activation list\n  wsk activation list hello --limit 5\n  wsk activation list --since 1700000000000 --full")]
+    #[command(
+        after_long_help = "Examples:\n  wsk activation list\n  wsk activation list hello --limit 5\n  wsk activation list --since 1700000000000 --full"
+    )]
     List(ActivationListArgs),
     /// get activation
-    #[command(after_long_help = "Examples:\n  wsk activation get 6ba2c0fd6f4348b8a2c0fd6f4388b864\n  wsk activation get 6ba2c0fd6f4348b8a2c0fd6f4388b864 response\n  wsk activation get --last logs")]
+    #[command(
+        after_long_help = "Examples:\n  wsk activation get 6ba2c0fd6f4348b8a2c0fd6f4388b864\n  wsk activation get 6ba2c0fd6f4348b8a2c0fd6f4388b864 response\n  wsk activation get --last logs"
+    )]
     Get(ActivationGetArgs),
     /// get the logs of an activation
-    #[command(after_long_help = "Examples:\n  wsk activation logs 6ba2c0fd6f4348b8a2c0fd6f4388b864\n  wsk activation logs --last --strip")]
+    #[command(
+        after_long_help = "Examples:\n  wsk activation logs 6ba2c0fd6f4348b8a2c0fd6f4388b864\n  wsk activation logs --last --strip"
+    )]
     Logs(ActivationLogsArgs),
     /// get the result of an activation
-    #[command(after_long_help = "Examples:\n  wsk activation result 6ba2c0fd6f4348b8a2c0fd6f4388b864\n  wsk activation result --last")]
+    #[command(
+        after_long_help = "Examples:\n  wsk activation result 6ba2c0fd6f4348b8a2c0fd6f4388b864\n  wsk activation result --last"
+    )]
     Result(ActivationResultArgs),
 }
 
@@ -373,7 +393,9 @@ pub struct ActivationResultArgs {
 #[derive(Debug, Subcommand)]
 pub enum PropertyCommand {
     /// set property
-    #[command(after_long_help = "Examples:\n  wsk property set --apihost https://127.0.0.1:3443 --auth \"$(cat ~/.rwhisk/guest.key)\"\n  wsk property set --namespace guest\n\nValues are kept in ~/.wskprops, or in the file named by WSK_CONFIG_FILE.")]
+    #[command(
+        after_long_help = "Examples:\n  wsk property set --apihost https://127.0.0.1:3443 --auth \"$(cat ~/.rwhisk/guest.key)\"\n  wsk property set --namespace guest\n\nValues are kept in ~/.wskprops, or in the file named by WSK_CONFIG_FILE."
+    )]
     Set(PropertySetArgs),
     /// unset property
     #[command(after_long_help = "Example:\n  wsk property unset --auth --namespace")]
@@ -453,7 +475,9 @@ pub struct PropertyGetArgs {
 #[derive(Debug, Subcommand)]
 pub enum SdkCommand {
     /// install SDK artifacts, where valid COMPONENT values are docker and bashauto
-    #[command(after_long_help = "Examples:\n  wsk sdk install bashauto && source wsk_cli_bash_completion.sh\n  wsk sdk install bashauto --stdout > /etc/bash_completion.d/wsk")]
+    #[command(
+        after_long_help = "Examples:\n  wsk sdk install bashauto && source wsk_cli_bash_completion.sh\n  wsk sdk install bashauto --stdout > /etc/bash_completion.d/wsk"
+    )]
     Install(SdkInstallArgs),
 }
 
@@ -486,51 +510,97 @@ mod tests {
 
     #[test]
     fn seed_command_lines() {
-        let cli = parse(&["wsk", "-i", "action", "invoke", "--param", "key", "value", "--result", "whisk_c"]);
+        let cli = parse(&[
+            "wsk", "-i", "action", "invoke", "--param", "key", "value", "--result", "whisk_c",
+        ]);
         assert!(cli.global.insecure);
-        let Command::Action(ActionCommand::Invoke(a)) = cli.command else { panic!() };
+        let Command::Action(ActionCommand::Invoke(a)) = cli.command else {
+            panic!()
+        };
         assert_eq!(a.name, "whisk_c");
         assert_eq!(a.param, vec!["key", "value"]);
         assert!(a.result);
 
-        let cli = parse(&["wsk", "-i", "action", "create", "--docker", "chanwit/whisk_c", "whisk_c"]);
-        let Command::Action(ActionCommand::Create(c)) = cli.command else { panic!() };
+        let cli = parse(&[
+            "wsk",
+            "-i",
+            "action",
+            "create",
+            "--docker",
+            "chanwit/whisk_c",
+            "whisk_c",
+        ]);
+        let Command::Action(ActionCommand::Create(c)) = cli.command else {
+            panic!()
+        };
         assert_eq!(c.spec.docker.as_deref(), Some("chanwit/whisk_c"));
         assert_eq!(c.spec.name, "whisk_c");
 
-        let cli = parse(&["wsk", "-i", "activation", "get", "6ba2c0fd6f4348b8a2c0fd6f4388b864", "response"]);
-        let Command::Activation(ActivationCommand::Get(g)) = cli.command else { panic!() };
+        let cli = parse(&[
+            "wsk",
+            "-i",
+            "activation",
+            "get",
+            "6ba2c0fd6f4348b8a2c0fd6f4388b864",
+            "response",
+        ]);
+        let Command::Activation(ActivationCommand::Get(g)) = cli.command else {
+            panic!()
+        };
         assert_eq!(g.args, vec!["6ba2c0fd6f4348b8a2c0fd6f4388b864", "response"]);
 
         let cli = parse(&["wsk", "-i", "property", "get"]);
         assert!(cli.global.insecure);
         let cli = parse(&["wsk", "property", "get", "--auth"]);
-        let Command::Property(PropertyCommand::Get(g)) = cli.command else { panic!() };
+        let Command::Property(PropertyCommand::Get(g)) = cli.command else {
+            panic!()
+        };
         assert!(g.select.auth);
     }
 
     #[test]
     fn global_flags_anywhere() {
         let cli = parse(&["wsk", "action", "list", "-i", "--apihost", "h", "-u", "a:b"]);
-        let Command::Action(ActionCommand::List(l)) = cli.command else { panic!() };
+        let Command::Action(ActionCommand::List(l)) = cli.command else {
+            panic!()
+        };
         let g = cli.global.merge(&l.global);
         assert!(g.insecure);
         assert_eq!(g.apihost.as_deref(), Some("h"));
         assert_eq!(g.auth.as_deref(), Some("a:b"));
         assert_eq!(l.limit, 30);
 
-        let cli = parse(&["wsk", "--apihost", "root", "property", "set", "--apihost", "leaf", "--namespace", "guest"]);
-        let Command::Property(PropertyCommand::Set(s)) = cli.command else { panic!() };
+        let cli = parse(&[
+            "wsk",
+            "--apihost",
+            "root",
+            "property",
+            "set",
+            "--apihost",
+            "leaf",
+            "--namespace",
+            "guest",
+        ]);
+        let Command::Property(PropertyCommand::Set(s)) = cli.command else {
+            panic!()
+        };
         assert_eq!(cli.global.merge(&s.global).apihost.as_deref(), Some("leaf"));
         assert_eq!(s.namespace.as_deref(), Some("guest"));
     }
 
     #[test]
     fn repeated_params_and_negative_values() {
-        let cli = parse(&["wsk", "action", "invoke", "x", "-p", "a", "1", "-p", "n", "-5", "-P", "f.json", "-b"]);
-        let Command::Action(ActionCommand::Invoke(a)) = cli.command else { panic!() };
+        let cli = parse(&[
+            "wsk", "action", "invoke", "x", "-p", "a", "1", "-p", "n", "-5", "-P", "f.json", "-b",
+        ]);
+        let Command::Action(ActionCommand::Invoke(a)) = cli.command else {
+            panic!()
+        };
         assert_eq!(a.param, vec!["a", "1", "n", "-5"]);
-        assert_eq!(a.param_file.as_deref(), Some(std::path::Path::new("f.json")));
+        assert_eq!(
+            a.param_file.as_deref(),
+            Some(std::path::Path::new("f.json"))
+        );
         assert!(a.blocking);
     }
 }

@@ -208,9 +208,21 @@ mod tests {
         assert_eq!(props.api_version, "v1");
         assert!(props.file_exists);
 
-        let e = env(&[(ENV_CONFIG_FILE, p), (ENV_APIHOST, "env-host"), (ENV_AUTH, "env:auth"), (ENV_APIVERSION, "v2")]);
+        let e = env(&[
+            (ENV_CONFIG_FILE, p),
+            (ENV_APIHOST, "env-host"),
+            (ENV_AUTH, "env:auth"),
+            (ENV_APIVERSION, "v2"),
+        ]);
         let props = Properties::load(&e, &none);
-        assert_eq!((props.api_host.as_str(), props.auth.as_str(), props.api_version.as_str()), ("env-host", "env:auth", "v2"));
+        assert_eq!(
+            (
+                props.api_host.as_str(),
+                props.auth.as_str(),
+                props.api_version.as_str()
+            ),
+            ("env-host", "env:auth", "v2")
+        );
 
         let flags = GlobalArgs {
             apihost: Some("flag-host".into()),
@@ -219,7 +231,10 @@ mod tests {
             ..GlobalArgs::default()
         };
         let props = Properties::load(&e, &flags);
-        assert_eq!((props.api_host.as_str(), props.auth.as_str()), ("flag-host", "flag:auth"));
+        assert_eq!(
+            (props.api_host.as_str(), props.auth.as_str()),
+            ("flag-host", "flag:auth")
+        );
         let c = props.client_config();
         assert!(c.insecure);
         assert_eq!(c.auth.as_deref(), Some("flag:auth"));
@@ -229,10 +244,19 @@ mod tests {
 
     #[test]
     fn props_file_location() {
-        assert_eq!(props_path(&env(&[("HOME", "/home/u")])), Some(PathBuf::from("/home/u/.wskprops")));
-        assert_eq!(props_path(&env(&[("HOME", "/home/u"), (ENV_CONFIG_FILE, "/x/p")])), Some(PathBuf::from("/x/p")));
+        assert_eq!(
+            props_path(&env(&[("HOME", "/home/u")])),
+            Some(PathBuf::from("/home/u/.wskprops"))
+        );
+        assert_eq!(
+            props_path(&env(&[("HOME", "/home/u"), (ENV_CONFIG_FILE, "/x/p")])),
+            Some(PathBuf::from("/x/p"))
+        );
         // Set but empty: defaults only, ~/.wskprops is ignored.
-        assert_eq!(props_path(&env(&[("HOME", "/home/u"), (ENV_CONFIG_FILE, "")])), None);
+        assert_eq!(
+            props_path(&env(&[("HOME", "/home/u"), (ENV_CONFIG_FILE, "")])),
+            None
+        );
         assert_eq!(props_path(&env(&[])), None);
         let props = Properties::load(&env(&[(ENV_CONFIG_FILE, "")]), &GlobalArgs::default());
         assert_eq!(props.api_host, "");
@@ -244,7 +268,10 @@ mod tests {
     fn missing_file_is_empty() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("nope");
-        let props = Properties::load(&env(&[(ENV_CONFIG_FILE, p.to_str().unwrap())]), &GlobalArgs::default());
+        let props = Properties::load(
+            &env(&[(ENV_CONFIG_FILE, p.to_str().unwrap())]),
+            &GlobalArgs::default(),
+        );
         assert_eq!(props.auth, "");
         assert!(!props.file_exists);
         assert_eq!(props.file.as_deref(), Some(p.as_path()));

@@ -91,7 +91,9 @@ impl CliError {
 /// credentials, 1 otherwise.
 pub fn client_exit_code(e: &ClientError) -> u8 {
     match e {
-        ClientError::Api { status, .. } | ClientError::Status { status, .. } => status_exit_code(*status),
+        ClientError::Api { status, .. } | ClientError::Status { status, .. } => {
+            status_exit_code(*status)
+        }
         ClientError::NoAuth => EXIT_USAGE,
         e if e.is_network() => EXIT_NETWORK,
         _ => EXIT_GENERAL,
@@ -149,7 +151,11 @@ mod tests {
             (503, 247),
             (202, 202),
         ] {
-            assert_eq!(CliError::client("x", api(status)).exit_code(), code, "{status}");
+            assert_eq!(
+                CliError::client("x", api(status)).exit_code(),
+                code,
+                "{status}"
+            );
         }
         assert_eq!(CliError::Usage("u".into()).exit_code(), 2);
         assert_eq!(CliError::General("g".into()).exit_code(), 1);
@@ -180,7 +186,10 @@ mod tests {
             "error: An action name is required.\nRun 'wsk --help' for usage.\n"
         );
         assert_eq!(printed(&CliError::Reported(202)), "");
-        let no_auth = printed(&CliError::client("Unable to get action 'x'", ClientError::NoAuth));
+        let no_auth = printed(&CliError::client(
+            "Unable to get action 'x'",
+            ClientError::NoAuth,
+        ));
         assert_eq!(
             no_auth,
             "error: Unable to get action 'x': Authorization key is not configured (--auth is required)\nRun 'wsk --help' for usage.\n"

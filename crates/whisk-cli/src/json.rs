@@ -202,7 +202,10 @@ fn write_value(s: &mut String, v: &Value, shape: Shape, depth: usize) {
         }
         (Value::Object(m), _) => {
             // serde_json's map is ordered by key, as Go orders map keys.
-            let entries = m.iter().map(|(k, v)| (k.as_str(), v.clone(), Shape::Any)).collect();
+            let entries = m
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone(), Shape::Any))
+                .collect();
             write_object(s, entries, depth);
         }
         (Value::Array(items), _) => {
@@ -293,13 +296,21 @@ mod tests {
             Shape::Any,
             "{\n    \"keys\": [\n        \"hello\"\n    ],\n    \"message\": \"Hello from Go\",\n    \"values\": [\n        \"world\"\n    ]\n}\n",
         );
-        check(json!({"a": [1, 2.5, null, true]}), Shape::Any, "{\n    \"a\": [\n        1,\n        2.5,\n        null,\n        true\n    ]\n}\n");
+        check(
+            json!({"a": [1, 2.5, null, true]}),
+            Shape::Any,
+            "{\n    \"a\": [\n        1,\n        2.5,\n        null,\n        true\n    ]\n}\n",
+        );
     }
 
     #[test]
     fn strings_escape_like_go() {
         check(json!("<a&b>"), Shape::Any, "\"<a&b>\"\n");
-        check(json!("q\"\\\n\t\u{1}\u{2028}é"), Shape::Any, "\"q\\\"\\\\\\n\\t\\u0001\\u2028é\"\n");
+        check(
+            json!("q\"\\\n\t\u{1}\u{2028}é"),
+            Shape::Any,
+            "\"q\\\"\\\\\\n\\t\\u0001\\u2028é\"\n",
+        );
     }
 
     /// The seed's `activation get ID response`.
@@ -391,7 +402,10 @@ mod tests {
     #[test]
     fn field_lookup_ignores_case() {
         assert_eq!(ACTIVATION.field("response").unwrap().name, "response");
-        assert_eq!(ACTIVATION.field("ActivationID").unwrap().name, "activationId");
+        assert_eq!(
+            ACTIVATION.field("ActivationID").unwrap().name,
+            "activationId"
+        );
         assert!(ACTIVATION.field("nope").is_none());
         assert_eq!(ACTION.field("EXEC").unwrap().name, "exec");
     }

@@ -37,11 +37,14 @@ pub fn invoked_not_finished(qualified: &str, id: &str) -> String {
 }
 
 /// `property set --auth`.
-pub const AUTH_SET: &str = "ok: whisk auth set. Run 'wsk property get --auth' to see the new value.\n";
+pub const AUTH_SET: &str =
+    "ok: whisk auth set. Run 'wsk property get --auth' to see the new value.\n";
 /// `property set --cert`.
-pub const CERT_SET: &str = "ok: client cert set. Run 'wsk property get --cert' to see the new value.\n";
+pub const CERT_SET: &str =
+    "ok: client cert set. Run 'wsk property get --cert' to see the new value.\n";
 /// `property set --key`.
-pub const KEY_SET: &str = "ok: client key set. Run 'wsk property get --key' to see the new value.\n";
+pub const KEY_SET: &str =
+    "ok: client key set. Run 'wsk property get --key' to see the new value.\n";
 
 /// `property set --apihost H`.
 pub fn apihost_set(host: &str) -> String {
@@ -116,7 +119,10 @@ mod tests {
             invoked_not_finished("/_/slow", "abc"),
             "ok: invoked /_/slow, but the request has not yet finished, with id abc\n"
         );
-        assert_eq!(apihost_set("localhost:443"), "ok: whisk API host set to localhost:443\n");
+        assert_eq!(
+            apihost_set("localhost:443"),
+            "ok: whisk API host set to localhost:443\n"
+        );
         assert_eq!(namespace_set("guest"), "ok: whisk namespace set to guest\n");
         assert_eq!(
             namespace_unset("_"),
@@ -150,7 +156,10 @@ mod tests {
         // With 8-column tab stops every value starts in column 24, as in the seed.
         for line in table.lines() {
             let (label, _) = line.split_once('\t').unwrap();
-            let tabs = line[label.len()..].chars().take_while(|c| *c == '\t').count();
+            let tabs = line[label.len()..]
+                .chars()
+                .take_while(|c| *c == '\t')
+                .count();
             let col = (label.len() / 8 + 1) * 8 + (tabs - 1) * 8;
             assert_eq!(col, 24, "{line:?}");
         }

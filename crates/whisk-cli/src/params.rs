@@ -50,7 +50,7 @@ impl KeyValues {
                 kv.insert(k, v);
             }
         }
-        if pairs.len() % 2 != 0 {
+        if pairs.len() % 2 == 1 {
             return Err(CliError::Usage(format!(
                 "{} arguments must be a key value pair",
                 capitalize(kind.noun())
@@ -155,7 +155,8 @@ mod tests {
 
     #[test]
     fn objects_and_arrays() {
-        let kv = KeyValues::build(Kind::Parameter, None, &pairs(&["key", "value", "n", "5"])).unwrap();
+        let kv =
+            KeyValues::build(Kind::Parameter, None, &pairs(&["key", "value", "n", "5"])).unwrap();
         assert_eq!(kv.to_object(), json!({"key": "value", "n": 5}));
         assert_eq!(
             kv.to_key_value_array(),
@@ -164,7 +165,9 @@ mod tests {
         let kv = KeyValues::build(Kind::Parameter, None, &pairs(&["a", "1", "a", "2"])).unwrap();
         assert_eq!(kv.to_key_value_array(), json!([{"key": "a", "value": 2}]));
         assert!(KeyValues::build(Kind::Parameter, None, &pairs(&["a"])).is_err());
-        assert!(KeyValues::build(Kind::Annotation, None, &[]).unwrap().is_empty());
+        assert!(KeyValues::build(Kind::Annotation, None, &[])
+            .unwrap()
+            .is_empty());
     }
 
     #[test]

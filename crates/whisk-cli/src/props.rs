@@ -150,7 +150,11 @@ mod tests {
     use super::*;
 
     fn check_get(content: &str, key: &str, expected: Option<&str>) {
-        assert_eq!(PropsFile::parse(content).get(key), expected, "{content:?} {key}");
+        assert_eq!(
+            PropsFile::parse(content).get(key),
+            expected,
+            "{content:?} {key}"
+        );
     }
 
     #[test]

@@ -57,7 +57,12 @@ pub fn activation_table(activations: &[Value], offset: UtcOffset) -> String {
     }
     let kinds: Vec<&str> = activations.iter().map(kind_of).collect();
     let statuses: Vec<&str> = activations.iter().map(status_of).collect();
-    let kw = kinds.iter().map(|k| k.len()).max().unwrap_or(0).max("Kind".len());
+    let kw = kinds
+        .iter()
+        .map(|k| k.len())
+        .max()
+        .unwrap_or(0)
+        .max("Kind".len());
     let sw = statuses
         .iter()
         .map(|s| s.len())
@@ -156,7 +161,7 @@ pub fn truncate_middle(s: &str, max: usize) -> String {
     }
     let mut head = max / 2;
     let tail_start = (chars.len() + 3).saturating_sub(head).min(chars.len());
-    if max % 2 != 0 {
+    if max % 2 == 1 {
         head += 1;
     }
     let head: String = chars[..head.min(chars.len())].iter().collect();
@@ -265,8 +270,22 @@ mod tests {
     #[test]
     fn activation_table_layout() {
         let rows = vec![
-            record("8690bc9904794c9390bc9904794c930e", Some("nodejs:6"), false, 1_552_766_580_000, 1_552_766_580_002, 0),
-            record("0123456789abcdef0123456789abcdef", Some("blackbox"), true, 1_552_766_581_000, 1_552_766_584_460, 1),
+            record(
+                "8690bc9904794c9390bc9904794c930e",
+                Some("nodejs:6"),
+                false,
+                1_552_766_580_000,
+                1_552_766_580_002,
+                0,
+            ),
+            record(
+                "0123456789abcdef0123456789abcdef",
+                Some("blackbox"),
+                true,
+                1_552_766_581_000,
+                1_552_766_584_460,
+                1,
+            ),
         ];
         let t = activation_table(&rows, UtcOffset::UTC);
         let expected = "\
@@ -298,7 +317,10 @@ Datetime            Activation ID                    Kind    Start Duration   St
         let plus2 = UtcOffset::from_hms(2, 0, 0).unwrap();
         assert_eq!(local_datetime(0, plus2), "1970-01-01 02:00:00");
         let minus5 = UtcOffset::from_hms(-5, 0, 0).unwrap();
-        assert_eq!(local_datetime(1_552_766_580_000, minus5), "2019-03-16 15:03:00");
+        assert_eq!(
+            local_datetime(1_552_766_580_000, minus5),
+            "2019-03-16 15:03:00"
+        );
     }
 
     #[test]
@@ -309,7 +331,16 @@ Datetime            Activation ID                    Kind    Start Duration   St
         let t = activation_table(&[r], UtcOffset::UTC);
         let row = t.lines().nth(1).unwrap();
         let entity = row.rsplit(' ').next().unwrap();
-        assert_eq!(entity, format!("{}...{}/{}...{}:0.0.1", "n".repeat(10), "n".repeat(7), "m".repeat(15), "m".repeat(12)));
+        assert_eq!(
+            entity,
+            format!(
+                "{}...{}/{}...{}:0.0.1",
+                "n".repeat(10),
+                "n".repeat(7),
+                "m".repeat(15),
+                "m".repeat(12)
+            )
+        );
         assert!(row.contains(" developer error "));
     }
 

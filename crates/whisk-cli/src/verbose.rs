@@ -65,13 +65,7 @@ fn canonical(name: &str) -> String {
 }
 
 impl Observer for Verbose {
-    fn request(
-        &self,
-        method: &Method,
-        url: &Url,
-        headers: &HeaderMap,
-        body: Option<&[u8]>,
-    ) {
+    fn request(&self, method: &Method, url: &Url, headers: &HeaderMap, body: Option<&[u8]>) {
         let mut s = format!("REQUEST:\n[{method}]\t{url}\n");
         if !headers.is_empty() {
             s.push_str("Req Headers\n");
@@ -110,7 +104,10 @@ mod tests {
         h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
         let s = headers_json(&h);
         assert!(!s.contains("c2VjcmV0"), "{s}");
-        assert!(s.contains("\"Content-Type\": [\n        \"application/json\""), "{s}");
+        assert!(
+            s.contains("\"Content-Type\": [\n        \"application/json\""),
+            "{s}"
+        );
     }
 
     #[test]

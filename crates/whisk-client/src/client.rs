@@ -64,7 +64,8 @@ impl Client {
         }
         if let Some(cc) = &config.client_cert {
             let read = |p: &std::path::Path| {
-                std::fs::read(p).map_err(|e| ClientError::ClientCert(format!("{}: {e}", p.display())))
+                std::fs::read(p)
+                    .map_err(|e| ClientError::ClientCert(format!("{}: {e}", p.display())))
             };
             let mut pem = read(&cc.cert)?;
             pem.push(b'\n');
@@ -181,7 +182,8 @@ impl Client {
         let (ns, within) = match &opts.within {
             Some(w) => {
                 let q = QualifiedName::parse(w, default_ns)?;
-                let segs: Vec<String> = q.entity_segments().into_iter().map(str::to_owned).collect();
+                let segs: Vec<String> =
+                    q.entity_segments().into_iter().map(str::to_owned).collect();
                 (q.namespace().to_owned(), segs)
             }
             None => (default_ns.to_owned(), Vec::new()),
@@ -191,15 +193,14 @@ impl Client {
             rest.push(""); // `actions/pkg/` lists a package
         }
         let mut url = self.ns_url(&ns, "actions", &rest);
-        {
-            let mut qp = url.query_pairs_mut();
-            if let Some(l) = opts.limit {
-                qp.append_pair("limit", &l.to_string());
-            }
-            if let Some(s) = opts.skip {
-                qp.append_pair("skip", &s.to_string());
-            }
+        let mut query = Vec::new();
+        if let Some(l) = opts.limit {
+            query.push(("limit", l.to_string()));
         }
+        if let Some(s) = opts.skip {
+            query.push(("skip", s.to_string()));
+        }
+        set_query(&mut url, &query);
         json_list(ok(self.send(Method::GET, url, None, true).await?)?)
     }
 
@@ -254,27 +255,26 @@ impl Client {
             None => (default_ns.to_owned(), None),
         };
         let mut url = self.ns_url(&ns, "activations", &[]);
-        {
-            let mut qp = url.query_pairs_mut();
-            if let Some(n) = &name {
-                qp.append_pair("name", n);
-            }
-            if let Some(l) = opts.limit {
-                qp.append_pair("limit", &l.to_string());
-            }
-            if let Some(s) = opts.skip {
-                qp.append_pair("skip", &s.to_string());
-            }
-            if let Some(s) = opts.since {
-                qp.append_pair("since", &s.to_string());
-            }
-            if let Some(u) = opts.upto {
-                qp.append_pair("upto", &u.to_string());
-            }
-            if opts.docs {
-                qp.append_pair("docs", "true");
-            }
+        let mut query = Vec::new();
+        if let Some(n) = name {
+            query.push(("name", n));
         }
+        if let Some(l) = opts.limit {
+            query.push(("limit", l.to_string()));
+        }
+        if let Some(s) = opts.skip {
+            query.push(("skip", s.to_string()));
+        }
+        if let Some(s) = opts.since {
+            query.push(("since", s.to_string()));
+        }
+        if let Some(u) = opts.upto {
+            query.push(("upto", u.to_string()));
+        }
+        if opts.docs {
+            query.push(("docs", "true".to_owned()));
+        }
+        set_query(&mut url, &query);
         json_list(ok(self.send(Method::GET, url, None, true).await?)?)
     }
 
@@ -291,13 +291,13 @@ impl Client {
         let raw = ok(self.send(Method::GET, url, None, true).await?)?;
         let url = raw.url.to_string();
         let body = json_body(raw)?;
-        let logs = body
-            .get("logs")
-            .and_then(Value::as_array)
-            .ok_or_else(|| ClientError::Decode {
-                url,
-                reason: "expected {\"logs\": [...]}".to_owned(),
-            })?;
+        let logs =
+            body.get("logs")
+                .and_then(Value::as_array)
+                .ok_or_else(|| ClientError::Decode {
+                    url,
+                    reason: "expected {\"logs\": [...]}".to_owned(),
+                })?;
         Ok(logs
             .iter()
             .map(|l| match l {
@@ -337,9 +337,8 @@ impl Client {
     ) -> Result<ApiResponse, ClientError> {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
         let mut url = self.url(&segments);
-        if !query.is_empty() {
-            url.query_pairs_mut().extend_pairs(query);
-        }
+        let query: Vec<(&str, String)> = query.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        set_query(&mut url, &query);
         let raw = ok(self.send(method, url, body, true).await?)?;
         let json = serde_json::from_slice(&raw.body).ok();
         Ok(ApiResponse {
@@ -392,12 +391,13 @@ impl Client {
             let (user, pass) = key.split_once(':').unwrap_or((key, ""));
             builder = builder.basic_auth(user, Some(pass));
         }
-        let body_bytes = body.map(serde_json::to_vec).transpose().map_err(|e| {
-            ClientError::Decode {
-                url: url.to_string(),
-                reason: format!("cannot encode the request body: {e}"),
-            }
-        })?;
+        let body_bytes =
+            body.map(serde_json::to_vec)
+                .transpose()
+                .map_err(|e| ClientError::Decode {
+                    url: url.to_string(),
+                    reason: format!("cannot encode the request body: {e}"),
+                })?;
         if let Some(bytes) = &body_bytes {
             builder = builder
                 .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
@@ -432,6 +432,13 @@ impl Client {
             headers,
             body,
         })
+    }
+}
+
+/// Appends query pairs; none leaves the URL without a `?`.
+fn set_query(url: &mut Url, pairs: &[(&str, String)]) {
+    if !pairs.is_empty() {
+        url.query_pairs_mut().extend_pairs(pairs);
     }
 }
 

@@ -187,7 +187,7 @@ mod tests {
         assert!(matches!(api_base_url(""), Err(ClientError::NoApiHost)));
         assert!(matches!(api_base_url("  / "), Err(ClientError::NoApiHost)));
         assert!(matches!(
-            api_base_url("http://"),
+            api_base_url("http://:80"),
             Err(ClientError::InvalidApiHost { .. })
         ));
         assert!(matches!(

@@ -187,31 +187,32 @@ fn origin(url: &Url) -> String {
     url.origin().ascii_serialization()
 }
 
-/// Looks through the cause chain for a rustls error. TLS errors travel inside an
-/// `io::Error`, whose `source()` skips the wrapped error, so that case is opened by hand.
+/// Looks through the cause chain for a rustls error.
 fn find_rustls_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a rustls::Error> {
     let mut cur: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(e) = cur {
         if let Some(r) = e.downcast_ref::<rustls::Error>() {
             return Some(r);
         }
-        if let Some(r) = e
-            .downcast_ref::<std::io::Error>()
-            .and_then(|io| io.get_ref())
-            .and_then(|inner| inner.downcast_ref::<rustls::Error>())
-        {
-            return Some(r);
-        }
-        cur = e.source();
+        cur = next_cause(e);
     }
     None
+}
+
+/// The next error in the chain. TLS errors travel inside (nested) `io::Error`s, whose
+/// `source()` skips the wrapped error, so those are opened with `get_ref`.
+fn next_cause<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
+    match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+        Some(inner) => Some(inner as &(dyn StdError + 'static)),
+        None => e.source(),
+    }
 }
 
 /// The message of the deepest cause, which is the one that says what happened
 /// ("Connection refused (os error 111)").
 fn innermost(err: &(dyn StdError + 'static)) -> String {
     let mut last = err;
-    while let Some(next) = last.source() {
+    while let Some(next) = next_cause(last) {
         last = next;
     }
     last.to_string()

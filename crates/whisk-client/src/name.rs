@@ -183,7 +183,10 @@ mod tests {
         assert_eq!(q.entity_name(), "p/a");
         assert_eq!(q.entity_segments(), vec!["p", "a"]);
         // An explicit namespace wins over the default.
-        assert_eq!(QualifiedName::parse("/x/a", "guest").unwrap().namespace(), "x");
+        assert_eq!(
+            QualifiedName::parse("/x/a", "guest").unwrap().namespace(),
+            "x"
+        );
     }
 
     proptest! {

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
 use bollard::container::LogOutput;
@@ -16,8 +16,8 @@ use bollard::models::{
     ContainerCreateBody, HostConfig, HostConfigLogConfig, PortBinding, ResourcesUlimits,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, CreateImageOptions, InspectContainerOptions, ListContainersOptions,
-    LogsOptions, RemoveContainerOptions,
+    CreateContainerOptions, CreateImageOptions, EventsOptions, InspectContainerOptions,
+    ListContainersOptions, LogsOptions, RemoveContainerOptions,
 };
 use bollard::{Docker, API_DEFAULT_VERSION};
 use futures_util::{future, StreamExt};
@@ -32,6 +32,8 @@ pub const DEFAULT_SOCKET: &str = "/var/run/docker.sock";
 const ACTION_PORT: &str = "8080/tcp";
 /// Seconds a Docker API call may take (pulls and log streams are bounded separately).
 const API_TIMEOUT_SECS: u64 = 120;
+/// How long the past-events query of [`DockerFactory::oom_killed`] may take.
+const EVENTS_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Containers through dockerd. Cheap to clone; clones share the connection settings.
 #[derive(Debug, Clone)]
@@ -158,6 +160,9 @@ impl DockerFactory {
             .inspect_container(id, None::<InspectContainerOptions>)
             .await
             .map_err(engine)?;
+        if info.state.as_ref().and_then(|s| s.running) == Some(false) {
+            return Err(FactoryError::Exited(id.to_owned()));
+        }
         info.network_settings
             .and_then(|n| n.ports)
             .and_then(|mut ports| ports.remove(ACTION_PORT))
@@ -202,6 +207,7 @@ impl ContainerFactory for DockerFactory {
         };
         match self.start(&id).await {
             Ok(handle) => Ok(handle),
+            Err(e @ FactoryError::Exited(_)) => Err(e),
             Err(e) => {
                 if let Err(cleanup) = self.destroy(&id).await {
                     warn!(container = %id, error = %cleanup, "Container left behind after a failed start.");
@@ -272,13 +278,38 @@ impl ContainerFactory for DockerFactory {
     }
 
     async fn oom_killed(&self, id: &str) -> bool {
-        match self
+        let inspected = self
             .docker
             .inspect_container(id, None::<InspectContainerOptions>)
-            .await
-        {
-            Ok(info) => info.state.and_then(|s| s.oom_killed).unwrap_or(false),
-            Err(_) => false,
+            .await;
+        if let Ok(info) = inspected {
+            if info.state.and_then(|s| s.oom_killed) == Some(true) {
+                return true;
+            }
         }
+        // Older engines flag only a killed main process; any OOM kill in the container
+        // (such as the action process under the proxy) shows as an `oom` event.
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let options = EventsOptions {
+            since: Some("0".into()),
+            until: Some(format!("{}.{:09}", now.as_secs(), now.subsec_nanos())),
+            filters: Some(HashMap::from([
+                ("container".to_owned(), vec![id.to_owned()]),
+                ("event".to_owned(), vec!["oom".to_owned()]),
+            ])),
+        };
+        let mut events = self.docker.events(Some(options));
+        tokio::time::timeout(EVENTS_TIMEOUT, async move {
+            while let Some(event) = events.next().await {
+                if event.is_ok() {
+                    return true;
+                }
+            }
+            false
+        })
+        .await
+        .unwrap_or(false)
     }
 }

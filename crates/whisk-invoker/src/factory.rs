@@ -20,6 +20,10 @@ pub enum FactoryError {
     /// The image is not present and could not be pulled.
     #[error("image {0} is not available")]
     ImageUnavailable(String),
+    /// The container stopped as soon as it started. It is left in place (with this id) so
+    /// its log can still be read; the caller removes it.
+    #[error("container {0} exited at start")]
+    Exited(String),
     /// Any other engine failure.
     #[error("container engine failed: {0}")]
     Engine(String),
@@ -57,7 +61,9 @@ pub trait ContainerFactory: Send + Sync + 'static {
     ///
     /// # Errors
     /// [`FactoryError::ImageUnavailable`] when the image is missing and cannot be pulled;
-    /// [`FactoryError::Engine`] otherwise. Nothing is left behind on failure.
+    /// [`FactoryError::Exited`] when the container stopped at once (it is left for the
+    /// caller to read its log and remove it); [`FactoryError::Engine`] otherwise, with
+    /// nothing left behind.
     async fn create(&self, spec: &ContainerSpec) -> Result<ContainerHandle, FactoryError>;
 
     /// Stops and removes a container; removing one that is already gone succeeds.

@@ -150,9 +150,10 @@ impl LogReceiver {
         Self { rx, reader }
     }
 
-    /// True once the log stream ended, which happens when the container stopped.
+    /// True once the log stream ended, which happens when the container stopped (lines
+    /// may still be buffered).
     pub(crate) fn is_closed(&self) -> bool {
-        self.rx.is_closed() && self.rx.is_empty()
+        self.rx.is_closed()
     }
 
     /// Takes lines until the accumulator has seen its sentinels. False when the stream

@@ -106,6 +106,9 @@ impl Runner {
                 let spec = self.spec(msg, image, &key);
                 match reservation.start(&spec, key).await {
                     Ok(busy) => (busy, true),
+                    Err(FactoryError::Exited(id)) => {
+                        return Ok(self.exited_at_start(rec, &id).await);
+                    }
                     Err(FactoryError::ImageUnavailable(image)) => {
                         return Ok(rec.failed_early(ActivationResponse::developer_error(
                             outcome::image_pull_failed(&image),
@@ -280,6 +283,23 @@ impl Runner {
         }
     }
 
+    /// The record for a container that stopped as soon as it started: its log, then removal.
+    async fn exited_at_start(&self, mut rec: Recorder<'_>, id: &str) -> Activation {
+        let factory = self.pool.factory();
+        rec.begin();
+        let mut logs = LogAccumulator::new(rec.msg.action.limits.logs, 0);
+        LogReceiver::spawn(factory.logs(id))
+            .drain(&mut logs, Instant::now() + self.config.log_wait)
+            .await;
+        if let Err(e) = factory.destroy(id).await {
+            warn!(container = id, error = %e, "Container removal failed.");
+        }
+        rec.finish(
+            ActivationResponse::developer_error(outcome::INIT_EXITED),
+            logs.finish(Some(outcome::LOGS_AFTER_FAILURE)),
+        )
+    }
+
     /// The response for a container that dropped the connection: out of memory, or `default`.
     async fn crash_response(&self, busy: &Busy, default: &str) -> ActivationResponse {
         if self.pool.factory().oom_killed(busy.id()).await {
@@ -299,15 +319,12 @@ impl Runner {
     ) -> Activation {
         let mut logs = LogAccumulator::new(rec.msg.action.limits.logs, 0);
         if let Some(mut receiver) = busy.discard() {
-            drain(&mut receiver, &mut logs, self.config.log_wait).await;
+            receiver
+                .drain(&mut logs, Instant::now() + self.config.log_wait)
+                .await;
         }
         rec.finish(response, logs.finish(Some(outcome::LOGS_AFTER_FAILURE)))
     }
-}
-
-/// Reads what a removed container had written; its log stream ends with it.
-async fn drain(receiver: &mut LogReceiver, logs: &mut LogAccumulator, wait: Duration) {
-    receiver.drain(logs, Instant::now() + wait).await;
 }
 
 // === request bodies ===

@@ -96,7 +96,7 @@ impl Default for SemVer {
 impl SemVer {
     pub fn bump_patch(self) -> Self {
         Self {
-            patch: self.patch + 1,
+            patch: self.patch.saturating_add(1),
             ..self
         }
     }
@@ -261,7 +261,7 @@ impl Exec {
 pub fn looks_like_base64(code: &str) -> bool {
     let t = code.trim();
     !t.is_empty()
-        && t.len() % 4 == 0
+        && t.len().is_multiple_of(4)
         && t.bytes()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'/' | b'=' | b'\n' | b'\r'))
 }

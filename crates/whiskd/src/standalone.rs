@@ -10,7 +10,7 @@ use anyhow::{Context, Result};
 use tokio::sync::watch;
 use whisk_bus::EmbeddedBus;
 use whisk_controller::{Controller, ControllerConfig};
-use whisk_invoker::{DockerFactory, Invoker, InvokerConfig};
+use whisk_invoker::{DockerFactory, Invoker, InvokerConfig, DEFAULT_SOCKET};
 use whisk_store::SqliteStore;
 
 use crate::bootstrap;
@@ -93,7 +93,11 @@ async fn run(args: StandaloneArgs) -> Result<()> {
     controller.start().await.context("starting the controller")?;
     let app = whisk_controller::router(controller.clone());
 
-    let factory = Arc::new(DockerFactory::connect().context("connecting to Docker")?);
+    let factory = Arc::new(
+        DockerFactory::connect(DEFAULT_SOCKET)
+            .await
+            .context("connecting to Docker")?,
+    );
     let invoker_config = InvokerConfig {
         memory_mb: args.invoker_memory_mb,
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),
@@ -101,6 +105,7 @@ async fn run(args: StandaloneArgs) -> Result<()> {
             .container_api_host
             .clone()
             .unwrap_or_else(|| format!("http://{}", args.http_addr)),
+        shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
         ..InvokerConfig::default()
     };
     let invoker = Invoker::new(invoker_config, factory, store.clone(), bus.clone());
@@ -110,6 +115,14 @@ async fn run(args: StandaloneArgs) -> Result<()> {
         let _ = rx.wait_for(|s| *s).await;
     };
     let invoker_task = tokio::spawn(invoker.run(stopped(stop_rx.clone())));
+    let invoker_task = async move {
+        match invoker_task.await {
+            Ok(Ok(())) => {}
+            Ok(Err(err)) => tracing::error!(error = %err, "The invoker stopped."),
+            Err(err) => tracing::error!(error = %err, "The invoker task failed."),
+        }
+    };
+    let invoker_task = tokio::spawn(invoker_task);
 
     let handle = axum_server::Handle::new();
     let https_server = axum_server::from_tcp_rustls(https, tls_config)

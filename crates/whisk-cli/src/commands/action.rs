@@ -53,7 +53,8 @@ pub async fn run(cmd: ActionCommand, root: &GlobalArgs, ctx: &mut Ctx<'_>) -> Re
 
 /// Resolves a name as the Go CLI does, for messages.
 fn qualify(name: &str, props: &Properties) -> Result<QualifiedName, CliError> {
-    QualifiedName::parse_entity(name, props.default_namespace()).map_err(|e| CliError::Invalid(e.to_string()))
+    QualifiedName::parse_entity(name, props.default_namespace())
+        .map_err(|e| CliError::Invalid(e.to_string()))
 }
 
 /// `action create` / `action update`.
@@ -107,8 +108,11 @@ pub fn action_body(
     if !params.is_empty() {
         body.insert("parameters".into(), params.to_key_value_array());
     }
-    let annotations =
-        KeyValues::build(Kind::Annotation, spec.annotation_file.as_deref(), &spec.annotation)?;
+    let annotations = KeyValues::build(
+        Kind::Annotation,
+        spec.annotation_file.as_deref(),
+        &spec.annotation,
+    )?;
     if !annotations.is_empty() {
         body.insert("annotations".into(), annotations.to_key_value_array());
     }
@@ -241,7 +245,11 @@ fn sequence_component(name: &str, namespace: &str) -> String {
 }
 
 /// `action invoke`.
-async fn invoke(args: &ActionInvokeArgs, props: &Properties, ctx: &mut Ctx<'_>) -> Result<(), CliError> {
+async fn invoke(
+    args: &ActionInvokeArgs,
+    props: &Properties,
+    ctx: &mut Ctx<'_>,
+) -> Result<(), CliError> {
     let q = qualify(&args.name, props)?;
     let params = KeyValues::build(Kind::Parameter, args.param_file.as_deref(), &args.param)?;
     let blocking = args.blocking || args.result;
@@ -260,10 +268,16 @@ async fn invoke(args: &ActionInvokeArgs, props: &Properties, ctx: &mut Ctx<'_>) 
         InvokeOutcome::Accepted { activation_id } => {
             ctx.print(&messages::invoked(&shown, &activation_id))
         }
-        InvokeOutcome::Completed { activation_id, body } => {
+        InvokeOutcome::Completed {
+            activation_id,
+            body,
+        } => {
             let mut s = String::new();
             if !args.result {
-                s.push_str(&messages::invoked(&shown, activation_id.as_deref().unwrap_or("")));
+                s.push_str(&messages::invoked(
+                    &shown,
+                    activation_id.as_deref().unwrap_or(""),
+                ));
             }
             if blocking {
                 s.push_str(&pretty(&body, Shape::Any));
@@ -278,7 +292,10 @@ async fn invoke(args: &ActionInvokeArgs, props: &Properties, ctx: &mut Ctx<'_>) 
             // As OpenWhisk's CLI: the same output, on stderr, and the status as exit code.
             let mut s = String::new();
             if !args.result {
-                s.push_str(&messages::invoked(&shown, activation_id.as_deref().unwrap_or("")));
+                s.push_str(&messages::invoked(
+                    &shown,
+                    activation_id.as_deref().unwrap_or(""),
+                ));
             }
             s.push_str(&pretty(&body, Shape::Any));
             ctx.eprint(&s)?;
@@ -318,7 +335,11 @@ async fn get(args: &ActionGetArgs, props: &Properties, ctx: &mut Ctx<'_>) -> Res
                 pretty(&value, f.shape)
             ))
         }
-        _ => ctx.print(&format!("{}{}", messages::got("action", &name), pretty(&action, ACTION))),
+        _ => ctx.print(&format!(
+            "{}{}",
+            messages::got("action", &name),
+            pretty(&action, ACTION)
+        )),
     }
 }
 
@@ -350,13 +371,21 @@ fn action_url(base: &str, version: &str, q: &QualifiedName, action: &Value) -> S
             esc(ns),
             esc(pkg.unwrap_or("default"))
         ),
-        (false, Some(pkg)) => format!("{base}/{version}/namespaces/{}/actions/{}/{name}", esc(ns), esc(pkg)),
+        (false, Some(pkg)) => format!(
+            "{base}/{version}/namespaces/{}/actions/{}/{name}",
+            esc(ns),
+            esc(pkg)
+        ),
         (false, None) => format!("{base}/{version}/namespaces/{}/actions/{name}", esc(ns)),
     }
 }
 
 /// `action list [NAMESPACE|PACKAGE]`.
-async fn list(args: &ActionListArgs, props: &Properties, ctx: &mut Ctx<'_>) -> Result<(), CliError> {
+async fn list(
+    args: &ActionListArgs,
+    props: &Properties,
+    ctx: &mut Ctx<'_>,
+) -> Result<(), CliError> {
     let ns_shown = match &args.within {
         Some(w) => QualifiedName::parse(w, props.default_namespace())
             .map_err(|e| CliError::Invalid(e.to_string()))?
@@ -364,7 +393,11 @@ async fn list(args: &ActionListArgs, props: &Properties, ctx: &mut Ctx<'_>) -> R
             .to_owned(),
         None => props.default_namespace().to_owned(),
     };
-    let ns_shown = if ns_shown == "_" { "default".to_owned() } else { ns_shown };
+    let ns_shown = if ns_shown == "_" {
+        "default".to_owned()
+    } else {
+        ns_shown
+    };
     let context = format!("Unable to obtain the list of actions for namespace '{ns_shown}'");
     let c = client(props, &context)?;
     let opts = ListOptions {
@@ -415,7 +448,10 @@ mod tests {
     #[test]
     fn create_needs_an_artifact_update_does_not() {
         let e = action_body(&spec("a"), &[], false, &props()).unwrap_err();
-        assert_eq!(e.to_string(), "An action name and code artifact are required.");
+        assert_eq!(
+            e.to_string(),
+            "An action name and code artifact are required."
+        );
         assert_eq!(e.exit_code(), 1);
         let body = action_body(&spec("a"), &["k".to_owned()], true, &props()).unwrap();
         assert_eq!(body, json!({"delAnnotations": ["k"]}));
@@ -433,7 +469,10 @@ mod tests {
         let mut s = spec("hello");
         s.artifact = Some(js.display().to_string());
         let body = action_body(&s, &[], false, &props()).unwrap();
-        assert_eq!(body["exec"], json!({"kind": "nodejs:default", "code": "function main(p) { return p }"}));
+        assert_eq!(
+            body["exec"],
+            json!({"kind": "nodejs:default", "code": "function main(p) { return p }"})
+        );
 
         let zip = dir.path().join("app.zip");
         std::fs::write(&zip, [0x50, 0x4b, 3, 4]).unwrap();
@@ -442,19 +481,27 @@ mod tests {
         s.kind = Some("python:3.11".into());
         s.main = Some("run".into());
         let body = action_body(&s, &[], false, &props()).unwrap();
-        assert_eq!(body["exec"], json!({"kind": "python:3.11", "code": "UEsDBA==", "main": "run"}));
+        assert_eq!(
+            body["exec"],
+            json!({"kind": "python:3.11", "code": "UEsDBA==", "main": "run"})
+        );
 
         // --docker with a zip: the image's proxy gets the zip at /init.
         let mut s = spec("native");
         s.artifact = Some(zip.display().to_string());
         s.native = true;
         let body = action_body(&s, &[], false, &props()).unwrap();
-        assert_eq!(body["exec"], json!({"kind": "blackbox", "image": "openwhisk/dockerskeleton", "code": "UEsDBA=="}));
+        assert_eq!(
+            body["exec"],
+            json!({"kind": "blackbox", "image": "openwhisk/dockerskeleton", "code": "UEsDBA=="})
+        );
 
         let mut s = spec("x");
         s.artifact = Some(dir.path().join("x.txt").display().to_string());
         assert_eq!(
-            action_body(&s, &[], false, &props()).unwrap_err().to_string(),
+            action_body(&s, &[], false, &props())
+                .unwrap_err()
+                .to_string(),
             "'txt' is not a supported action runtime"
         );
     }
@@ -480,7 +527,11 @@ mod tests {
             "https://h/api/v1/namespaces/guest/actions/hello%20world"
         );
         let q = QualifiedName::parse("p/a", "_").unwrap();
-        let web = json!({"namespace": "guest/p", "annotations": [{"key": "web-export", "value": true}]});
-        assert_eq!(action_url("https://h/api", "v1", &q, &web), "https://h/api/v1/web/guest/p/a");
+        let web =
+            json!({"namespace": "guest/p", "annotations": [{"key": "web-export", "value": true}]});
+        assert_eq!(
+            action_url("https://h/api", "v1", &q, &web),
+            "https://h/api/v1/web/guest/p/a"
+        );
     }
 }

@@ -8,7 +8,11 @@ use crate::config::Properties;
 use crate::json::{pretty, Shape, ACTIVATION};
 use crate::{client, messages, table, CliError, Ctx};
 
-pub async fn run(cmd: ActivationCommand, root: &GlobalArgs, ctx: &mut Ctx<'_>) -> Result<(), CliError> {
+pub async fn run(
+    cmd: ActivationCommand,
+    root: &GlobalArgs,
+    ctx: &mut Ctx<'_>,
+) -> Result<(), CliError> {
     match cmd {
         ActivationCommand::List(a) => {
             let props = ctx.properties(&root.merge(&a.global));
@@ -21,7 +25,13 @@ pub async fn run(cmd: ActivationCommand, root: &GlobalArgs, ctx: &mut Ctx<'_>) -
         ActivationCommand::Logs(a) => {
             let props = ctx.properties(&root.merge(&a.global));
             let c = client(&props, "Unable to get logs for activation")?;
-            let id = id_or_last(a.id.as_deref(), a.last, &c, "Unable to get logs for activation").await?;
+            let id = id_or_last(
+                a.id.as_deref(),
+                a.last,
+                &c,
+                "Unable to get logs for activation",
+            )
+            .await?;
             let context = format!("Unable to get logs for activation '{id}'");
             let logs = c
                 .activation_logs(&id)
@@ -32,7 +42,13 @@ pub async fn run(cmd: ActivationCommand, root: &GlobalArgs, ctx: &mut Ctx<'_>) -
         ActivationCommand::Result(a) => {
             let props = ctx.properties(&root.merge(&a.global));
             let c = client(&props, "Unable to get result for activation")?;
-            let id = id_or_last(a.id.as_deref(), a.last, &c, "Unable to get result for activation").await?;
+            let id = id_or_last(
+                a.id.as_deref(),
+                a.last,
+                &c,
+                "Unable to get result for activation",
+            )
+            .await?;
             let context = format!("Unable to get result for activation '{id}'");
             let response = c
                 .activation_result(&id)
@@ -45,11 +61,18 @@ pub async fn run(cmd: ActivationCommand, root: &GlobalArgs, ctx: &mut Ctx<'_>) -
 }
 
 /// The given id, or with `--last` the id of the newest activation.
-async fn id_or_last(id: Option<&str>, last: bool, c: &Client, what: &str) -> Result<String, CliError> {
+async fn id_or_last(
+    id: Option<&str>,
+    last: bool,
+    c: &Client,
+    what: &str,
+) -> Result<String, CliError> {
     match (id, last) {
         (Some(id), false) => Ok(id.to_owned()),
         (_, true) => last_id(c, what).await,
-        (None, false) => Err(CliError::Invalid("An activation ID is required.".to_owned())),
+        (None, false) => Err(CliError::Invalid(
+            "An activation ID is required.".to_owned(),
+        )),
     }
 }
 
@@ -67,11 +90,17 @@ async fn last_id(c: &Client, what: &str) -> Result<String, CliError> {
         .and_then(|a| a.get("activationId"))
         .and_then(Value::as_str)
         .map(str::to_owned)
-        .ok_or_else(|| CliError::Invalid("Activation list does not contain any activations.".to_owned()))
+        .ok_or_else(|| {
+            CliError::Invalid("Activation list does not contain any activations.".to_owned())
+        })
 }
 
 /// `activation list`: the table, or with `--full` each record.
-async fn list(args: &ActivationListArgs, props: &Properties, ctx: &mut Ctx<'_>) -> Result<(), CliError> {
+async fn list(
+    args: &ActivationListArgs,
+    props: &Properties,
+    ctx: &mut Ctx<'_>,
+) -> Result<(), CliError> {
     let ns = match &args.name {
         Some(n) => QualifiedName::parse(n, props.default_namespace())
             .map_err(|e| CliError::Invalid(e.to_string()))?
@@ -106,11 +135,18 @@ async fn list(args: &ActivationListArgs, props: &Properties, ctx: &mut Ctx<'_>) 
 }
 
 /// `activation get (ID | --last) [FIELD]`.
-async fn get(args: &ActivationGetArgs, props: &Properties, ctx: &mut Ctx<'_>) -> Result<(), CliError> {
+async fn get(
+    args: &ActivationGetArgs,
+    props: &Properties,
+    ctx: &mut Ctx<'_>,
+) -> Result<(), CliError> {
     let c = client(props, "Unable to get activation")?;
     let (id, field) = match (args.last, args.args.as_slice()) {
         (true, []) => (last_id(&c, "Unable to get activation").await?, None),
-        (true, [field]) => (last_id(&c, "Unable to get activation").await?, Some(field.clone())),
+        (true, [field]) => (
+            last_id(&c, "Unable to get activation").await?,
+            Some(field.clone()),
+        ),
         (false, [id]) => (id.clone(), None),
         (false, [id, field]) => (id.clone(), Some(field.clone())),
         (false, []) => {
@@ -142,7 +178,11 @@ async fn get(args: &ActivationGetArgs, props: &Properties, ctx: &mut Ctx<'_>) ->
         let logs: Vec<String> = record
             .get("logs")
             .and_then(Value::as_array)
-            .map(|l| l.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).collect())
+            .map(|l| {
+                l.iter()
+                    .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         return ctx.print(&log_lines(&logs, true));
     }
@@ -202,12 +242,21 @@ mod tests {
     #[test]
     fn stripping() {
         for (line, expected) in [
-            ("2016-02-11T16:46:56.842065025Z stdout: hello bob!", "hello bob!"),
+            (
+                "2016-02-11T16:46:56.842065025Z stdout: hello bob!",
+                "hello bob!",
+            ),
             ("2024-01-01T00:00:00.000000000Z  stderr: oops", "oops"),
             ("2024-01-01T00:00:00.000000000Z stdout:", ""),
-            ("2024-01-01T00:00:00.000000000Z stdout:  two spaces", " two spaces"),
+            (
+                "2024-01-01T00:00:00.000000000Z stdout:  two spaces",
+                " two spaces",
+            ),
             ("plain text", "plain text"),
-            ("2024-01-01T00:00:00.000000000Z other: x", "2024-01-01T00:00:00.000000000Z other: x"),
+            (
+                "2024-01-01T00:00:00.000000000Z other: x",
+                "2024-01-01T00:00:00.000000000Z other: x",
+            ),
             ("", ""),
         ] {
             assert_eq!(strip_log_prefix(line), expected, "{line:?}");

@@ -3,13 +3,19 @@
 use serde_json::Value;
 use whisk_client::api_base_url;
 
-use crate::cli::{GlobalArgs, PropertyCommand, PropertyGetArgs, PropertySetArgs, PropertyUnsetArgs};
+use crate::cli::{
+    GlobalArgs, PropertyCommand, PropertyGetArgs, PropertySetArgs, PropertyUnsetArgs,
+};
 use crate::config::{Properties, CLI_VERSION, DEFAULT_API_VERSION, DEFAULT_NAMESPACE};
 use crate::messages::{self, property_line};
 use crate::props::{self, PropsFile};
 use crate::{client, CliError, Ctx};
 
-pub async fn run(cmd: PropertyCommand, root: &GlobalArgs, ctx: &mut Ctx<'_>) -> Result<(), CliError> {
+pub async fn run(
+    cmd: PropertyCommand,
+    root: &GlobalArgs,
+    ctx: &mut Ctx<'_>,
+) -> Result<(), CliError> {
     match cmd {
         PropertyCommand::Set(a) => set(&a, root, ctx).await,
         PropertyCommand::Unset(a) => {
@@ -139,7 +145,11 @@ fn unset(args: &PropertyUnsetArgs, props: &Properties, ctx: &mut Ctx<'_>) -> Res
 }
 
 /// `property get`: the seed's table, or the selected lines.
-async fn get(args: &PropertyGetArgs, props: &Properties, ctx: &mut Ctx<'_>) -> Result<(), CliError> {
+async fn get(
+    args: &PropertyGetArgs,
+    props: &Properties,
+    ctx: &mut Ctx<'_>,
+) -> Result<(), CliError> {
     let s = &args.select;
     let all = args.all
         || !(s.cert
@@ -207,7 +217,7 @@ async fn current_namespace(props: &Properties) -> String {
         return fallback;
     };
     match c.namespaces().await {
-        Ok(list) if list.iter().any(|n| *n == props.namespace) => props.namespace.clone(),
+        Ok(list) if list.contains(&props.namespace) => props.namespace.clone(),
         Ok(list) => list.into_iter().next().unwrap_or(fallback),
         Err(e) => {
             tracing::debug!(error = %e, "Namespace lookup failed.");

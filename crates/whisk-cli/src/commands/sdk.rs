@@ -35,14 +35,18 @@ pub fn run(cmd: SdkCommand, _root: &GlobalArgs, ctx: &mut Ctx<'_>) -> Result<(),
 /// The bash completion script for the whole command tree.
 pub fn bash_completion() -> String {
     let mut buf = Vec::new();
-    clap_complete::generate(clap_complete::Shell::Bash, &mut Cli::command(), "wsk", &mut buf);
+    clap_complete::generate(
+        clap_complete::Shell::Bash,
+        &mut Cli::command(),
+        "wsk",
+        &mut buf,
+    );
     String::from_utf8_lossy(&buf).into_owned()
 }
 
 fn write_completion(path: &Path, script: &str) -> Result<(), CliError> {
-    std::fs::write(path, script).map_err(|e| {
-        CliError::General(format!("Unable to generate '{}': {e}", path.display()))
-    })
+    std::fs::write(path, script)
+        .map_err(|e| CliError::General(format!("Unable to generate '{}': {e}", path.display())))
 }
 
 #[cfg(test)]
@@ -53,7 +57,14 @@ mod tests {
     fn completion_covers_commands() {
         let s = bash_completion();
         assert!(s.contains("complete -F"), "not a bash completion script");
-        for word in ["action", "activation", "property", "invoke", "--param", "--insecure"] {
+        for word in [
+            "action",
+            "activation",
+            "property",
+            "invoke",
+            "--param",
+            "--insecure",
+        ] {
             assert!(s.contains(word), "missing {word}");
         }
     }
