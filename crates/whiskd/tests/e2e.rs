@@ -339,7 +339,19 @@ async fn every_accepted_invocation_survives_a_crash() {
         assert_eq!(st, 202, "{body}");
         ids.insert(body["activationId"].as_str().unwrap().to_owned());
     }
-    // Crash while most of them are still queued.
+    // Crash while most of them are still queued (checked, so the test cannot pass vacuously).
+    let done: Value = s
+        .req(Method::GET, &format!("activations?name={name}&count=true"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        done["activations"].as_u64().unwrap() < ids.len() as u64,
+        "all finished before the crash: {done}"
+    );
     s.kill9();
     s.spawn().await;
 
