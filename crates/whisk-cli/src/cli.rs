@@ -113,16 +113,16 @@ impl From<&BasicArgs> for GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// work with actions
-    #[command(subcommand)]
+    #[command(subcommand, arg_required_else_help = true)]
     Action(ActionCommand),
     /// work with activations
-    #[command(subcommand)]
+    #[command(subcommand, arg_required_else_help = true)]
     Activation(ActivationCommand),
     /// work with whisk properties
-    #[command(subcommand)]
+    #[command(subcommand, arg_required_else_help = true)]
     Property(PropertyCommand),
     /// work with the sdk
-    #[command(subcommand)]
+    #[command(subcommand, arg_required_else_help = true)]
     Sdk(SdkCommand),
 }
 

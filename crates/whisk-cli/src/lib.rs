@@ -112,8 +112,19 @@ where
         Ok(cli) => cli,
         Err(e) => {
             let text = e.render().to_string();
-            let code = u8::try_from(e.exit_code()).unwrap_or(error::EXIT_USAGE);
-            let stream: &mut dyn Write = if e.use_stderr() { err } else { out };
+            // `wsk` or `wsk action` alone shows the help, and that is not a failure.
+            let help_only =
+                e.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand;
+            let code = if help_only {
+                0
+            } else {
+                u8::try_from(e.exit_code()).unwrap_or(error::EXIT_USAGE)
+            };
+            let stream: &mut dyn Write = if e.use_stderr() && !help_only {
+                err
+            } else {
+                out
+            };
             let _ = stream.write_all(text.as_bytes());
             return code;
         }

@@ -32,7 +32,8 @@ fn error(status: StatusCode, msg: &str) -> Response {
 
 fn with_id(status: StatusCode, body: Value) -> Response {
     let mut r = (status, axum::Json(body)).into_response();
-    r.headers_mut().insert("x-openwhisk-activation-id", ID.parse().unwrap());
+    r.headers_mut()
+        .insert("x-openwhisk-activation-id", ID.parse().unwrap());
     r
 }
 
@@ -47,14 +48,23 @@ fn activation(name: &str, result: Value, status: &str) -> Value {
                         {"key": "initTime", "value": 40}]})
 }
 
-async fn handle(state: Shared, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    state: Shared,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path().to_owned();
     let query = uri.query().unwrap_or("").to_owned();
     if path == "/api/v1" {
         return axum::Json(json!({"build": "2024-06-01", "buildno": "42"})).into_response();
     }
     if headers.get("authorization").is_none() {
-        return error(StatusCode::UNAUTHORIZED, "The resource requires authentication, which was not supplied with the request");
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "The resource requires authentication, which was not supplied with the request",
+        );
     }
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     let parts: Vec<&str> = path.trim_start_matches("/api/v1/").split('/').collect();
@@ -68,7 +78,10 @@ async fn handle(state: Shared, method: Method, uri: Uri, headers: HeaderMap, bod
             if st.actions.contains_key(*name) && query.contains("overwrite=false") {
                 return error(StatusCode::CONFLICT, "resource already exists");
             }
-            let kind = body.pointer("/exec/kind").cloned().unwrap_or(json!("blackbox"));
+            let kind = body
+                .pointer("/exec/kind")
+                .cloned()
+                .unwrap_or(json!("blackbox"));
             let action = json!({"namespace": "guest", "name": name, "version": "0.0.1", "exec": body["exec"],
                 "annotations": [{"key": "exec", "value": kind}], "parameters": body.get("parameters").cloned().unwrap_or(json!([])),
                 "limits": {"timeout": 60000, "memory": 256, "logs": 10, "concurrency": 1}, "publish": false});
@@ -77,20 +90,34 @@ async fn handle(state: Shared, method: Method, uri: Uri, headers: HeaderMap, bod
         }
         (Method::GET, ["namespaces", _, "actions", name]) => match st.actions.get(*name) {
             Some(a) => axum::Json(a.clone()).into_response(),
-            None => error(StatusCode::NOT_FOUND, "The requested resource does not exist."),
+            None => error(
+                StatusCode::NOT_FOUND,
+                "The requested resource does not exist.",
+            ),
         },
         (Method::DELETE, ["namespaces", _, "actions", name]) => match st.actions.remove(*name) {
             Some(a) => axum::Json(a).into_response(),
-            None => error(StatusCode::NOT_FOUND, "The requested resource does not exist."),
+            None => error(
+                StatusCode::NOT_FOUND,
+                "The requested resource does not exist.",
+            ),
         },
         (Method::POST, ["namespaces", _, "actions", name]) => {
             let blocking = query.contains("blocking=true");
             let result_only = query.contains("result=true");
             match *name {
-                "slow" if blocking => (StatusCode::ACCEPTED, axum::Json(json!({"activationId": ID}))).into_response(),
+                "slow" if blocking => (
+                    StatusCode::ACCEPTED,
+                    axum::Json(json!({"activationId": ID})),
+                )
+                    .into_response(),
                 "fail" => {
                     let rec = activation("fail", json!({"error": "boom"}), "application error");
-                    let out = if result_only { rec["response"]["result"].clone() } else { rec };
+                    let out = if result_only {
+                        rec["response"]["result"].clone()
+                    } else {
+                        rec
+                    };
                     with_id(StatusCode::BAD_GATEWAY, out)
                 }
                 n if st.actions.contains_key(n) => {
@@ -98,14 +125,21 @@ async fn handle(state: Shared, method: Method, uri: Uri, headers: HeaderMap, bod
                     let rec = activation(n, result.clone(), "success");
                     st.activations.insert(ID.to_owned(), rec.clone());
                     if !blocking {
-                        (StatusCode::ACCEPTED, axum::Json(json!({"activationId": ID}))).into_response()
+                        (
+                            StatusCode::ACCEPTED,
+                            axum::Json(json!({"activationId": ID})),
+                        )
+                            .into_response()
                     } else if result_only {
                         with_id(StatusCode::OK, result)
                     } else {
                         with_id(StatusCode::OK, rec)
                     }
                 }
-                _ => error(StatusCode::NOT_FOUND, "The requested resource does not exist."),
+                _ => error(
+                    StatusCode::NOT_FOUND,
+                    "The requested resource does not exist.",
+                ),
             }
         }
         (Method::GET, ["namespaces", _, "activations"]) => {
@@ -126,17 +160,33 @@ async fn handle(state: Shared, method: Method, uri: Uri, headers: HeaderMap, bod
         }
         (Method::GET, ["namespaces", _, "activations", id]) => match st.activations.get(*id) {
             Some(a) => axum::Json(a.clone()).into_response(),
-            None => error(StatusCode::NOT_FOUND, "The requested resource does not exist."),
+            None => error(
+                StatusCode::NOT_FOUND,
+                "The requested resource does not exist.",
+            ),
         },
-        (Method::GET, ["namespaces", _, "activations", id, "logs"]) => match st.activations.get(*id) {
-            Some(a) => axum::Json(json!({"logs": a["logs"]})).into_response(),
-            None => error(StatusCode::NOT_FOUND, "The requested resource does not exist."),
-        },
-        (Method::GET, ["namespaces", _, "activations", id, "result"]) => match st.activations.get(*id) {
-            Some(a) => axum::Json(a["response"].clone()).into_response(),
-            None => error(StatusCode::NOT_FOUND, "The requested resource does not exist."),
-        },
-        _ => error(StatusCode::NOT_FOUND, "The requested resource does not exist."),
+        (Method::GET, ["namespaces", _, "activations", id, "logs"]) => {
+            match st.activations.get(*id) {
+                Some(a) => axum::Json(json!({"logs": a["logs"]})).into_response(),
+                None => error(
+                    StatusCode::NOT_FOUND,
+                    "The requested resource does not exist.",
+                ),
+            }
+        }
+        (Method::GET, ["namespaces", _, "activations", id, "result"]) => {
+            match st.activations.get(*id) {
+                Some(a) => axum::Json(a["response"].clone()).into_response(),
+                None => error(
+                    StatusCode::NOT_FOUND,
+                    "The requested resource does not exist.",
+                ),
+            }
+        }
+        _ => error(
+            StatusCode::NOT_FOUND,
+            "The requested resource does not exist.",
+        ),
     }
 }
 
@@ -144,12 +194,17 @@ async fn handle(state: Shared, method: Method, uri: Uri, headers: HeaderMap, bod
 fn start_server() -> SocketAddr {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
             let state: Shared = Arc::default();
-            let app = Router::new().fallback(move |m: Method, u: Uri, h: HeaderMap, b: Bytes| handle(state.clone(), m, u, h, b));
+            let app = Router::new().fallback(move |m: Method, u: Uri, h: HeaderMap, b: Bytes| {
+                handle(state.clone(), m, u, h, b)
+            });
             axum::serve(listener, app).await.unwrap();
         });
     });
@@ -176,7 +231,11 @@ impl Wsk {
         std::fs::write(&path, props).unwrap();
         let mut env = HashMap::new();
         env.insert("WSK_CONFIG_FILE".to_owned(), path.display().to_string());
-        Self { _dir: dir, props: path, env }
+        Self {
+            _dir: dir,
+            props: path,
+            env,
+        }
     }
 
     fn for_server(addr: SocketAddr) -> Self {
@@ -208,7 +267,16 @@ fn seed_transcript() {
     let wsk = Wsk::new("# written by a test\nFOO=bar\n");
     let host = format!("http://{addr}");
 
-    let r = wsk.run(&["property", "set", "--apihost", &host, "--auth", AUTH, "--namespace", "guest"]);
+    let r = wsk.run(&[
+        "property",
+        "set",
+        "--apihost",
+        &host,
+        "--auth",
+        AUTH,
+        "--namespace",
+        "guest",
+    ]);
     ok(&r);
     assert_eq!(
         r.out,
@@ -232,15 +300,26 @@ fn seed_transcript() {
     let r = wsk.run(&["property", "get", "--auth"]);
     assert_eq!(r.out, format!("whisk auth\t\t{AUTH}\n"));
 
-    let r = wsk.run(&["-i", "action", "create", "--docker", "chanwit/whisk_c", "whisk_c"]);
+    let r = wsk.run(&[
+        "-i",
+        "action",
+        "create",
+        "--docker",
+        "chanwit/whisk_c",
+        "whisk_c",
+    ]);
     ok(&r);
     assert_eq!(r.out, "ok: created action whisk_c\n");
 
-    let r = wsk.run(&["-i", "action", "invoke", "--param", "key", "value", "--result", "whisk_c"]);
+    let r = wsk.run(&[
+        "-i", "action", "invoke", "--param", "key", "value", "--result", "whisk_c",
+    ]);
     ok(&r);
     assert_eq!(r.out, "{\n    \"args\": {\n        \"key\": \"value\"\n    },\n    \"msg\": \"Hello from C program!\"\n}\n");
 
-    let r = wsk.run(&["-i", "action", "invoke", "--param", "hello", "world", "whisk_c"]);
+    let r = wsk.run(&[
+        "-i", "action", "invoke", "--param", "hello", "world", "whisk_c",
+    ]);
     ok(&r);
     assert_eq!(r.out, format!("ok: invoked /guest/whisk_c with id {ID}\n"));
 
@@ -261,7 +340,10 @@ fn default_namespace_is_underscore() {
     ok(&r);
     assert_eq!(r.out, format!("ok: invoked /_/a with id {ID}\n"));
     let r = wsk.run(&["activation", "result", ID]);
-    assert_eq!(r.out, "{\n    \"args\": {\n        \"n\": 5\n    },\n    \"msg\": \"Hello from C program!\"\n}\n");
+    assert_eq!(
+        r.out,
+        "{\n    \"args\": {\n        \"n\": 5\n    },\n    \"msg\": \"Hello from C program!\"\n}\n"
+    );
 }
 
 #[test]
@@ -290,11 +372,20 @@ fn action_get_list_delete() {
     let r = wsk.run(&["action", "get", "whisk_c", "limits"]);
     assert_eq!(r.out, "ok: got action whisk_c, displaying field limits\n{\n    \"timeout\": 60000,\n    \"memory\": 256,\n    \"logs\": 10,\n    \"concurrency\": 1\n}\n");
     let r = wsk.run(&["action", "get", "whisk_c", "--url"]);
-    assert_eq!(r.out, format!("ok: got action whisk_c\nhttp://{addr}/api/v1/namespaces/guest/actions/whisk_c\n"));
+    assert_eq!(
+        r.out,
+        format!("ok: got action whisk_c\nhttp://{addr}/api/v1/namespaces/guest/actions/whisk_c\n")
+    );
     let r = wsk.run(&["action", "get", "whisk_c", "nonsense"]);
-    assert_eq!((r.code, r.err.as_str()), (1, "error: Invalid field filter 'nonsense'.\n"));
+    assert_eq!(
+        (r.code, r.err.as_str()),
+        (1, "error: Invalid field filter 'nonsense'.\n")
+    );
     let r = wsk.run(&["action", "list"]);
-    assert_eq!(r.out, format!("actions\n{:<70} private blackbox\n", "/guest/whisk_c"));
+    assert_eq!(
+        r.out,
+        format!("actions\n{:<70} private blackbox\n", "/guest/whisk_c")
+    );
     let r = wsk.run(&["action", "delete", "whisk_c"]);
     assert_eq!(r.out, "ok: deleted action whisk_c\n");
     let r = wsk.run(&["action", "list"]);
@@ -314,7 +405,10 @@ fn errors_and_exit_codes() {
     ok(&wsk.run(&["action", "create", "dup", "--docker", "img"]));
     let r = wsk.run(&["action", "create", "dup", "--docker", "img"]);
     assert_eq!(r.code, 153);
-    assert_eq!(r.err, "error: Unable to create action 'dup': resource already exists (code tid42)\n");
+    assert_eq!(
+        r.err,
+        "error: Unable to create action 'dup': resource already exists (code tid42)\n"
+    );
     ok(&wsk.run(&["action", "update", "dup", "--docker", "img2"]));
 
     // A blocking invoke that fails: the usual output, on stderr, exit 502-256.
@@ -324,16 +418,29 @@ fn errors_and_exit_codes() {
     assert_eq!(r.err, "{\n    \"error\": \"boom\"\n}\n");
     let r = wsk.run(&["action", "invoke", "fail", "--blocking"]);
     assert_eq!(r.code, 246);
-    assert!(r.err.starts_with(&format!("ok: invoked /_/fail with id {ID}\n{{\n")), "{}", r.err);
+    assert!(
+        r.err
+            .starts_with(&format!("ok: invoked /_/fail with id {ID}\n{{\n")),
+        "{}",
+        r.err
+    );
 
     // The server stopped waiting: stderr line, exit 202.
     let r = wsk.run(&["action", "invoke", "slow", "-r"]);
     assert_eq!(r.code, 202);
-    assert_eq!(r.err, format!("ok: invoked /_/slow, but the request has not yet finished, with id {ID}\n"));
+    assert_eq!(
+        r.err,
+        format!("ok: invoked /_/slow, but the request has not yet finished, with id {ID}\n")
+    );
 
     let r = wsk.run(&["activation", "get", "0123456789abcdef0123456789abcdef"]);
     assert_eq!(r.code, 148);
-    assert!(r.err.starts_with("error: Unable to get activation '0123456789abcdef0123456789abcdef': "), "{}", r.err);
+    assert!(
+        r.err
+            .starts_with("error: Unable to get activation '0123456789abcdef0123456789abcdef': "),
+        "{}",
+        r.err
+    );
 
     let r = wsk.run(&["action", "get", "a/b/c/d"]);
     assert_eq!(r.code, 1);
@@ -351,20 +458,39 @@ fn missing_credentials_host_and_server() {
     let no_host = Wsk::new("");
     let r = no_host.run(&["action", "invoke", "x"]);
     assert_eq!(r.code, 1);
-    assert!(r.err.starts_with("error: Unable to invoke action 'x': An API host must be provided.\n"), "{}", r.err);
+    assert!(
+        r.err
+            .starts_with("error: Unable to invoke action 'x': An API host must be provided.\n"),
+        "{}",
+        r.err
+    );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let down = Wsk::new(&format!("APIHOST=http://127.0.0.1:{port}\nAUTH={AUTH}\n"));
     let r = down.run(&["action", "list"]);
     assert_eq!(r.code, 3);
-    assert!(r.err.contains("cannot connect to http://127.0.0.1:"), "{}", r.err);
-    assert!(r.err.contains("Check that the server is running"), "{}", r.err);
+    assert!(
+        r.err.contains("cannot connect to http://127.0.0.1:"),
+        "{}",
+        r.err
+    );
+    assert!(
+        r.err.contains("Check that the server is running"),
+        "{}",
+        r.err
+    );
 
     // Flags win over the file; the environment wins over the file too.
     let r = down.run(&["action", "list", "--apihost", &format!("http://{addr}")]);
     ok(&r);
     let mut env_wsk = Wsk::new(&format!("APIHOST=http://127.0.0.1:{port}\n"));
-    env_wsk.env.insert("WHISK_APIHOST".into(), format!("http://{addr}"));
+    env_wsk
+        .env
+        .insert("WHISK_APIHOST".into(), format!("http://{addr}"));
     env_wsk.env.insert("WHISK_AUTH".into(), AUTH.into());
     ok(&env_wsk.run(&["action", "list"]));
 }
@@ -388,9 +514,15 @@ fn activation_list_logs_and_last() {
     let r = wsk.run(&["activation", "logs", ID]);
     assert_eq!(r.out, "2024-01-01T00:00:00.000000000Z stdout: This is a log message from an arbitrary C program!\n");
     let r = wsk.run(&["activation", "logs", "--last", "--strip"]);
-    assert_eq!(r.out, "This is a log message from an arbitrary C program!\n");
+    assert_eq!(
+        r.out,
+        "This is a log message from an arbitrary C program!\n"
+    );
     let r = wsk.run(&["activation", "get", "--last", "name"]);
-    assert_eq!(r.out, format!("ok: got activation {ID}, displaying field name\n\"hello\"\n"));
+    assert_eq!(
+        r.out,
+        format!("ok: got activation {ID}, displaying field name\n\"hello\"\n")
+    );
     let r = wsk.run(&["activation", "result", "--last"]);
     assert!(r.out.contains("\"msg\": \"Hello from C program!\""));
 }
@@ -400,13 +532,26 @@ fn property_unset_and_help() {
     let wsk = Wsk::new("AUTH=a:b\nNAMESPACE=guest\n# note\n");
     let r = wsk.run(&["property", "unset", "--auth", "--namespace"]);
     ok(&r);
-    assert_eq!(r.out, "ok: whisk auth unset.\nok: whisk namespace unset; the default value of _ will be used.\n");
+    assert_eq!(
+        r.out,
+        "ok: whisk auth unset.\nok: whisk namespace unset; the default value of _ will be used.\n"
+    );
     assert_eq!(std::fs::read_to_string(&wsk.props).unwrap(), "# note\n");
 
     let r = wsk.run(&["action", "create", "--help"]);
     assert_eq!(r.code, 0);
-    assert!(r.out.contains("wsk action create hello --docker whisk/hello"), "{}", r.out);
+    assert!(
+        r.out
+            .contains("wsk action create hello --docker whisk/hello"),
+        "{}",
+        r.out
+    );
     let r = wsk.run(&["action", "frobnicate"]);
     assert_eq!(r.code, 2);
-    assert!(r.err.starts_with("error: unrecognized subcommand 'frobnicate'"), "{}", r.err);
+    assert!(
+        r.err
+            .starts_with("error: unrecognized subcommand 'frobnicate'"),
+        "{}",
+        r.err
+    );
 }

@@ -105,7 +105,7 @@ impl Client {
     /// # Errors
     /// Transport failures and error statuses.
     pub async fn info(&self) -> Result<Value, ClientError> {
-        let url = self.url(&[]);
+        let url = self.url(&[])?;
         let raw = self.send(Method::GET, url, None, false).await?;
         json_body(ok(raw)?)
     }
@@ -115,7 +115,7 @@ impl Client {
     /// # Errors
     /// Transport failures, error statuses, or a body that is not a list.
     pub async fn namespaces(&self) -> Result<Vec<String>, ClientError> {
-        let url = self.url(&["namespaces"]);
+        let url = self.url(&["namespaces"])?;
         let raw = ok(self.send(Method::GET, url, None, true).await?)?;
         let url = raw.url.to_string();
         let list = json_body(raw)?;
@@ -147,7 +147,7 @@ impl Client {
         overwrite: bool,
     ) -> Result<Value, ClientError> {
         let q = self.resolve(name)?;
-        let mut url = self.entity_url(&q, "actions");
+        let mut url = self.entity_url(&q, "actions")?;
         url.query_pairs_mut()
             .append_pair("overwrite", bool_str(overwrite));
         json_body(ok(self.send(Method::PUT, url, Some(body), true).await?)?)
@@ -159,7 +159,7 @@ impl Client {
     /// A bad name, transport failures and error statuses (404 when missing).
     pub async fn action_get(&self, name: &str) -> Result<Value, ClientError> {
         let q = self.resolve(name)?;
-        let url = self.entity_url(&q, "actions");
+        let url = self.entity_url(&q, "actions")?;
         json_body(ok(self.send(Method::GET, url, None, true).await?)?)
     }
 
@@ -169,7 +169,7 @@ impl Client {
     /// A bad name, transport failures and error statuses (404 when missing).
     pub async fn action_delete(&self, name: &str) -> Result<Value, ClientError> {
         let q = self.resolve(name)?;
-        let url = self.entity_url(&q, "actions");
+        let url = self.entity_url(&q, "actions")?;
         json_body(ok(self.send(Method::DELETE, url, None, true).await?)?)
     }
 
@@ -192,7 +192,7 @@ impl Client {
         if !rest.is_empty() {
             rest.push(""); // `actions/pkg/` lists a package
         }
-        let mut url = self.ns_url(&ns, "actions", &rest);
+        let mut url = self.ns_url(&ns, "actions", &rest)?;
         let mut query = Vec::new();
         if let Some(l) = opts.limit {
             query.push(("limit", l.to_string()));
@@ -218,7 +218,7 @@ impl Client {
         result: bool,
     ) -> Result<InvokeOutcome, ClientError> {
         let q = self.resolve(name)?;
-        let mut url = self.entity_url(&q, "actions");
+        let mut url = self.entity_url(&q, "actions")?;
         url.query_pairs_mut()
             .append_pair("blocking", bool_str(blocking))
             .append_pair("result", bool_str(result));
@@ -233,7 +233,7 @@ impl Client {
     /// # Errors
     /// Transport failures and error statuses (400 for a malformed id, 404 when missing).
     pub async fn activation_get(&self, id: &str) -> Result<Value, ClientError> {
-        let url = self.ns_url(self.inner.config.default_namespace(), "activations", &[id]);
+        let url = self.ns_url(self.inner.config.default_namespace(), "activations", &[id])?;
         json_body(ok(self.send(Method::GET, url, None, true).await?)?)
     }
 
@@ -254,7 +254,7 @@ impl Client {
             }
             None => (default_ns.to_owned(), None),
         };
-        let mut url = self.ns_url(&ns, "activations", &[]);
+        let mut url = self.ns_url(&ns, "activations", &[])?;
         let mut query = Vec::new();
         if let Some(n) = name {
             query.push(("name", n));
@@ -287,7 +287,7 @@ impl Client {
             self.inner.config.default_namespace(),
             "activations",
             &[id, "logs"],
-        );
+        )?;
         let raw = ok(self.send(Method::GET, url, None, true).await?)?;
         let url = raw.url.to_string();
         let body = json_body(raw)?;
@@ -317,7 +317,7 @@ impl Client {
             self.inner.config.default_namespace(),
             "activations",
             &[id, "result"],
-        );
+        )?;
         json_body(ok(self.send(Method::GET, url, None, true).await?)?)
     }
 
@@ -336,7 +336,7 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<ApiResponse, ClientError> {
         let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
-        let mut url = self.url(&segments);
+        let mut url = self.url(&segments)?;
         let query: Vec<(&str, String)> = query.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
         set_query(&mut url, &query);
         let raw = ok(self.send(method, url, body, true).await?)?;
@@ -351,8 +351,15 @@ impl Client {
 
     // === URL building ===
 
-    /// `<base>/<version>/<segments...>`, each segment percent-encoded.
-    fn url(&self, segments: &[&str]) -> Url {
+    /// `<base>/<version>/<segments...>`, each segment percent-encoded. `.` and `..` are
+    /// refused: URL parsing would resolve them and send the request elsewhere.
+    fn url(&self, segments: &[&str]) -> Result<Url, ClientError> {
+        if let Some(bad) = segments.iter().find(|s| matches!(**s, "." | "..")) {
+            return Err(ClientError::InvalidName {
+                name: (*bad).to_owned(),
+                reason: "'.' and '..' cannot be used as a path segment".to_owned(),
+            });
+        }
         let mut url = self.inner.base.clone();
         if let Ok(mut path) = url.path_segments_mut() {
             path.pop_if_empty().push(&self.inner.config.api_version);
@@ -360,17 +367,17 @@ impl Client {
                 path.push(s);
             }
         }
-        url
+        Ok(url)
     }
 
     /// `<base>/<version>/namespaces/<ns>/<collection>/<rest...>`.
-    fn ns_url(&self, ns: &str, collection: &str, rest: &[&str]) -> Url {
+    fn ns_url(&self, ns: &str, collection: &str, rest: &[&str]) -> Result<Url, ClientError> {
         let mut segments = vec!["namespaces", ns, collection];
         segments.extend_from_slice(rest);
         self.url(&segments)
     }
 
-    fn entity_url(&self, q: &QualifiedName, collection: &str) -> Url {
+    fn entity_url(&self, q: &QualifiedName, collection: &str) -> Result<Url, ClientError> {
         self.ns_url(q.namespace(), collection, &q.entity_segments())
     }
 

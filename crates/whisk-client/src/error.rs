@@ -202,7 +202,10 @@ fn find_rustls_error<'a>(err: &'a (dyn StdError + 'static)) -> Option<&'a rustls
 /// The next error in the chain. TLS errors travel inside (nested) `io::Error`s, whose
 /// `source()` skips the wrapped error, so those are opened with `get_ref`.
 fn next_cause<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'static)> {
-    match e.downcast_ref::<std::io::Error>().and_then(|io| io.get_ref()) {
+    match e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
         Some(inner) => Some(inner as &(dyn StdError + 'static)),
         None => e.source(),
     }

@@ -28,7 +28,7 @@ impl QualifiedName {
     /// | `/ns` | `ns` | | (empty) |
     ///
     /// # Errors
-    /// An empty name or segment, `.` as a segment, or too many segments, with
+    /// An empty name or segment, `.` or `..` as a segment, or too many segments, with
     /// [`INVALID_NAME_MESSAGE`] as the reason.
     pub fn parse(name: &str, default_namespace: &str) -> Result<Self, crate::ClientError> {
         let invalid = || crate::ClientError::InvalidName {
@@ -42,7 +42,10 @@ impl QualifiedName {
         } else {
             &parts
         };
-        if parts.iter().any(|p| p.is_empty() || *p == ".") {
+        if parts
+            .iter()
+            .any(|p| p.is_empty() || *p == "." || *p == "..")
+        {
             return Err(invalid());
         }
         let owned = |s: &str| s.to_owned();
@@ -166,7 +169,8 @@ mod tests {
     #[test]
     fn invalid_names() {
         for s in [
-            "", ".", "/", "//a", "/ns/", "a/", "/a//b", "p/./a", "a/b/c/d", "/a/b/c/d", "/ns/p/a/",
+            "", ".", "..", "/", "//a", "/ns/", "a/", "/a//b", "p/./a", "bad/../x", "a/b/c/d",
+            "/a/b/c/d", "/ns/p/a/",
         ] {
             bad(s);
         }

@@ -263,13 +263,12 @@ impl ContainerFactory for DockerFactory {
             .logs(id, Some(options))
             .filter_map(|item| {
                 future::ready(match item {
-                    Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => Some(
-                        Ok(LogLine::parse_timestamped(LogStream::Stdout, &message)),
-                    ),
-                    Ok(LogOutput::StdErr { message }) => Some(Ok(LogLine::parse_timestamped(
-                        LogStream::Stderr,
-                        &message,
-                    ))),
+                    Ok(LogOutput::StdOut { message } | LogOutput::Console { message }) => {
+                        Some(Ok(LogLine::parse_timestamped(LogStream::Stdout, &message)))
+                    }
+                    Ok(LogOutput::StdErr { message }) => {
+                        Some(Ok(LogLine::parse_timestamped(LogStream::Stderr, &message)))
+                    }
                     Ok(LogOutput::StdIn { .. }) => None,
                     Err(e) => Some(Err(engine(e))),
                 })

@@ -62,12 +62,7 @@ impl Invoker {
         bus: Arc<dyn Bus>,
     ) -> Arc<Self> {
         let config = Arc::new(config);
-        let pool = Pool::new(
-            factory,
-            config.id,
-            config.memory_mb,
-            config.idle_timeout,
-        );
+        let pool = Pool::new(factory, config.id, config.memory_mb, config.idle_timeout);
         Arc::new(Self {
             runner: Runner::new(Arc::clone(&pool), Arc::clone(&config)),
             config,
@@ -173,7 +168,11 @@ impl Invoker {
         Ok(())
     }
 
-    async fn follow_changes(self: Arc<Self>, mut changes: Box<dyn Subscription>, stop: CancellationToken) {
+    async fn follow_changes(
+        self: Arc<Self>,
+        mut changes: Box<dyn Subscription>,
+        stop: CancellationToken,
+    ) {
         loop {
             let next = tokio::select! {
                 () = stop.cancelled() => return,

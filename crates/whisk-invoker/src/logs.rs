@@ -100,9 +100,8 @@ pub fn format_line(timestamp: &str, stream: LogStream, text: &str) -> String {
     format!("{timestamp:<30} {stream}: {text}")
 }
 
-const TIMESTAMP: &[FormatItem<'static>] = format_description!(
-    "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z"
-);
+const TIMESTAMP: &[FormatItem<'static>] =
+    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z");
 
 /// The current time as an RFC 3339 UTC timestamp with nanoseconds.
 pub fn now_timestamp() -> String {
@@ -287,7 +286,11 @@ mod tests {
         check_parse(&format!("{TS}  two spaces\n"), Some(TS), " two spaces");
         check_parse(&format!("{TS} \n"), Some(TS), "");
         check_parse(&format!("{TS}\n"), Some(TS), "");
-        check_parse("2016-02-11T16:46:56.8Z partial", Some("2016-02-11T16:46:56.8Z"), "partial");
+        check_parse(
+            "2016-02-11T16:46:56.8Z partial",
+            Some("2016-02-11T16:46:56.8Z"),
+            "partial",
+        );
         check_parse("no timestamp here\n", None, "no timestamp here");
     }
 
@@ -351,7 +354,10 @@ mod tests {
     #[test]
     fn text_before_a_sentinel_on_the_same_line_is_kept() {
         let mut acc = LogAccumulator::new(10, 1);
-        feed(&mut acc, &[(O, &format!("partial{SENTINEL}")), (E, SENTINEL)]);
+        feed(
+            &mut acc,
+            &[(O, &format!("partial{SENTINEL}")), (E, SENTINEL)],
+        );
         assert!(acc.is_complete());
         assert_eq!(acc.finish(None), vec![format!("{TS} stdout: partial")]);
     }
@@ -360,7 +366,10 @@ mod tests {
     fn truncates_at_the_limit_with_the_message_last() {
         let mut acc = LogAccumulator::new(1, 1);
         let big = "x".repeat(600 * 1024);
-        feed(&mut acc, &[(O, &big), (O, &big), (O, "later"), (O, SENTINEL)]);
+        feed(
+            &mut acc,
+            &[(O, &big), (O, &big), (O, "later"), (O, SENTINEL)],
+        );
         assert!(!acc.is_complete());
         feed(&mut acc, &[(E, SENTINEL)]);
         assert!(acc.is_complete());

@@ -134,9 +134,9 @@ pub fn init_error_response(reply: &ContainerReply) -> ActivationResponse {
         Ok(Value::Object(mut fields)) if fields.contains_key("error") => {
             ActivationResponse::developer_error(fields.remove("error").unwrap_or(Value::Null))
         }
-        _ => ActivationResponse::developer_error(init_failed(&String::from_utf8_lossy(
-            &reply.body,
-        ))),
+        _ => {
+            ActivationResponse::developer_error(init_failed(&String::from_utf8_lossy(&reply.body)))
+        }
     }
 }
 
@@ -159,7 +159,12 @@ mod tests {
         check_run(200, r#"{"a":1}"#, ResponseStatus::Success, json!({"a":1}));
         check_run(200, "[1,2]", ResponseStatus::Success, json!([1, 2]));
         check_run(200, "{}\n", ResponseStatus::Success, json!({}));
-        check_run(200, r#"{"é":"ü"}"#, ResponseStatus::Success, json!({"é":"ü"}));
+        check_run(
+            200,
+            r#"{"é":"ü"}"#,
+            ResponseStatus::Success,
+            json!({"é":"ü"}),
+        );
     }
 
     #[test]

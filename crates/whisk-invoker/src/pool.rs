@@ -66,7 +66,7 @@ impl fmt::Debug for Container {
 }
 
 struct Idle {
-    container: Container,
+    container: Box<Container>,
     since: Instant,
 }
 
@@ -124,7 +124,7 @@ pub(crate) enum Lease {
 /// A container in use by one activation.
 pub(crate) struct Busy {
     pool: Arc<Pool>,
-    container: Option<Container>,
+    container: Option<Box<Container>>,
 }
 
 impl fmt::Debug for Busy {
@@ -209,7 +209,7 @@ impl Pool {
 
     /// Serves waiters: warm hand-offs first, then memory in arrival order. Returns the
     /// containers evicted to make room, to be removed once the lock is released.
-    fn dispatch(self: &Arc<Self>, st: &mut State) -> Vec<Container> {
+    fn dispatch(self: &Arc<Self>, st: &mut State) -> Vec<Box<Container>> {
         let mut evicted = Vec::new();
         let mut i = 0;
         while i < st.waiters.len() {
@@ -285,7 +285,7 @@ impl Pool {
     }
 
     /// Removes containers in the background.
-    fn remove_all(&self, containers: Vec<Container>) {
+    fn remove_all(&self, containers: Vec<Box<Container>>) {
         for c in containers {
             self.remove_later(c.id);
         }
@@ -308,7 +308,7 @@ impl Pool {
     }
 
     /// Takes a container back after an activation.
-    fn put_back(self: &Arc<Self>, container: Container, reusable: bool) {
+    fn put_back(self: &Arc<Self>, container: Box<Container>, reusable: bool) {
         let (evicted, gone) = {
             let mut st = self.lock();
             let retired = st
@@ -374,7 +374,8 @@ impl Pool {
 
     /// Reaps idle containers periodically until `stop`.
     pub(crate) async fn run_reaper(self: Arc<Self>, stop: CancellationToken) {
-        let tick = (self.idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
+        let tick =
+            (self.idle_timeout / 4).clamp(Duration::from_millis(50), Duration::from_secs(30));
         loop {
             tokio::select! {
                 () = stop.cancelled() => return,
@@ -480,14 +481,14 @@ impl Reservation {
         self.armed = false;
         Ok(Busy {
             pool: Arc::clone(&self.pool),
-            container: Some(Container {
+            container: Some(Box::new(Container {
                 init_uri: uri("/init"),
                 run_uri: uri("/run"),
                 id: handle.id,
                 key,
                 logs,
                 seq,
-            }),
+            })),
         })
     }
 }

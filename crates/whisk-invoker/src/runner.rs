@@ -79,9 +79,9 @@ impl Runner {
             Ok(image) => image,
             Err(reason) => {
                 warn!(reason, "Action cannot run in a container.");
-                return Ok(rec.failed_early(ActivationResponse::whisk_error(
-                    outcome::PROVISION_FAILED,
-                )));
+                return Ok(
+                    rec.failed_early(ActivationResponse::whisk_error(outcome::PROVISION_FAILED))
+                );
             }
         };
         let revision: Arc<str> = action.revision().into();
@@ -90,9 +90,9 @@ impl Runner {
             Err(PoolError::Closed) => return Err(Abandoned),
             Err(e) => {
                 warn!(error = %e, "No capacity for the action.");
-                return Ok(rec.failed_early(ActivationResponse::whisk_error(
-                    outcome::PROVISION_FAILED,
-                )));
+                return Ok(
+                    rec.failed_early(ActivationResponse::whisk_error(outcome::PROVISION_FAILED))
+                );
             }
         };
         let (busy, cold) = match lease {
@@ -195,7 +195,7 @@ impl Runner {
             Ok(Ok(reply)) => outcome::run_response(&reply),
             Ok(Err(e)) => {
                 debug!(container = busy.id(), error = %e, "No valid reply from /run.");
-                let response = self.crash_response(&busy, outcome::RUN_EXITED).await;
+                let response = ActivationResponse::developer_error(outcome::RUN_EXITED);
                 return self.fail(busy, rec, response).await;
             }
             Err(_) => {
@@ -209,11 +209,6 @@ impl Runner {
             response.status(),
             ResponseStatus::DeveloperError | ResponseStatus::WhiskError
         ) {
-            let response = if self.pool.factory().oom_killed(busy.id()).await {
-                ActivationResponse::developer_error(outcome::MEMORY_EXHAUSTED)
-            } else {
-                response
-            };
             return self.fail(busy, rec, response).await;
         }
 
@@ -224,7 +219,10 @@ impl Runner {
             rec.finish(response, logs.finish(None))
         } else {
             // The log is out of step with the activations: do not reuse the container.
-            warn!(container = busy.id(), "Log sentinels missing; container removed.");
+            warn!(
+                container = busy.id(),
+                "Log sentinels missing; container removed."
+            );
             busy.discard();
             rec.finish(response, logs.finish(Some(outcome::LOGS_INCOMPLETE)))
         }
@@ -300,29 +298,28 @@ impl Runner {
         )
     }
 
-    /// The response for a container that dropped the connection: out of memory, or `default`.
-    async fn crash_response(&self, busy: &Busy, default: &str) -> ActivationResponse {
-        if self.pool.factory().oom_killed(busy.id()).await {
-            ActivationResponse::developer_error(outcome::MEMORY_EXHAUSTED)
-        } else {
-            ActivationResponse::developer_error(default)
-        }
-    }
-
     /// Ends an activation whose container failed: remove the container, take the lines it
-    /// wrote without waiting for sentinels, and note that logs may be missing.
+    /// wrote without waiting for sentinels, and note that logs may be missing. Unless it
+    /// timed out, a container that ran out of memory says so instead of `response`.
     async fn fail(
         &self,
         busy: Busy,
         rec: Recorder<'_>,
         response: ActivationResponse,
     ) -> Activation {
+        let id = busy.id().to_owned();
         let mut logs = LogAccumulator::new(rec.msg.action.limits.logs, 0);
         if let Some(mut receiver) = busy.discard() {
             receiver
                 .drain(&mut logs, Instant::now() + self.config.log_wait)
                 .await;
         }
+        // Asked after the drain (the container's end), so the engine has seen any OOM kill.
+        let response = if !rec.timed_out && self.pool.factory().oom_killed(&id).await {
+            ActivationResponse::developer_error(outcome::MEMORY_EXHAUSTED)
+        } else {
+            response
+        };
         rec.finish(response, logs.finish(Some(outcome::LOGS_AFTER_FAILURE)))
     }
 }
@@ -345,10 +342,7 @@ fn activation_env(msg: &ActivationMessage, deadline: i64) -> Map<String, Value> 
     if let Some(key) = &msg.api_key {
         env.insert("__OW_API_KEY".into(), key.clone().into());
     }
-    env.insert(
-        "__OW_NAMESPACE".into(),
-        msg.user.namespace.as_str().into(),
-    );
+    env.insert("__OW_NAMESPACE".into(), msg.user.namespace.as_str().into());
     env.insert(
         "__OW_ACTION_NAME".into(),
         msg.action.fqn().with_slash().into(),

@@ -300,7 +300,10 @@ impl Harness {
                 .expect("the invoker stops")
                 .unwrap();
         }
-        assert_eq!(containers_of(&self.docker, self.id).await, Vec::<String>::new());
+        assert_eq!(
+            containers_of(&self.docker, self.id).await,
+            Vec::<String>::new()
+        );
     }
 }
 
@@ -416,7 +419,9 @@ echo "{\"msg\":\"Hello from a shell script!\",\"args\":$1}""#,
         assert!(texts.contains(&w.as_str()), "{w:?} not in {texts:?}");
     }
     assert!(
-        !a.logs.iter().any(|l| l.contains("XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX")),
+        !a.logs
+            .iter()
+            .any(|l| l.contains("XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX")),
         "{:?}",
         a.logs
     );
@@ -432,8 +437,22 @@ echo "{\"msg\":\"Hello from a shell script!\",\"args\":$1}""#,
     assert!(annotation(&b, "waitTime").is_some());
     assert_eq!(containers_of(&h.docker, h.id).await, containers);
     let texts: Vec<&str> = b.logs.iter().map(|l| &l[31..]).collect();
-    assert!(texts.contains(&format!("stdout: action: /guest/hello activation: {}", second.activation_id).as_str()), "{texts:?}");
-    assert!(!texts.iter().any(|t| t.contains(first.activation_id.as_str())), "{texts:?}");
+    assert!(
+        texts.contains(
+            &format!(
+                "stdout: action: /guest/hello activation: {}",
+                second.activation_id
+            )
+            .as_str()
+        ),
+        "{texts:?}"
+    );
+    assert!(
+        !texts
+            .iter()
+            .any(|t| t.contains(first.activation_id.as_str())),
+        "{texts:?}"
+    );
     assert_eq!(b.logs.len(), 5, "{:?}", b.logs);
     h.stop().await;
 }
@@ -459,7 +478,10 @@ async fn parallel_activations_start_a_second_container() {
     for id in [one.activation_id, two.activation_id] {
         let a = h.completion(id).await;
         assert_eq!(a.response.result, json!({"ok": true}), "{a:?}");
-        assert!(annotation(&a, "initTime").is_some(), "both were cold: {a:?}");
+        assert!(
+            annotation(&a, "initTime").is_some(),
+            "both were cold: {a:?}"
+        );
     }
     assert_eq!(containers_of(&h.docker, h.id).await.len(), 2);
     h.stop().await;
@@ -515,7 +537,11 @@ async fn application_error_keeps_only_error_and_the_container() {
     .await;
     let act = action("apperror", blackbox(&image), ActionLimits::default());
     let a = h.invoke(&h.message(&act, json!({}))).await;
-    assert_eq!(a.response.status(), ResponseStatus::ApplicationError, "{a:?}");
+    assert_eq!(
+        a.response.status(),
+        ResponseStatus::ApplicationError,
+        "{a:?}"
+    );
     assert_eq!(a.response.result, json!({"error": "bad input"}));
     assert_eq!(containers_of(&h.docker, h.id).await.len(), 1);
     let b = h.invoke(&h.message(&act, json!({}))).await;
@@ -576,7 +602,11 @@ async fn exit_without_output_and_non_json_are_developer_errors() {
     let silent = native("silent", "echo 'dying' >&2\nexit 1");
     let a = h.invoke(&h.message(&silent, json!({}))).await;
     assert_developer_error(&a, "The action did not return a dictionary or array.");
-    assert!(a.logs.iter().any(|l| l.ends_with("stderr: dying")), "{:?}", a.logs);
+    assert!(
+        a.logs.iter().any(|l| l.ends_with("stderr: dying")),
+        "{:?}",
+        a.logs
+    );
 
     let text = native("text", "echo 'this is not json'");
     let b = h.invoke(&h.message(&text, json!({}))).await;
@@ -604,12 +634,23 @@ async fn hanging_action_times_out_and_its_container_is_removed() {
     };
     let act = action("hang", blackbox(&image), limits);
     let a = h.invoke(&h.message(&act, json!({}))).await;
-    assert_developer_error(&a, "The action exceeded its time limits of 1000 milliseconds.");
+    assert_developer_error(
+        &a,
+        "The action exceeded its time limits of 1000 milliseconds.",
+    );
     assert_eq!(annotation(&a, "timeout"), Some(&json!(true)));
     // Lines written before the timeout are kept (the proxy holds back the last stdout
     // line, which could have been the result).
-    assert!(a.logs.iter().any(|l| l.ends_with("stdout: going to sleep")), "{:?}", a.logs);
-    assert!(a.logs.iter().any(|l| l.ends_with("stderr: on stderr")), "{:?}", a.logs);
+    assert!(
+        a.logs.iter().any(|l| l.ends_with("stdout: going to sleep")),
+        "{:?}",
+        a.logs
+    );
+    assert!(
+        a.logs.iter().any(|l| l.ends_with("stderr: on stderr")),
+        "{:?}",
+        a.logs
+    );
     assert!(a.logs.last().is_some_and(|l| l.ends_with(
         "The action did not initialize or run as expected. Log data might be missing."
     )));
@@ -727,11 +768,14 @@ async fn leftovers_are_removed_at_start_and_changed_actions_retired() {
         })
         .await
         .unwrap();
-    assert_eq!(containers_of(factory.docker(), id).await, vec![leftover.id.clone()]);
+    assert_eq!(
+        containers_of(factory.docker(), id).await,
+        vec![leftover.id.clone()]
+    );
 
     let mut h = Harness::start(config).await;
-    let image = build_action_image(&h.docker, "apperror", &script("echo '{\"error\":1}'"), None)
-        .await;
+    let image =
+        build_action_image(&h.docker, "apperror", &script("echo '{\"error\":1}'"), None).await;
     let act = action("retired", blackbox(&image), ActionLimits::default());
     h.invoke(&h.message(&act, json!({}))).await;
     let now = containers_of(&h.docker, id).await;
@@ -841,7 +885,11 @@ async fn container_exiting_or_never_listening_fails_init() {
     let a = h.invoke(&h.message(&act, json!({}))).await;
     assert_developer_error(&a, "The action did not initialize and exited unexpectedly.");
     assert_eq!(annotation(&a, "timeout"), Some(&json!(false)));
-    assert!(a.logs.iter().any(|l| l.ends_with("stdout: cannot start")), "{:?}", a.logs);
+    assert!(
+        a.logs.iter().any(|l| l.ends_with("stdout: cannot start")),
+        "{:?}",
+        a.logs
+    );
 
     let deaf = build_action_image(
         &h.docker,

@@ -93,7 +93,11 @@ pub fn ensure_tls(
 ) -> Result<TlsFiles> {
     match (cert, key) {
         (Some(cert), Some(key)) => {
-            anyhow::ensure!(cert.exists(), "--tls-cert {} does not exist", cert.display());
+            anyhow::ensure!(
+                cert.exists(),
+                "--tls-cert {} does not exist",
+                cert.display()
+            );
             anyhow::ensure!(key.exists(), "--tls-key {} does not exist", key.display());
             return Ok(TlsFiles { cert, key });
         }
@@ -114,7 +118,8 @@ pub fn ensure_tls(
         "127.0.0.1".to_owned(),
         "::1".to_owned(),
     ];
-    let certified = rcgen::generate_simple_self_signed(names).context("generating a certificate")?;
+    let certified =
+        rcgen::generate_simple_self_signed(names).context("generating a certificate")?;
     write_private(&files.key, certified.signing_key.serialize_pem().as_bytes())?;
     fs::write(&files.cert, certified.cert.pem())
         .with_context(|| format!("writing {}", files.cert.display()))?;

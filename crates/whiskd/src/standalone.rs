@@ -60,7 +60,10 @@ pub fn main(args: StandaloneArgs) -> Result<()> {
 }
 
 async fn run(args: StandaloneArgs) -> Result<()> {
-    let data_dir = args.data_dir.clone().unwrap_or_else(crate::default_data_dir);
+    let data_dir = args
+        .data_dir
+        .clone()
+        .unwrap_or_else(crate::default_data_dir);
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("creating data directory {}", data_dir.display()))?;
     let tls = bootstrap::ensure_tls(&data_dir, args.tls_cert.clone(), args.tls_key.clone())?;
@@ -69,9 +72,8 @@ async fn run(args: StandaloneArgs) -> Result<()> {
         .await
         .context("loading the TLS certificate")?;
 
-    let store = Arc::new(
-        SqliteStore::open(&data_dir.join("whisk.db")).context("opening the store")?,
-    );
+    let store =
+        Arc::new(SqliteStore::open(&data_dir.join("whisk.db")).context("opening the store")?);
     let bus = Arc::new(EmbeddedBus::open(&data_dir.join("bus.db")).context("opening the bus")?);
     bootstrap::ensure_guest(store.as_ref(), &data_dir).await?;
 
@@ -90,7 +92,10 @@ async fn run(args: StandaloneArgs) -> Result<()> {
         store.clone(),
         bus.clone(),
     );
-    controller.start().await.context("starting the controller")?;
+    controller
+        .start()
+        .await
+        .context("starting the controller")?;
     let app = whisk_controller::router(controller.clone());
 
     let factory = Arc::new(
@@ -129,8 +134,8 @@ async fn run(args: StandaloneArgs) -> Result<()> {
         .handle(handle.clone())
         .serve(app.clone().into_make_service());
     let https_task = tokio::spawn(https_server);
-    let http_server = axum::serve(http, app.into_make_service())
-        .with_graceful_shutdown(stopped(stop_rx.clone()));
+    let http_server =
+        axum::serve(http, app.into_make_service()).with_graceful_shutdown(stopped(stop_rx.clone()));
     let http_task = tokio::spawn(async move { http_server.await });
 
     tracing::info!(

@@ -54,7 +54,10 @@ async fn seed_c_action_blocking_and_non_blocking() {
     );
     assert!(!logs.iter().any(|l| l.contains("XXX_THE_END")), "{logs:?}");
     for key in ["path", "kind", "limits", "waitTime"] {
-        assert!(annotation(&record, key).is_some(), "missing {key}: {record}");
+        assert!(
+            annotation(&record, key).is_some(),
+            "missing {key}: {record}"
+        );
     }
     assert_eq!(annotation(&record, "kind").unwrap(), "blackbox");
     assert_eq!(
@@ -90,7 +93,11 @@ async fn seed_go_action() {
     let name = unique("whisk_go");
     s.docker_action(&name, GO_IMAGE, None, json!({})).await;
     let (status, result) = s
-        .invoke(&name, "blocking=true&result=true", json!({"hello": "world"}))
+        .invoke(
+            &name,
+            "blocking=true&result=true",
+            json!({"hello": "world"}),
+        )
         .await;
     assert_eq!(status, 200, "{result}");
     assert_eq!(
@@ -115,7 +122,11 @@ async fn warm_reuse_update_and_delete() {
     let (st, second) = s.invoke(&name, "blocking=true", json!({})).await;
     assert_eq!(st, 200, "{second}");
     assert!(annotation(&second, "initTime").is_none(), "{second}");
-    assert_eq!(containers_of(&fqn), containers, "no new container for a warm call");
+    assert_eq!(
+        containers_of(&fqn),
+        containers,
+        "no new container for a warm call"
+    );
 
     // Update: new revision, new container, the old one retired.
     let r = s
@@ -176,7 +187,9 @@ async fn parallel_calls_start_more_containers() {
 
 /// After each bad request, a valid call still works.
 async fn still_works(s: &Server, name: &str) {
-    let (st, body) = s.invoke(name, "blocking=true&result=true", json!({"k": 1})).await;
+    let (st, body) = s
+        .invoke(name, "blocking=true&result=true", json!({"k": 1}))
+        .await;
     assert_eq!(st, 200, "server broke: {body}");
     assert_eq!(body["args"]["k"], 1);
 }
@@ -293,7 +306,9 @@ async fn bad_input_gets_clear_errors() {
     );
     assert_eq!(annotation(&body, "timeout").unwrap(), true);
     eventually("timed-out container destroyed", || async {
-        containers_of(&format!("guest/{hang}")).is_empty().then_some(())
+        containers_of(&format!("guest/{hang}"))
+            .is_empty()
+            .then_some(())
     })
     .await;
     still_works(&s, &good).await;
@@ -358,7 +373,11 @@ async fn every_accepted_invocation_survives_a_crash() {
     for id in &ids {
         let record = s.activation(id).await;
         assert_eq!(record["activationId"], id.as_str());
-        assert_eq!(record["response"]["result"], json!({"done": true}), "{record}");
+        assert_eq!(
+            record["response"]["result"],
+            json!({"done": true}),
+            "{record}"
+        );
     }
     // Exactly one record per id: the list holds each id once and nothing else.
     let list: Value = s

@@ -79,19 +79,17 @@ async fn set(args: &PropertySetArgs, root: &GlobalArgs, ctx: &mut Ctx<'_>) -> Re
         ok.push_str(&messages::apiversion_set(version));
     }
     if let Some(ns) = &args.namespace {
-        let listed = match client(&props, "Unable to set the namespace") {
-            Ok(c) => c.namespaces().await.map_err(|e| e.to_string()),
-            Err(e) => Err(match e {
-                CliError::Client { source, .. } => source.to_string(),
-                other => other.to_string(),
-            }),
+        let context =
+            format!("Authenticated user does not have namespace '{ns}'; set command failed");
+        let listed = match client(&props, &context) {
+            Ok(c) => c
+                .namespaces()
+                .await
+                .map_err(|e| CliError::client(&context, e)),
+            Err(e) => Err(e),
         };
         match listed {
-            Err(e) => {
-                failure = Some(CliError::General(format!(
-                    "Authenticated user does not have namespace '{ns}'; set command failed: {e}"
-                )));
-            }
+            Err(e) => failure = Some(e),
             Ok(list) if !list.iter().any(|n| n == ns) => {
                 failure = Some(CliError::General(format!(
                     "Namespace '{ns}' is not in the list of entitled namespaces"

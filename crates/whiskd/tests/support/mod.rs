@@ -112,7 +112,11 @@ impl Server {
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
                 panic!("whiskd exited with {status}; log:\n{}", self.log());
             }
-            assert!(Instant::now() < deadline, "whiskd did not start:\n{}", self.log());
+            assert!(
+                Instant::now() < deadline,
+                "whiskd did not start:\n{}",
+                self.log()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         self.key = std::fs::read_to_string(self.data.path().join("guest.key"))
@@ -250,7 +254,10 @@ pub fn containers_of(fqn: &str) -> Vec<String> {
 
 /// A random action name so parallel tests never share containers.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
 }
 
 /// The annotation `key` of a record, if present.
