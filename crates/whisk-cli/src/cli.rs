@@ -118,6 +118,18 @@ pub enum Command {
     /// work with activations
     #[command(subcommand, arg_required_else_help = true)]
     Activation(ActivationCommand),
+    /// work with namespaces
+    #[command(subcommand, arg_required_else_help = true)]
+    Namespace(NamespaceCommand),
+    /// work with packages
+    #[command(subcommand, arg_required_else_help = true)]
+    Package(PackageCommand),
+    /// work with rules
+    #[command(subcommand, arg_required_else_help = true)]
+    Rule(RuleCommand),
+    /// work with triggers
+    #[command(subcommand, arg_required_else_help = true)]
+    Trigger(TriggerCommand),
     /// work with whisk properties
     #[command(subcommand, arg_required_else_help = true)]
     Property(PropertyCommand),
@@ -318,6 +330,35 @@ pub enum ActivationCommand {
         after_long_help = "Examples:\n  wsk activation result 6ba2c0fd6f4348b8a2c0fd6f4388b864\n  wsk activation result --last"
     )]
     Result(ActivationResultArgs),
+    /// poll continuously for log messages from currently running actions
+    #[command(
+        after_long_help = "Examples:\n  wsk activation poll\n  wsk activation poll hello --since-minutes 5 --exit 60"
+    )]
+    Poll(ActivationPollArgs),
+}
+
+/// `wsk activation poll`
+#[derive(Debug, Clone, Args)]
+pub struct ActivationPollArgs {
+    /// NAME of an action whose activations to show
+    pub name: Option<String>,
+    /// stop polling after SECONDS seconds (0: never)
+    #[arg(short = 'e', long, value_name = "SECONDS", default_value_t = 0)]
+    pub exit: u64,
+    /// start polling for activations SECONDS seconds ago
+    #[arg(long = "since-seconds", value_name = "SECONDS", default_value_t = 0)]
+    pub since_seconds: u64,
+    /// start polling for activations MINUTES minutes ago
+    #[arg(long = "since-minutes", value_name = "MINUTES", default_value_t = 0)]
+    pub since_minutes: u64,
+    /// start polling for activations HOURS hours ago
+    #[arg(long = "since-hours", value_name = "HOURS", default_value_t = 0)]
+    pub since_hours: u64,
+    /// start polling for activations DAYS days ago
+    #[arg(long = "since-days", value_name = "DAYS", default_value_t = 0)]
+    pub since_days: u64,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 /// `wsk activation list`
@@ -383,6 +424,224 @@ pub struct ActivationResultArgs {
     /// retrieves the last activation
     #[arg(short = 'l', long)]
     pub last: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+// === trigger, rule, package ===
+
+/// `-p/-P/-a/-A`, shared by entity commands.
+#[derive(Debug, Clone, Default, Args)]
+pub struct KeyValueArgs {
+    /// annotation values in KEY VALUE format
+    #[arg(short = 'a', long = "annotation", num_args = 2, value_names = ["KEY", "VALUE"], action = ArgAction::Append, allow_hyphen_values = true)]
+    pub annotation: Vec<String>,
+    /// FILE containing annotation values in JSON format
+    #[arg(short = 'A', long = "annotation-file", value_name = "FILE")]
+    pub annotation_file: Option<PathBuf>,
+    /// parameter values in KEY VALUE format
+    #[arg(short = 'p', long = "param", num_args = 2, value_names = ["KEY", "VALUE"], action = ArgAction::Append, allow_hyphen_values = true)]
+    pub param: Vec<String>,
+    /// FILE containing parameter values in JSON format
+    #[arg(short = 'P', long = "param-file", value_name = "FILE")]
+    pub param_file: Option<PathBuf>,
+}
+
+/// A command that takes one entity name.
+#[derive(Debug, Clone, Args)]
+pub struct NameArgs {
+    /// the entity's NAME
+    pub name: String,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// A `get` that may show one field.
+#[derive(Debug, Clone, Args)]
+pub struct GetArgs {
+    /// the entity's NAME
+    pub name: String,
+    /// FIELD_FILTER: show only this field
+    pub field: Option<String>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// A `list` with paging.
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// NAMESPACE to list (`/ns`)
+    pub namespace: Option<String>,
+    /// exclude the first SKIP number of entities from the result
+    #[arg(short = 's', long, value_name = "SKIP", default_value_t = 0)]
+    pub skip: u32,
+    /// only return LIMIT number of entities from the collection
+    #[arg(short = 'l', long, value_name = "LIMIT", default_value_t = 30)]
+    pub limit: u32,
+    /// sorts a list alphabetically by entity name; only applicable within the limit/skip returned entity block
+    #[arg(short = 'n', long = "name-sort")]
+    pub name_sort: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// `wsk trigger ...`
+#[derive(Debug, Subcommand)]
+pub enum TriggerCommand {
+    /// create new trigger
+    #[command(after_long_help = "Examples:\n  wsk trigger create tick\n  wsk trigger create every-minute --feed /whisk.system/alarms/alarm -p cron '* * * * *'")]
+    Create(TriggerPutArgs),
+    /// update an existing trigger, or create a trigger if it does not exist
+    #[command(after_long_help = "Example:\n  wsk trigger update tick -p color red")]
+    Update(TriggerPutArgs),
+    /// fire trigger event
+    #[command(after_long_help = "Example:\n  wsk trigger fire tick -p reason test")]
+    Fire(TriggerFireArgs),
+    /// get trigger
+    #[command(after_long_help = "Example:\n  wsk trigger get tick")]
+    Get(GetArgs),
+    /// delete trigger
+    #[command(after_long_help = "Example:\n  wsk trigger delete tick")]
+    Delete(NameArgs),
+    /// list all triggers
+    #[command(after_long_help = "Example:\n  wsk trigger list")]
+    List(ListArgs),
+}
+
+/// `wsk trigger create|update`
+#[derive(Debug, Clone, Args)]
+pub struct TriggerPutArgs {
+    /// TRIGGER_NAME
+    pub name: String,
+    /// trigger feed ACTION_NAME (e.g. /whisk.system/alarms/alarm)
+    #[arg(short = 'f', long, value_name = "ACTION_NAME")]
+    pub feed: Option<String>,
+    #[command(flatten)]
+    pub kv: KeyValueArgs,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// `wsk trigger fire`
+#[derive(Debug, Clone, Args)]
+pub struct TriggerFireArgs {
+    /// TRIGGER_NAME
+    pub name: String,
+    /// parameter values in KEY VALUE format
+    #[arg(short = 'p', long = "param", num_args = 2, value_names = ["KEY", "VALUE"], action = ArgAction::Append, allow_hyphen_values = true)]
+    pub param: Vec<String>,
+    /// FILE containing parameter values in JSON format
+    #[arg(short = 'P', long = "param-file", value_name = "FILE")]
+    pub param_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// `wsk rule ...`
+#[derive(Debug, Subcommand)]
+pub enum RuleCommand {
+    /// create new rule
+    #[command(after_long_help = "Example:\n  wsk rule create every-tick tick hello")]
+    Create(RulePutArgs),
+    /// update an existing rule, or create a rule if it does not exist
+    #[command(after_long_help = "Example:\n  wsk rule update every-tick tick goodbye")]
+    Update(RulePutArgs),
+    /// enable rule
+    #[command(after_long_help = "Example:\n  wsk rule enable every-tick")]
+    Enable(NameArgs),
+    /// disable rule
+    #[command(after_long_help = "Example:\n  wsk rule disable every-tick")]
+    Disable(NameArgs),
+    /// get rule status
+    #[command(after_long_help = "Example:\n  wsk rule status every-tick")]
+    Status(NameArgs),
+    /// get rule
+    #[command(after_long_help = "Example:\n  wsk rule get every-tick")]
+    Get(GetArgs),
+    /// delete rule
+    #[command(after_long_help = "Example:\n  wsk rule delete every-tick")]
+    Delete(NameArgs),
+    /// list all rules
+    #[command(after_long_help = "Example:\n  wsk rule list")]
+    List(ListArgs),
+}
+
+/// `wsk rule create|update`
+#[derive(Debug, Clone, Args)]
+pub struct RulePutArgs {
+    /// RULE_NAME
+    pub name: String,
+    /// TRIGGER_NAME
+    pub trigger: String,
+    /// ACTION_NAME
+    pub action: String,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// `wsk package ...`
+#[derive(Debug, Subcommand)]
+pub enum PackageCommand {
+    /// bind parameters to a package
+    #[command(after_long_help = "Example:\n  wsk package bind /whisk.system/alarms myalarms -p cron '* * * * *'")]
+    Bind(PackageBindArgs),
+    /// create a new package
+    #[command(after_long_help = "Examples:\n  wsk package create demo\n  wsk package create shared-demo --shared yes -p greeting hi")]
+    Create(PackagePutArgs),
+    /// update an existing package, or create a package if it does not exist
+    #[command(after_long_help = "Example:\n  wsk package update demo -p greeting hello")]
+    Update(PackagePutArgs),
+    /// get package
+    #[command(after_long_help = "Example:\n  wsk package get demo")]
+    Get(GetArgs),
+    /// delete package
+    #[command(after_long_help = "Example:\n  wsk package delete demo")]
+    Delete(NameArgs),
+    /// list all packages
+    #[command(after_long_help = "Examples:\n  wsk package list\n  wsk package list /whisk.system")]
+    List(ListArgs),
+}
+
+/// `wsk package create|update`
+#[derive(Debug, Clone, Args)]
+pub struct PackagePutArgs {
+    /// PACKAGE_NAME
+    pub name: String,
+    /// package visibility SCOPE; yes = shared, no = private
+    #[arg(long, value_name = "SCOPE")]
+    pub shared: Option<String>,
+    #[command(flatten)]
+    pub kv: KeyValueArgs,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// `wsk package bind`
+#[derive(Debug, Clone, Args)]
+pub struct PackageBindArgs {
+    /// PACKAGE_NAME to bind to (e.g. /whisk.system/alarms)
+    pub package: String,
+    /// BINDING_NAME
+    pub name: String,
+    #[command(flatten)]
+    pub kv: KeyValueArgs,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+// === namespace ===
+
+/// `wsk namespace ...`
+#[derive(Debug, Subcommand)]
+pub enum NamespaceCommand {
+    /// list available namespaces
+    #[command(after_long_help = "Example:\n  wsk namespace list")]
+    List(NamespaceListArgs),
+}
+
+/// `wsk namespace list`
+#[derive(Debug, Clone, Args)]
+pub struct NamespaceListArgs {
     #[command(flatten)]
     pub global: GlobalArgs,
 }
@@ -474,9 +733,9 @@ pub struct PropertyGetArgs {
 /// `wsk sdk ...`
 #[derive(Debug, Subcommand)]
 pub enum SdkCommand {
-    /// install SDK artifacts, where valid COMPONENT values are docker and bashauto
+    /// install SDK artifacts, where valid COMPONENT values are docker, bashauto, zshauto and fishauto
     #[command(
-        after_long_help = "Examples:\n  wsk sdk install bashauto && source wsk_cli_bash_completion.sh\n  wsk sdk install bashauto --stdout > /etc/bash_completion.d/wsk"
+        after_long_help = "Examples:\n  wsk sdk install bashauto && source wsk_cli_bash_completion.sh\n  wsk sdk install bashauto --stdout > /etc/bash_completion.d/wsk\n  wsk sdk install docker && cd dockerSkeleton && ./buildAndPush.sh whisk/hello"
     )]
     Install(SdkInstallArgs),
 }
@@ -484,9 +743,9 @@ pub enum SdkCommand {
 /// `wsk sdk install`
 #[derive(Debug, Clone, Args)]
 pub struct SdkInstallArgs {
-    /// COMPONENT: bashauto or docker
+    /// COMPONENT: docker, bashauto, zshauto or fishauto
     pub component: String,
-    /// prints bash command completion script to stdout
+    /// prints the command completion script to stdout
     #[arg(short = 's', long)]
     pub stdout: bool,
     #[command(flatten)]

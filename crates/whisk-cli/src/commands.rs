@@ -2,6 +2,7 @@
 
 mod action;
 mod activation;
+mod namespace;
 mod property;
 mod sdk;
 
@@ -17,6 +18,7 @@ pub async fn dispatch(cli: Cli, ctx: &mut Ctx<'_>) -> Result<(), CliError> {
     match cli.command {
         Command::Action(c) => action::run(c, &root, ctx).await,
         Command::Activation(c) => activation::run(c, &root, ctx).await,
+        Command::Namespace(c) => namespace::run(c, &root, ctx).await,
         Command::Property(c) => property::run(c, &root, ctx).await,
         Command::Sdk(c) => sdk::run(c, &root, ctx),
     }

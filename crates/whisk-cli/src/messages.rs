@@ -97,6 +97,11 @@ pub fn bash_completion_installed(file: &str) -> String {
     )
 }
 
+/// `sdk install zshauto` / `fishauto`.
+pub fn completion_installed(shell: &str, file: &str) -> String {
+    format!("The {shell} auto-completion script ({file}) is installed in the current directory.\n")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

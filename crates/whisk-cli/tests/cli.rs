@@ -142,6 +142,9 @@ async fn handle(
                 ),
             }
         }
+        (Method::GET, ["namespaces", _, "activations"]) if query.contains("docs=true") => {
+            axum::Json(Value::Array(st.activations.values().cloned().collect())).into_response()
+        }
         (Method::GET, ["namespaces", _, "activations"]) => {
             let list: Vec<Value> = st
                 .activations
@@ -554,4 +557,32 @@ fn property_unset_and_help() {
         "{}",
         r.err
     );
+}
+
+#[test]
+fn activation_poll_prints_new_logs_until_exit() {
+    let addr = start_server();
+    let wsk = Wsk::for_server(addr);
+    ok(&wsk.run(&["action", "create", "hello", "--docker", "img"]));
+    ok(&wsk.run(&["action", "invoke", "hello"]));
+    let r = wsk.run(&["activation", "poll", "--since-days", "1", "--exit", "1"]);
+    ok(&r);
+    assert_eq!(
+        r.out,
+        format!("Enter Ctrl-c to exit.\nPolling for activation logs\n\nActivation: 'hello' ({ID})\n[\n    \"2024-01-01T00:00:00.000000000Z stdout: This is a log message from an arbitrary C program!\"\n]\n")
+    );
+}
+
+#[test]
+fn namespace_list_and_sdk() {
+    let addr = start_server();
+    let wsk = Wsk::for_server(addr);
+    let r = wsk.run(&["namespace", "list"]);
+    ok(&r);
+    assert_eq!(r.out, "namespaces\nguest\n");
+    let r = wsk.run(&["sdk", "install", "bashauto", "--stdout"]);
+    ok(&r);
+    assert!(r.out.contains("_wsk()"), "not a bash completion script");
+    let r = wsk.run(&["sdk", "install", "ios"]);
+    assert_eq!(r.code, 1);
 }

@@ -10,6 +10,8 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use whisk_bus::{Bus, BusError, Subscription};
 use whisk_store::{ActivationStore, EntityStore, IdentityStore};
 use whisk_types::message::{completion_subject, invoker_topic, ACTION_CHANGED_SUBJECT};
@@ -35,6 +37,8 @@ fn poll_offsets() -> impl Iterator<Item = Duration> {
 pub enum ControllerError {
     #[error("cannot subscribe to completions: {0}")]
     Subscribe(#[from] BusError),
+    #[error("cannot set up the whisk.system namespace: {0}")]
+    System(#[from] whisk_store::StoreError),
 }
 
 /// The controller: everything the REST handlers share.
@@ -52,6 +56,14 @@ pub struct Controller {
     next_invoker: AtomicUsize,
     /// The completion listener; aborted on shutdown or drop.
     listener: Mutex<Option<JoinHandle<()>>>,
+    /// The alarm scheduler; aborted on shutdown or drop.
+    scheduler: Mutex<Option<JoinHandle<()>>>,
+    /// Compositions (sequences, conductors) the controller runs itself.
+    tasks: TaskTracker,
+    /// Cancels those tasks on shutdown.
+    cancel: CancellationToken,
+    /// Passes the scheduler has made (tests wait on it instead of sleeping).
+    pub(crate) scheduler_passes: AtomicUsize,
 }
 
 impl std::fmt::Debug for Controller {
@@ -83,16 +95,37 @@ impl Controller {
             waiters: Mutex::new(HashMap::new()),
             next_invoker: AtomicUsize::new(0),
             listener: Mutex::new(None),
+            scheduler: Mutex::new(None),
+            tasks: TaskTracker::new(),
+            cancel: CancellationToken::new(),
+            scheduler_passes: AtomicUsize::new(0),
         })
     }
 
     /// Subscribes to this controller's completion subject and spawns the listener that
-    /// resolves blocking invokes. Returns once subscribed, so no completion sent afterwards
-    /// is missed. The listener stops on [`Controller::shutdown`] or when the controller drops.
+    /// resolves blocking invokes, makes sure the `whisk.system` namespace and its `alarms`
+    /// package exist, and starts the alarm scheduler. Returns once subscribed, so no
+    /// completion sent afterwards is missed. The background tasks stop on
+    /// [`Controller::shutdown`] or when the controller drops.
     ///
     /// # Errors
-    /// The bus refused the subscription.
+    /// The bus refused the subscription, or the system entities cannot be written.
     pub async fn start(self: &Arc<Self>) -> Result<(), ControllerError> {
+        self.start_listener().await?;
+        crate::system::ensure(self).await?;
+        let task = tokio::spawn(crate::alarms::scheduler::run(Arc::downgrade(self)));
+        if let Some(old) = self
+            .scheduler
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(task)
+        {
+            old.abort();
+        }
+        Ok(())
+    }
+
+    async fn start_listener(self: &Arc<Self>) -> Result<(), ControllerError> {
         let subject = completion_subject(&self.config.id);
         let sub = self.bus.subscribe(&subject).await?;
         let task = tokio::spawn(listen(Arc::downgrade(self), sub));
@@ -108,16 +141,35 @@ impl Controller {
         Ok(())
     }
 
-    /// Stops the completion listener. Blocking invokes still waiting fall back to polling.
+    /// Stops the completion listener, the scheduler and running compositions. Blocking
+    /// invokes still waiting fall back to polling.
     pub fn shutdown(&self) {
-        if let Some(task) = self
-            .listener
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take()
-        {
-            task.abort();
+        for slot in [&self.listener, &self.scheduler] {
+            if let Some(task) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
+                task.abort();
+            }
         }
+        self.cancel.cancel();
+        self.tasks.close();
+    }
+
+    /// How many passes the alarm scheduler has finished (for tests and metrics).
+    pub fn scheduler_passes(&self) -> usize {
+        self.scheduler_passes.load(Ordering::Relaxed)
+    }
+
+    /// Runs `fut` as a task this controller owns: cancelled on shutdown.
+    pub(crate) fn spawn<F>(&self, fut: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let cancel = self.cancel.clone();
+        self.tasks.spawn(async move {
+            tokio::select! {
+                () = cancel.cancelled() => {}
+                () = fut => {}
+            }
+        });
     }
 
     pub fn config(&self) -> &ControllerConfig {

@@ -87,10 +87,21 @@ struct State {
     used_mb: u64,
     idle: Vec<Idle>,
     waiters: VecDeque<Waiter>,
-    /// The sequence number at the last retirement of each action: older containers go.
+    /// Per retired action with live containers, the first sequence number after its
+    /// retirement: containers numbered below it go when given back.
     retired: HashMap<FullyQualifiedName, u64>,
+    /// Live containers (busy, idle and being created) by sequence number.
+    live: HashMap<u64, FullyQualifiedName>,
     next_seq: u64,
     closed: bool,
+}
+
+impl State {
+    /// Stops counting a container that leaves the pool.
+    fn forget(&mut self, container: &Container) {
+        self.used_mb -= container.key.memory_mb;
+        self.live.remove(&container.seq);
+    }
 }
 
 /// See the module documentation.
@@ -209,7 +220,7 @@ impl Pool {
 
     /// Serves waiters: warm hand-offs first, then memory in arrival order. Returns the
     /// containers evicted to make room, to be removed once the lock is released.
-    fn dispatch(self: &Arc<Self>, st: &mut State) -> Vec<Box<Container>> {
+    fn dispatch(self: &Arc<Self>, st: &mut State) -> Vec<String> {
         let mut evicted = Vec::new();
         let mut i = 0;
         while i < st.waiters.len() {
@@ -260,9 +271,9 @@ impl Pool {
                     .min_by_key(|(_, c)| c.since)
                     .map_or(0, |(i, _)| i);
                 let gone = st.idle.remove(lru).container;
-                st.used_mb -= gone.key.memory_mb;
+                st.forget(&gone);
                 debug!(container = %gone.id, "Idle container evicted to make room.");
-                evicted.push(gone);
+                evicted.push(gone.id);
             }
             if st.used_mb + need > self.capacity_mb {
                 break;
@@ -285,9 +296,9 @@ impl Pool {
     }
 
     /// Removes containers in the background.
-    fn remove_all(&self, containers: Vec<Box<Container>>) {
-        for c in containers {
-            self.remove_later(c.id);
+    fn remove_all(&self, ids: Vec<String>) {
+        for id in ids {
+            self.remove_later(id);
         }
     }
 
@@ -322,7 +333,7 @@ impl Pool {
                 });
                 None
             } else {
-                st.used_mb -= container.key.memory_mb;
+                st.forget(&container);
                 Some(container)
             };
             (self.dispatch(&mut st), gone)
@@ -334,14 +345,14 @@ impl Pool {
     }
 
     /// Stops counting a container that is being removed, and removes it.
-    fn forget(self: &Arc<Self>, id: String, memory_mb: u64) {
+    fn forget(self: &Arc<Self>, container: &Container) {
         let evicted = {
             let mut st = self.lock();
-            st.used_mb -= memory_mb;
+            st.forget(container);
             self.dispatch(&mut st)
         };
         self.remove_all(evicted);
-        self.remove_later(id);
+        self.remove_later(container.id.clone());
     }
 
     fn unreserve(self: &Arc<Self>, memory_mb: u64) {
@@ -362,12 +373,15 @@ impl Pool {
                 .partition(|c| now.duration_since(c.since) >= self.idle_timeout);
             st.idle = kept;
             for c in &expired {
-                st.used_mb -= c.container.key.memory_mb;
+                st.forget(&c.container);
             }
+            let State { retired, live, .. } = &mut *st;
+            retired
+                .retain(|fqn, first_kept| live.iter().any(|(seq, f)| f == fqn && seq < first_kept));
             (expired, self.dispatch(&mut st))
         };
         let n = expired.len();
-        self.remove_all(expired.into_iter().map(|c| c.container).collect());
+        self.remove_all(expired.into_iter().map(|c| c.container.id).collect());
         self.remove_all(evicted);
         n
     }
@@ -393,19 +407,21 @@ impl Pool {
     pub(crate) fn retire(self: &Arc<Self>, fqn: &FullyQualifiedName) -> usize {
         let (gone, evicted) = {
             let mut st = self.lock();
-            let seq = st.next_seq;
-            st.retired.insert(fqn.clone(), seq);
+            if st.live.values().any(|f| f == fqn) {
+                let first_kept = st.next_seq + 1;
+                st.retired.insert(fqn.clone(), first_kept);
+            }
             let (gone, kept): (Vec<Idle>, Vec<Idle>) = std::mem::take(&mut st.idle)
                 .into_iter()
                 .partition(|c| c.container.key.fqn == *fqn);
             st.idle = kept;
             for c in &gone {
-                st.used_mb -= c.container.key.memory_mb;
+                st.forget(&c.container);
             }
             (gone, self.dispatch(&mut st))
         };
         let n = gone.len();
-        self.remove_all(gone.into_iter().map(|c| c.container).collect());
+        self.remove_all(gone.into_iter().map(|c| c.container.id).collect());
         self.remove_all(evicted);
         n
     }
@@ -427,11 +443,11 @@ impl Pool {
             st.waiters.clear();
             let idle = std::mem::take(&mut st.idle);
             for c in &idle {
-                st.used_mb -= c.container.key.memory_mb;
+                st.forget(&c.container);
             }
             idle
         };
-        self.remove_all(idle.into_iter().map(|c| c.container).collect());
+        self.remove_all(idle.into_iter().map(|c| c.container.id).collect());
         self.removals.close();
         self.removals.wait().await;
         match self.remove_leftovers().await {
@@ -466,17 +482,26 @@ impl Reservation {
         spec: &ContainerSpec,
         key: ContainerKey,
     ) -> Result<Busy, FactoryError> {
-        let handle = self.pool.factory.create(spec).await?;
+        // Numbered before creation, so a retirement during the creation applies to it.
+        let seq = {
+            let mut st = self.pool.lock();
+            st.next_seq += 1;
+            let seq = st.next_seq;
+            st.live.insert(seq, key.fqn.clone());
+            seq
+        };
+        let handle = match self.pool.factory.create(spec).await {
+            Ok(handle) => handle,
+            Err(e) => {
+                self.pool.lock().live.remove(&seq);
+                return Err(e);
+            }
+        };
         let logs = LogReceiver::spawn(self.pool.factory.logs(&handle.id));
         let uri = |path: &str| -> Uri {
             format!("http://{}{path}", handle.addr)
                 .parse()
                 .unwrap_or_else(|_| Uri::from_static("http://127.0.0.1/"))
-        };
-        let seq = {
-            let mut st = self.pool.lock();
-            st.next_seq += 1;
-            st.next_seq
         };
         self.armed = false;
         Ok(Busy {
@@ -526,7 +551,7 @@ impl Busy {
     /// returns its log receiver, so the lines written before the end can still be read.
     pub(crate) fn discard(mut self) -> Option<LogReceiver> {
         let c = self.container.take()?;
-        self.pool.forget(c.id, c.key.memory_mb);
+        self.pool.forget(&c);
         Some(c.logs)
     }
 }
@@ -826,9 +851,10 @@ mod tests {
     async fn retire_removes_idle_now_and_busy_on_release() {
         let (pool, factory) = pool(1024);
         let a1 = key("a", "1", 128);
-        let (idle, _) = get(&pool, &a1).await;
-        let (busy, _) = get(&pool, &a1).await;
         let (other, _) = get(&pool, &key("b", "1", 128)).await;
+        let (idle, _) = get(&pool, &a1).await;
+        // The most recently created container is retired too.
+        let (busy, _) = get(&pool, &a1).await;
         let (idle_id, busy_id) = (idle.id().to_owned(), busy.id().to_owned());
         idle.release();
         other.release();
@@ -846,6 +872,22 @@ mod tests {
         assert!(cold);
         fresh.release();
         assert_eq!(pool.idle_count(), 2);
+        assert_eq!(pool.used_mb(), 256);
+    }
+
+    #[tokio::test]
+    async fn retirements_are_forgotten_once_no_older_container_lives() {
+        let (pool, _) = pool(1024);
+        let a = key("a", "1", 128);
+        let (old, _) = get(&pool, &a).await;
+        pool.retire(&a.fqn);
+        pool.retire(&FullyQualifiedName::parse("guest/never-ran").unwrap());
+        pool.reap(Instant::now());
+        assert_eq!(pool.lock().retired.len(), 1, "`old` may still come back");
+        old.release();
+        pool.reap(Instant::now());
+        assert!(pool.lock().retired.is_empty());
+        assert!(pool.lock().live.is_empty());
     }
 
     #[tokio::test]

@@ -1,4 +1,9 @@
 //! Settings of the proxy, read once from the environment at start-up.
+//!
+//! The runtime images choose the executor here: `WHISK_PROXY_MODE=actionloop` with
+//! `WHISK_LAUNCHER` (the language's launcher, started once per container) and
+//! `WHISK_LAUNCHER_SOURCE` (the file name single-file code is written to). Without them the
+//! proxy is the Docker skeleton's exec-per-run proxy.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -17,6 +22,38 @@ pub const ENV_FLASK_PORT: &str = "FLASK_PROXY_PORT";
 pub const ENV_BIND: &str = "WHISK_PROXY_BIND";
 /// Environment variable: the action directory (default `/action`), for tests.
 pub const ENV_ACTION_DIR: &str = "WHISK_ACTION_DIR";
+/// Environment variable: how activations run, `exec` (the default) or `actionloop`.
+pub const ENV_MODE: &str = "WHISK_PROXY_MODE";
+/// Environment variable (actionloop mode): the launcher program, started once per container
+/// as `LAUNCHER <code path> <main>`. Unset: the action's own `exec` is the loop program.
+pub const ENV_LAUNCHER: &str = "WHISK_LAUNCHER";
+/// Environment variable (actionloop mode with a launcher): the file name, inside the action
+/// directory, that single-file code is written to (`index.js`, `__main__.py`).
+pub const ENV_LAUNCHER_SOURCE: &str = "WHISK_LAUNCHER_SOURCE";
+
+/// The value of [`ENV_MODE`] for the exec-per-run executor.
+pub const MODE_EXEC: &str = "exec";
+/// The value of [`ENV_MODE`] for the actionloop executor.
+pub const MODE_ACTIONLOOP: &str = "actionloop";
+/// The action's program in the action directory (exec mode, actionloop without launcher),
+/// and the default name of single-file code for a launcher.
+pub const EXEC_FILE: &str = "exec";
+
+/// How activations run.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum ProxyMode {
+    /// A new process of `/action/exec` per activation (the Docker skeleton).
+    #[default]
+    ExecPerRun,
+    /// One long-lived process per container reads a JSON line per activation on stdin and
+    /// writes the result line on fd 3 (OpenWhisk's ActionLoop protocol).
+    ActionLoop {
+        /// The launcher started once per container; `None`: `/action/exec` is started.
+        launcher: Option<PathBuf>,
+        /// The file name single-file code is written to when there is a launcher.
+        source_file: String,
+    },
+}
 
 /// Where the proxy listens and where the action lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +62,8 @@ pub struct ProxyConfig {
     pub listen: SocketAddr,
     /// The directory that holds `exec` (and whatever a zip brought along).
     pub action_dir: PathBuf,
+    /// The executor `/init` sets up.
+    pub mode: ProxyMode,
 }
 
 /// A setting in the environment that cannot be used.
@@ -46,6 +85,12 @@ pub enum ConfigError {
         /// Its value.
         value: String,
     },
+    /// The mode variable names no executor.
+    #[error("{ENV_MODE}={0:?} is neither {MODE_EXEC:?} nor {MODE_ACTIONLOOP:?}")]
+    BadMode(String),
+    /// The source file name is not a plain file name.
+    #[error("{ENV_LAUNCHER_SOURCE}={0:?} is not a plain file name")]
+    BadSourceFile(String),
 }
 
 impl Default for ProxyConfig {
@@ -53,6 +98,7 @@ impl Default for ProxyConfig {
         Self {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), DEFAULT_PORT),
             action_dir: PathBuf::from(DEFAULT_ACTION_DIR),
+            mode: ProxyMode::ExecPerRun,
         }
     }
 }
@@ -98,6 +144,20 @@ impl ProxyConfig {
         if let Some(dir) = get(ENV_ACTION_DIR) {
             config.action_dir = PathBuf::from(dir);
         }
+        config.mode = match get(ENV_MODE).as_deref().map(str::trim) {
+            None | Some(MODE_EXEC) => ProxyMode::ExecPerRun,
+            Some(MODE_ACTIONLOOP) => {
+                let source_file = get(ENV_LAUNCHER_SOURCE).unwrap_or_else(|| EXEC_FILE.into());
+                if source_file.contains('/') || source_file == "." || source_file == ".." {
+                    return Err(ConfigError::BadSourceFile(source_file));
+                }
+                ProxyMode::ActionLoop {
+                    launcher: get(ENV_LAUNCHER).map(PathBuf::from),
+                    source_file,
+                }
+            }
+            Some(other) => return Err(ConfigError::BadMode(other.to_owned())),
+        };
         Ok(config)
     }
 }
@@ -120,6 +180,37 @@ mod tests {
         let c = config(&[]).unwrap();
         assert_eq!(c.listen, "0.0.0.0:8080".parse().unwrap());
         assert_eq!(c.action_dir, PathBuf::from("/action"));
+        assert_eq!(c.mode, ProxyMode::ExecPerRun);
+    }
+
+    #[test]
+    fn actionloop_mode_with_and_without_a_launcher() {
+        let c = config(&[
+            (ENV_MODE, "actionloop"),
+            (ENV_LAUNCHER, "/usr/local/lib/whisk/launcher.js"),
+            (ENV_LAUNCHER_SOURCE, "index.js"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.mode,
+            ProxyMode::ActionLoop {
+                launcher: Some(PathBuf::from("/usr/local/lib/whisk/launcher.js")),
+                source_file: "index.js".into(),
+            }
+        );
+        let c = config(&[(ENV_MODE, "actionloop")]).unwrap();
+        assert_eq!(
+            c.mode,
+            ProxyMode::ActionLoop {
+                launcher: None,
+                source_file: "exec".into(),
+            }
+        );
+        // Exec mode ignores the launcher settings; an empty mode is the default.
+        let c = config(&[(ENV_MODE, "exec"), (ENV_LAUNCHER, "/x")]).unwrap();
+        assert_eq!(c.mode, ProxyMode::ExecPerRun);
+        let c = config(&[(ENV_MODE, " ")]).unwrap();
+        assert_eq!(c.mode, ProxyMode::ExecPerRun);
     }
 
     #[test]
@@ -150,5 +241,15 @@ mod tests {
             config(&[(ENV_BIND, "localhost")]),
             Err(ConfigError::BadAddress { .. })
         ));
+        assert!(matches!(
+            config(&[(ENV_MODE, "loop")]),
+            Err(ConfigError::BadMode(m)) if m == "loop"
+        ));
+        for bad in ["a/b", "..", "."] {
+            assert!(matches!(
+                config(&[(ENV_MODE, "actionloop"), (ENV_LAUNCHER_SOURCE, bad)]),
+                Err(ConfigError::BadSourceFile(_))
+            ));
+        }
     }
 }

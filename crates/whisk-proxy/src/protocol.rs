@@ -18,6 +18,16 @@ pub const ERR_RUN_BAD_ARGUMENT: &str =
 pub const ERR_RUN_BAD_RESULT: &str = "The action did not return a dictionary or array.";
 /// 502 when there is no executable `exec` to run.
 pub const ERR_RUN_NO_BINARY: &str = "The action failed to locate a binary. See logs for details.";
+/// 502 (actionloop) when the action's process ended before acknowledging its start-up
+/// (OpenWhisk's text for an action container that died during `/init`).
+pub const ERR_LOOP_INIT_EXITED: &str = "The action did not initialize and exited unexpectedly.";
+/// 502 (actionloop) when the action's process ended before writing its result line
+/// (OpenWhisk's text for an action container that died during `/run`).
+pub const ERR_LOOP_RUN_EXITED: &str =
+    "The action did not produce a valid response and exited unexpectedly.";
+/// 502 (actionloop) when the action's process cannot be started, or its start-up
+/// acknowledgement is not `{"ok":true}`.
+pub const ERR_LOOP_START: &str = "The action failed to start. See logs for details.";
 
 /// A reply to send: the status and a JSON body.
 #[derive(Debug, Clone, PartialEq)]
@@ -66,7 +76,7 @@ pub struct InitRequest {
     pub code: Option<String>,
     /// Whether `code` is base64 of a zip.
     pub binary: bool,
-    /// The entry point name (unused by exec-per-run; kept for a future actionloop mode).
+    /// The entry point name: given to an actionloop launcher; unused by exec-per-run.
     pub main: Option<String>,
     /// The action's simple name (informational).
     pub name: Option<String>,

@@ -3,7 +3,9 @@
 use serde_json::Value;
 use whisk_client::{ActivationListOptions, Client, QualifiedName};
 
-use crate::cli::{ActivationCommand, ActivationGetArgs, ActivationListArgs, GlobalArgs};
+use crate::cli::{
+    ActivationCommand, ActivationGetArgs, ActivationListArgs, ActivationPollArgs, GlobalArgs,
+};
 use crate::config::Properties;
 use crate::json::{pretty, Shape, ACTIVATION};
 use crate::{client, messages, table, CliError, Ctx};
@@ -56,6 +58,96 @@ pub async fn run(
                 .map_err(|e| CliError::client(&context, e))?;
             let result = response.get("result").cloned().unwrap_or(Value::Null);
             ctx.print(&pretty(&result, Shape::Any))
+        }
+        ActivationCommand::Poll(a) => {
+            let props = ctx.properties(&root.merge(&a.global));
+            poll(&a, &props, ctx).await
+        }
+    }
+}
+
+/// How often `activation poll` asks for new activations.
+const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `activation poll`: prints each new activation's logs until `--exit` seconds have
+/// passed or Ctrl-C.
+async fn poll(
+    args: &ActivationPollArgs,
+    props: &Properties,
+    ctx: &mut Ctx<'_>,
+) -> Result<(), CliError> {
+    let context = "Unable to poll for activations";
+    let c = client(props, context)?;
+    ctx.print("Enter Ctrl-c to exit.\n")?;
+    let back_secs = args.since_seconds
+        + 60 * args.since_minutes
+        + 3600 * (args.since_hours + 24 * args.since_days);
+    let now_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    };
+    let mut since = if back_secs == 0 {
+        // Start after the newest activation there is.
+        let opts = ActivationListOptions {
+            limit: Some(1),
+            docs: true,
+            ..ActivationListOptions::default()
+        };
+        match c.activation_list(&opts).await {
+            Ok(list) => list
+                .first()
+                .and_then(|a| a.get("start"))
+                .and_then(Value::as_i64)
+                .map_or(0, |s| s + 1),
+            Err(e) => {
+                tracing::debug!(error = %e, "Listing failed; polling from now.");
+                now_ms()
+            }
+        }
+    } else {
+        now_ms() - i64::try_from(back_secs * 1000).unwrap_or(i64::MAX)
+    };
+    ctx.print("Polling for activation logs\n")?;
+    let started = std::time::Instant::now();
+    let mut reported = std::collections::HashSet::new();
+    loop {
+        if args.exit > 0 && started.elapsed().as_secs() > args.exit {
+            return Ok(());
+        }
+        let opts = ActivationListOptions {
+            name: args.name.clone(),
+            since: Some(since),
+            docs: true,
+            limit: Some(0),
+            skip: Some(0),
+            ..ActivationListOptions::default()
+        };
+        match c.activation_list(&opts).await {
+            Ok(list) => {
+                let mut s = String::new();
+                for a in &list {
+                    let id = a.get("activationId").and_then(Value::as_str).unwrap_or("");
+                    if reported.insert(id.to_owned()) {
+                        let name = a.get("name").and_then(Value::as_str).unwrap_or("");
+                        s.push_str(&format!("\nActivation: '{name}' ({id})\n"));
+                        s.push_str(&pretty(a.get("logs").unwrap_or(&Value::Null), Shape::Any));
+                    }
+                    if let Some(start) = a.get("start").and_then(Value::as_i64) {
+                        since = since.max(start + 1);
+                    }
+                }
+                ctx.print(&s)?;
+            }
+            Err(e) => tracing::debug!(error = %e, "Listing failed; polling on."),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(POLL_INTERVAL) => {}
+            _ = tokio::signal::ctrl_c() => {
+                ctx.print("Poll terminated\n")?;
+                return Err(CliError::Reported(crate::error::EXIT_GENERAL));
+            }
         }
     }
 }

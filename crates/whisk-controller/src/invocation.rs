@@ -1,0 +1,257 @@
+//! The one internal invoke path. REST invokes, web actions, rule-fired invokes, sequence
+//! components and conductor steps all build an [`Invocation`] and call
+//! [`Controller::activate`] (or [`Controller::activate_and_wait`]):
+//! - primitive actions are published to an invoker, which writes the record;
+//! - sequences and conductors run here, in a task the controller owns, and the controller
+//!   writes their record ([`crate::sequence`], [`crate::conductor`]);
+//! - built-in actions (the alarms feeds) run here at once ([`crate::alarms`]).
+//!
+//! Every path ends in [`Controller::complete`], so a blocking waiter wakes the same way.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use whisk_types::{
+    now_millis, Activation, ActivationId, ActivationMessage, ActivationResponse, AuthKey,
+    EntityPath, Exec, Identity, Parameters, TransactionId,
+};
+
+use crate::action_body::PROVIDE_API_KEY;
+use crate::controller::Controller;
+use crate::error::ApiError;
+use crate::resolve::ResolvedAction;
+use crate::runtimes;
+
+/// Annotation that makes an action a conductor (reference §6.4).
+pub const CONDUCTOR: &str = "conductor";
+
+/// Extra wait for a component beyond its own time limit.
+const COMPONENT_GRACE: Duration = Duration::from_secs(60);
+/// Wait for a nested composition (it bounds its own components).
+const COMPOSITION_WAIT: Duration = Duration::from_secs(3600);
+
+/// One activation to start.
+#[derive(Debug, Clone)]
+pub(crate) struct Invocation {
+    pub id: ActivationId,
+    pub tid: TransactionId,
+    /// Who invokes: the record is stored in this identity's namespace.
+    pub user: Identity,
+    /// Handed to actions whose `provide-api-key` allows it; scheduled fires have none.
+    pub api_key: Option<AuthKey>,
+    pub target: ResolvedAction,
+    /// The input: a JSON object merged over the parameters, or an array passed as is.
+    pub payload: Value,
+    /// Epoch ms the request arrived (for `waitTime`).
+    pub received_at: i64,
+    /// The enclosing sequence or conductor session.
+    pub cause: Option<ActivationId>,
+    /// Whether somebody waits for the result.
+    pub blocking: bool,
+    /// Run a conductor action as a plain action (a step of its own session).
+    pub plain: bool,
+}
+
+impl Invocation {
+    /// A fresh top-level invocation of `target`.
+    pub fn new(
+        tid: TransactionId,
+        user: Identity,
+        api_key: Option<AuthKey>,
+        target: ResolvedAction,
+        payload: Value,
+    ) -> Self {
+        Self {
+            id: ActivationId::generate(),
+            tid,
+            user,
+            api_key,
+            target,
+            payload,
+            received_at: now_millis(),
+            cause: None,
+            blocking: false,
+            plain: false,
+        }
+    }
+
+    /// A component of this composition: same caller, caused by it, blocking.
+    pub fn child(&self, target: ResolvedAction, payload: Value) -> Self {
+        Self {
+            id: ActivationId::generate(),
+            tid: self.tid.clone(),
+            user: self.user.clone(),
+            api_key: self.api_key.clone(),
+            target,
+            payload,
+            received_at: now_millis(),
+            cause: Some(self.id),
+            blocking: true,
+            plain: false,
+        }
+    }
+
+    /// What runs: a composition the controller drives, a built-in, or an invoker's job.
+    fn mode(&self) -> Mode {
+        let action = &self.target.action;
+        match &action.exec {
+            Exec::Sequence { .. } => Mode::Sequence,
+            _ if runtimes::is_builtin(action.exec.kind()) => Mode::Builtin,
+            _ if !self.plain && action.annotations.is_truthy(CONDUCTOR) => Mode::Conductor,
+            _ => Mode::Primitive,
+        }
+    }
+
+    /// How long a composition waits for this invocation as one of its components.
+    pub fn component_wait(&self) -> Duration {
+        match self.mode() {
+            Mode::Sequence | Mode::Conductor => COMPOSITION_WAIT,
+            Mode::Primitive | Mode::Builtin => {
+                Duration::from_millis(self.target.action.limits.timeout) + COMPONENT_GRACE
+            }
+        }
+    }
+
+    /// The `/run` value: parameters under an object payload; an array passes alone.
+    pub fn content(&self) -> Value {
+        match &self.payload {
+            Value::Object(p) => {
+                let mut content = self.target.params.to_object();
+                content.extend(p.clone());
+                Value::Object(content)
+            }
+            other => other.clone(),
+        }
+    }
+
+    /// The skeleton of a record the controller writes for this invocation.
+    pub fn record(&self, start: i64, response: ActivationResponse) -> Activation {
+        let action = &self.target.action;
+        let mut annotations = Parameters::default();
+        annotations.set("path", json!(action.fqn().to_string()));
+        if let Some(b) = &self.target.binding {
+            annotations.set("binding", json!(b.to_string()));
+        }
+        annotations.set("kind", json!(action.exec.kind()));
+        annotations.set("limits", json!(action.limits));
+        annotations.set("waitTime", json!((start - self.received_at).max(0)));
+        if self.cause.is_some() {
+            annotations.set("causedBy", json!("sequence"));
+        }
+        let end = now_millis();
+        Activation {
+            namespace: EntityPath::namespace_only(self.user.namespace.clone()),
+            name: action.name.clone(),
+            subject: self.user.subject.clone(),
+            activation_id: self.id,
+            start,
+            end,
+            duration: Some(end - start),
+            cause: self.cause,
+            response,
+            logs: Vec::new(),
+            version: action.version,
+            publish: false,
+            annotations,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Primitive,
+    Sequence,
+    Conductor,
+    Builtin,
+}
+
+// === impl Controller ===
+
+impl Controller {
+    /// Starts an activation and returns once it is accepted (published, or its
+    /// composition task spawned). The record appears later, and blocking waiters registered
+    /// for `inv.id` are woken through [`Controller::complete`].
+    ///
+    /// # Errors
+    /// The bus refused the invocation, or no invoker is configured.
+    pub(crate) async fn activate(self: &Arc<Self>, inv: Invocation) -> Result<(), ApiError> {
+        match inv.mode() {
+            Mode::Primitive => self.publish(&self.message(&inv)).await,
+            Mode::Builtin => {
+                let start = now_millis();
+                let response = crate::alarms::run_feed(self, &inv).await;
+                self.finish(inv.record(start, response)).await;
+                Ok(())
+            }
+            Mode::Sequence => {
+                let ctl = self.clone();
+                self.spawn(async move {
+                    let record = crate::sequence::run(&ctl, &inv).await;
+                    ctl.finish(record).await;
+                });
+                Ok(())
+            }
+            Mode::Conductor => {
+                let ctl = self.clone();
+                self.spawn(async move {
+                    let record = crate::conductor::run(&ctl, &inv).await;
+                    ctl.finish(record).await;
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// Starts an activation and waits up to `timeout` for its record; `None` on timeout.
+    ///
+    /// # Errors
+    /// As [`Controller::activate`].
+    pub(crate) async fn activate_and_wait(
+        self: &Arc<Self>,
+        inv: Invocation,
+        timeout: Duration,
+    ) -> Result<Option<Activation>, ApiError> {
+        let namespace = inv.user.namespace.clone();
+        let waiter = self.register_waiter(inv.id);
+        self.activate(inv).await?;
+        Ok(self.wait_for(waiter, &namespace, timeout).await)
+    }
+
+    /// Stores a record the controller made and wakes whoever waits for it.
+    pub(crate) async fn finish(&self, record: Activation) {
+        if let Err(e) = self.activations.put(&record).await {
+            tracing::error!(activation_id = %record.activation_id, error = %e, "Could not store an activation record.");
+        }
+        self.complete(record);
+    }
+
+    fn message(&self, inv: &Invocation) -> ActivationMessage {
+        let action = &inv.target.action;
+        let provide_key = action.annotations.get(PROVIDE_API_KEY).is_none()
+            || action.annotations.is_truthy(PROVIDE_API_KEY);
+        ActivationMessage {
+            transaction_id: inv.tid.clone(),
+            activation_id: inv.id,
+            action: action.clone(),
+            user: inv.user.clone(),
+            api_key: provide_key
+                .then(|| inv.api_key.as_ref().map(ToString::to_string))
+                .flatten(),
+            content: inv.content(),
+            blocking: inv.blocking,
+            controller: self.config.id.clone(),
+            received_at: inv.received_at,
+            cause: inv.cause,
+        }
+    }
+}
+
+/// The input the next sequence component gets from a result: objects and arrays pass,
+/// anything else becomes no input.
+pub(crate) fn next_input(result: &Value) -> Value {
+    match result {
+        Value::Object(_) | Value::Array(_) => result.clone(),
+        _ => json!({}),
+    }
+}
