@@ -9,6 +9,10 @@ pub struct InvokerConfig {
     /// The invoker's number: it names the topic consumed (`invoker<id>`) and labels the
     /// containers, so a restarted invoker finds and removes its own leftovers.
     pub id: u32,
+    /// Names the installation this invoker belongs to. Together with `id` it forms the
+    /// value of the `rwhisk.invoker` label, so two installations on one Docker engine (two
+    /// data directories, parallel tests) never remove each other's containers.
+    pub instance: String,
     /// Memory capacity in MB shared by all containers; a cold start needs the action's
     /// memory limit free (idle containers of other actions are evicted to make room).
     pub memory_mb: u64,
@@ -32,6 +36,7 @@ impl Default for InvokerConfig {
     fn default() -> Self {
         Self {
             id: 0,
+            instance: String::new(),
             memory_mb: 2048,
             idle_timeout: Duration::from_secs(600),
             pids_limit: 1024,
@@ -40,6 +45,17 @@ impl Default for InvokerConfig {
             max_in_flight: 128,
             shutdown_grace: Duration::from_secs(30),
             log_wait: Duration::from_secs(2),
+        }
+    }
+}
+
+impl InvokerConfig {
+    /// The value of the `rwhisk.invoker` label on this invoker's containers.
+    pub fn label(&self) -> String {
+        if self.instance.is_empty() {
+            self.id.to_string()
+        } else {
+            format!("{}-{}", self.instance, self.id)
         }
     }
 }

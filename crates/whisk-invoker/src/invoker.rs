@@ -62,7 +62,7 @@ impl Invoker {
         bus: Arc<dyn Bus>,
     ) -> Arc<Self> {
         let config = Arc::new(config);
-        let pool = Pool::new(factory, config.id, config.memory_mb, config.idle_timeout);
+        let pool = Pool::new(factory, config.label(), config.memory_mb, config.idle_timeout);
         Arc::new(Self {
             runner: Runner::new(Arc::clone(&pool), Arc::clone(&config)),
             config,

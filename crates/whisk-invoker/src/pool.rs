@@ -162,13 +162,13 @@ impl fmt::Debug for Reservation {
 impl Pool {
     pub(crate) fn new(
         factory: Arc<dyn ContainerFactory>,
-        invoker_id: u32,
+        invoker_id: String,
         capacity_mb: u64,
         idle_timeout: Duration,
     ) -> Arc<Self> {
         Arc::new(Self {
             factory,
-            invoker_id: invoker_id.to_string(),
+            invoker_id,
             capacity_mb,
             idle_timeout,
             state: Mutex::default(),
@@ -618,7 +618,7 @@ mod tests {
 
     fn pool(capacity_mb: u64) -> (Arc<Pool>, Arc<CountingFactory>) {
         let factory = Arc::new(CountingFactory::default());
-        let pool = Pool::new(factory.clone(), 7, capacity_mb, Duration::from_secs(60));
+        let pool = Pool::new(factory.clone(), "7".into(), capacity_mb, Duration::from_secs(60));
         (pool, factory)
     }
 
@@ -785,7 +785,7 @@ mod tests {
             fail_create: true,
             ..Default::default()
         });
-        let pool = Pool::new(factory, 7, 128, Duration::from_secs(60));
+        let pool = Pool::new(factory, "7".into(), 128, Duration::from_secs(60));
         let a = key("a", "1", 128);
         let Lease::Cold(r) = pool.acquire(&a.revision, 128).await.unwrap() else {
             panic!("cold expected");

@@ -162,7 +162,7 @@ impl Runner {
             pids_limit: self.config.pids_limit,
             env: vec![(ENV_API_HOST.into(), self.config.api_host.clone())],
             labels: vec![
-                (LABEL_INVOKER.into(), self.config.id.to_string()),
+                (LABEL_INVOKER.into(), self.config.label()),
                 (LABEL_ACTION.into(), key.fqn.to_string()),
                 (LABEL_REVISION.into(), key.revision.to_string()),
             ],

@@ -74,6 +74,24 @@ fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
     Ok(())
 }
 
+/// The name of this installation, kept in `DIR/instance` (made on first start). It labels
+/// the containers, so installations sharing one Docker engine leave each other alone.
+///
+/// # Errors
+/// The file cannot be read or written.
+pub fn ensure_instance(data_dir: &Path) -> Result<String> {
+    let path = data_dir.join("instance");
+    if let Ok(text) = fs::read_to_string(&path) {
+        let name = text.trim();
+        if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Ok(name.to_owned());
+        }
+    }
+    let name = format!("s{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    fs::write(&path, &name).with_context(|| format!("writing {}", path.display()))?;
+    Ok(name)
+}
+
 /// Paths of the certificate and key the HTTPS listener uses.
 #[derive(Debug, Clone)]
 pub struct TlsFiles {

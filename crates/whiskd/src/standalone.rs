@@ -104,6 +104,7 @@ async fn run(args: StandaloneArgs) -> Result<()> {
             .context("connecting to Docker")?,
     );
     let invoker_config = InvokerConfig {
+        instance: bootstrap::ensure_instance(&data_dir)?,
         memory_mb: args.invoker_memory_mb,
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),
         api_host: args
