@@ -489,7 +489,9 @@ pub struct ListArgs {
 #[derive(Debug, Subcommand)]
 pub enum TriggerCommand {
     /// create new trigger
-    #[command(after_long_help = "Examples:\n  wsk trigger create tick\n  wsk trigger create every-minute --feed /whisk.system/alarms/alarm -p cron '* * * * *'")]
+    #[command(
+        after_long_help = "Examples:\n  wsk trigger create tick\n  wsk trigger create every-minute --feed /whisk.system/alarms/alarm -p cron '* * * * *'"
+    )]
     Create(TriggerPutArgs),
     /// update an existing trigger, or create a trigger if it does not exist
     #[command(after_long_help = "Example:\n  wsk trigger update tick -p color red")]
@@ -583,10 +585,14 @@ pub struct RulePutArgs {
 #[derive(Debug, Subcommand)]
 pub enum PackageCommand {
     /// bind parameters to a package
-    #[command(after_long_help = "Example:\n  wsk package bind /whisk.system/alarms myalarms -p cron '* * * * *'")]
+    #[command(
+        after_long_help = "Example:\n  wsk package bind /whisk.system/alarms myalarms -p cron '* * * * *'"
+    )]
     Bind(PackageBindArgs),
     /// create a new package
-    #[command(after_long_help = "Examples:\n  wsk package create demo\n  wsk package create shared-demo --shared yes -p greeting hi")]
+    #[command(
+        after_long_help = "Examples:\n  wsk package create demo\n  wsk package create shared-demo --shared yes -p greeting hi"
+    )]
     Create(PackagePutArgs),
     /// update an existing package, or create a package if it does not exist
     #[command(after_long_help = "Example:\n  wsk package update demo -p greeting hello")]

@@ -2,9 +2,13 @@
 
 mod action;
 mod activation;
+mod entity;
 mod namespace;
+mod package;
 mod property;
+mod rule;
 mod sdk;
+mod trigger;
 
 use crate::cli::{Cli, Command};
 use crate::{CliError, Ctx};
@@ -19,6 +23,9 @@ pub async fn dispatch(cli: Cli, ctx: &mut Ctx<'_>) -> Result<(), CliError> {
         Command::Action(c) => action::run(c, &root, ctx).await,
         Command::Activation(c) => activation::run(c, &root, ctx).await,
         Command::Namespace(c) => namespace::run(c, &root, ctx).await,
+        Command::Package(c) => package::run(c, &root, ctx).await,
+        Command::Rule(c) => rule::run(c, &root, ctx).await,
+        Command::Trigger(c) => trigger::run(c, &root, ctx).await,
         Command::Property(c) => property::run(c, &root, ctx).await,
         Command::Sdk(c) => sdk::run(c, &root, ctx),
     }

@@ -129,6 +129,54 @@ pub const ACTIVATION: Shape = Shape::Struct(&[
     field("publish", Shape::Any, Nil),
 ]);
 
+/// `whisk.Trigger`.
+pub const TRIGGER: Shape = Shape::Struct(&[
+    field("namespace", Shape::Any, Empty),
+    field("name", Shape::Any, Never(Zero::Str)),
+    field("version", Shape::Any, Empty),
+    field("activationId", Shape::Any, Empty),
+    field("annotations", KEY_VALUES, Empty),
+    field("parameters", KEY_VALUES, Empty),
+    field("limits", LIMITS, Nil),
+    field("publish", Shape::Any, Nil),
+    field("rules", Shape::Any, Empty),
+    field("updated", Shape::Any, Empty),
+]);
+
+/// `whisk.Rule`.
+pub const RULE: Shape = Shape::Struct(&[
+    field("namespace", Shape::Any, Empty),
+    field("name", Shape::Any, Empty),
+    field("version", Shape::Any, Empty),
+    field("annotations", KEY_VALUES, Empty),
+    field("status", Shape::Any, Never(Zero::Str)),
+    field("trigger", Shape::Any, Never(Zero::Null)),
+    field("action", Shape::Any, Never(Zero::Null)),
+    field("publish", Shape::Any, Nil),
+    field("updated", Shape::Any, Empty),
+]);
+
+/// `whisk.Binding`.
+const BINDING: Shape = Shape::Struct(&[
+    field("namespace", Shape::Any, Empty),
+    field("name", Shape::Any, Empty),
+]);
+const ACTIONS: Shape = Shape::List(&ACTION);
+
+/// `whisk.Package`.
+pub const PACKAGE: Shape = Shape::Struct(&[
+    field("namespace", Shape::Any, Empty),
+    field("name", Shape::Any, Empty),
+    field("version", Shape::Any, Empty),
+    field("publish", Shape::Any, Nil),
+    field("annotations", KEY_VALUES, Empty),
+    field("parameters", KEY_VALUES, Empty),
+    field("binding", BINDING, Nil),
+    field("actions", ACTIONS, Empty),
+    field("feeds", ACTIONS, Empty),
+    field("updated", Shape::Any, Empty),
+]);
+
 impl Shape {
     /// The struct field named `name`, compared without case as the Go CLI's field filter
     /// does (`activationid` finds `activationId`).

@@ -32,6 +32,45 @@ pub fn action_list(actions: &[Value]) -> String {
     s
 }
 
+/// `trigger list` / `package list`: the header, then `%-70s %s` rows of `/ns/name` and
+/// `shared` (packages with `publish: true`) or `private`.
+pub fn entity_list(header: &str, items: &[Value]) -> String {
+    let mut s = format!("{header}\n");
+    for item in items {
+        let shared = item.get("publish").and_then(Value::as_bool) == Some(true);
+        let name = format!(
+            "/{}/{}",
+            str_field(item, "namespace"),
+            str_field(item, "name")
+        );
+        let scope = if shared { "shared" } else { "private" };
+        s.push_str(&format!("{name:<70} {scope}\n"));
+    }
+    s
+}
+
+/// `rule list`: `%-70s %-20s %s` rows of `/ns/name`, `private` and the status.
+pub fn rule_list(rules: &[(Value, String)]) -> String {
+    let mut s = String::from("rules\n");
+    for (rule, status) in rules {
+        let name = format!(
+            "/{}/{}",
+            str_field(rule, "namespace"),
+            str_field(rule, "name")
+        );
+        s.push_str(&format!("{name:<70} {:<20} {status}\n", "private"));
+    }
+    s
+}
+
+/// Sorts by lower-cased `namespace` + `name`, as the Go CLI's `--name-sort` does for
+/// triggers, rules and packages.
+pub fn sort_by_name(items: &mut [Value]) {
+    items.sort_by_key(|v| {
+        str_field(v, "namespace").to_lowercase() + &str_field(v, "name").to_lowercase()
+    });
+}
+
 /// Sorts actions as `action list --name-sort` does: actions outside packages first, by
 /// name; then packaged ones by lower-cased `namespace` + `name`.
 pub fn sort_actions_by_name(actions: &mut [Value]) {
@@ -353,6 +392,35 @@ Datetime            Activation ID                    Kind    Start Duration   St
             format!("actions\n{:<70} private blackbox\n", "/guest/whisk_c")
         );
         assert_eq!(action_list(&[]), "actions\n");
+    }
+
+    #[test]
+    fn entity_rows() {
+        let items = vec![
+            json!({"namespace": "guest", "name": "demo", "publish": false}),
+            json!({"namespace": "guest", "name": "shared", "publish": true}),
+        ];
+        assert_eq!(
+            entity_list("packages", &items),
+            format!(
+                "packages\n{:<70} private\n{:<70} shared\n",
+                "/guest/demo", "/guest/shared"
+            )
+        );
+        let rules = vec![(
+            json!({"namespace": "guest", "name": "r"}),
+            "active".to_owned(),
+        )];
+        assert_eq!(
+            rule_list(&rules),
+            format!("rules\n{:<70} {:<20} active\n", "/guest/r", "private")
+        );
+        let mut v = vec![
+            json!({"namespace": "guest", "name": "b"}),
+            json!({"namespace": "guest", "name": "A"}),
+        ];
+        sort_by_name(&mut v);
+        assert_eq!(v[0]["name"], "A");
     }
 
     #[test]

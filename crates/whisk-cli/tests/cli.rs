@@ -22,6 +22,10 @@ const ID: &str = "6ba2c0fd6f4348b8a2c0fd6f4388b864";
 struct State {
     actions: BTreeMap<String, Value>,
     activations: BTreeMap<String, Value>,
+    /// Triggers, rules and packages by (collection, name).
+    entities: BTreeMap<(String, String), Value>,
+    /// Bodies of every invoke, in order.
+    invokes: Vec<(String, Value)>,
 }
 
 type Shared = Arc<Mutex<State>>;
@@ -102,7 +106,90 @@ async fn handle(
                 "The requested resource does not exist.",
             ),
         },
+        (Method::PUT, ["namespaces", _, coll @ ("triggers" | "rules" | "packages"), name]) => {
+            let key = ((*coll).to_owned(), (*name).to_owned());
+            if st.entities.contains_key(&key) && query.contains("overwrite=false") {
+                return error(StatusCode::CONFLICT, "resource already exists");
+            }
+            let mut e = body.clone();
+            e["namespace"] = json!("guest");
+            e["name"] = json!(name);
+            e["version"] = json!("0.0.1");
+            e["publish"] = body.get("publish").cloned().unwrap_or(json!(false));
+            if *coll == "rules" {
+                e["status"] = json!("active");
+            }
+            st.entities.insert(key, e.clone());
+            axum::Json(e).into_response()
+        }
+        (Method::GET, ["namespaces", _, coll @ ("triggers" | "rules" | "packages")]) => {
+            let list: Vec<Value> = st
+                .entities
+                .iter()
+                .filter(|((c, _), _)| c == coll)
+                .map(|(_, v)| {
+                    let mut v = v.clone();
+                    v.as_object_mut().unwrap().remove("status");
+                    v
+                })
+                .collect();
+            axum::Json(Value::Array(list)).into_response()
+        }
+        (Method::GET, ["namespaces", _, coll @ ("triggers" | "rules" | "packages"), name]) => {
+            match st.entities.get(&((*coll).to_owned(), (*name).to_owned())) {
+                Some(e) => axum::Json(e.clone()).into_response(),
+                None => error(
+                    StatusCode::NOT_FOUND,
+                    "The requested resource does not exist.",
+                ),
+            }
+        }
+        (Method::DELETE, ["namespaces", _, coll @ ("triggers" | "rules" | "packages"), name]) => {
+            match st
+                .entities
+                .remove(&((*coll).to_owned(), (*name).to_owned()))
+            {
+                Some(e) => axum::Json(e).into_response(),
+                None => error(
+                    StatusCode::NOT_FOUND,
+                    "The requested resource does not exist.",
+                ),
+            }
+        }
+        (Method::POST, ["namespaces", _, "triggers", name]) => {
+            if st
+                .entities
+                .contains_key(&("triggers".to_owned(), (*name).to_owned()))
+            {
+                (
+                    StatusCode::ACCEPTED,
+                    axum::Json(json!({"activationId": ID})),
+                )
+                    .into_response()
+            } else {
+                error(
+                    StatusCode::NOT_FOUND,
+                    "The requested resource does not exist.",
+                )
+            }
+        }
+        (Method::POST, ["namespaces", _, "rules", name]) => {
+            match st
+                .entities
+                .get_mut(&("rules".to_owned(), (*name).to_owned()))
+            {
+                Some(r) => {
+                    r["status"] = body["status"].clone();
+                    (StatusCode::OK, "OK").into_response()
+                }
+                None => error(
+                    StatusCode::NOT_FOUND,
+                    "The requested resource does not exist.",
+                ),
+            }
+        }
         (Method::POST, ["namespaces", _, "actions", name]) => {
+            st.invokes.push(((*name).to_owned(), body.clone()));
             let blocking = query.contains("blocking=true");
             let result_only = query.contains("result=true");
             match *name {
@@ -195,6 +282,13 @@ async fn handle(
 
 /// Starts the stand-in on its own thread and runtime; returns its address.
 fn start_server() -> SocketAddr {
+    start_server_with_state().0
+}
+
+/// Like [`start_server`], also returning the stand-in's state for inspection.
+fn start_server_with_state() -> (SocketAddr, Shared) {
+    let state: Shared = Arc::default();
+    let shared = state.clone();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -204,14 +298,13 @@ fn start_server() -> SocketAddr {
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
-            let state: Shared = Arc::default();
             let app = Router::new().fallback(move |m: Method, u: Uri, h: HeaderMap, b: Bytes| {
                 handle(state.clone(), m, u, h, b)
             });
             axum::serve(listener, app).await.unwrap();
         });
     });
-    rx.recv().unwrap()
+    (rx.recv().unwrap(), shared)
 }
 
 /// A properties file in a temp dir and a way to run `wsk` with it.
@@ -585,4 +678,104 @@ fn namespace_list_and_sdk() {
     assert!(r.out.contains("_wsk()"), "not a bash completion script");
     let r = wsk.run(&["sdk", "install", "ios"]);
     assert_eq!(r.code, 1);
+}
+
+#[test]
+fn triggers_rules_and_packages() {
+    let (addr, state) = start_server_with_state();
+    let wsk = Wsk::for_server(addr);
+
+    // Packages and bindings.
+    let r = wsk.run(&[
+        "package", "create", "demo", "--shared", "yes", "-p", "greeting", "hi",
+    ]);
+    ok(&r);
+    assert_eq!(r.out, "ok: created package demo\n");
+    ok(&wsk.run(&["package", "bind", "/guest/demo", "mine", "-p", "x", "1"]));
+    let r = wsk.run(&["package", "list"]);
+    assert_eq!(
+        r.out,
+        format!(
+            "packages\n{:<70} shared\n{:<70} private\n",
+            "/guest/demo", "/guest/mine"
+        )
+    );
+    let r = wsk.run(&["package", "get", "mine", "binding"]);
+    assert_eq!(r.out, "ok: got package mine, displaying field binding\n{\n    \"namespace\": \"guest\",\n    \"name\": \"demo\"\n}\n");
+    assert_eq!(
+        wsk.run(&["package", "delete", "mine"]).out,
+        "ok: deleted package mine\n"
+    );
+
+    // Triggers, with a feed that gets the lifecycle call.
+    ok(&wsk.run(&["action", "create", "myfeed", "--docker", "img"]));
+    let r = wsk.run(&[
+        "trigger",
+        "create",
+        "tick",
+        "--feed",
+        "myfeed",
+        "-p",
+        "cron",
+        "* * * * *",
+    ]);
+    ok(&r);
+    assert_eq!(r.out, "ok: created trigger tick\n");
+    let (name, input) = state.lock().unwrap().invokes.last().cloned().unwrap();
+    assert_eq!(name, "myfeed");
+    assert_eq!(
+        input,
+        json!({"lifecycleEvent": "CREATE", "triggerName": "/_/tick", "authKey": AUTH, "cron": "* * * * *"})
+    );
+    let r = wsk.run(&["trigger", "fire", "tick"]);
+    assert_eq!(r.out, format!("ok: triggered /_/tick with id {ID}\n"));
+    let r = wsk.run(&["trigger", "list"]);
+    assert_eq!(r.out, format!("triggers\n{:<70} private\n", "/guest/tick"));
+
+    // Rules.
+    ok(&wsk.run(&["action", "create", "hello", "--docker", "img"]));
+    assert_eq!(
+        wsk.run(&["rule", "create", "r1", "tick", "hello"]).out,
+        "ok: created rule r1\n"
+    );
+    assert_eq!(
+        wsk.run(&["rule", "disable", "r1"]).out,
+        "ok: disabled rule r1\n"
+    );
+    assert_eq!(
+        wsk.run(&["rule", "status", "r1"]).out,
+        "ok: rule r1 is inactive\n"
+    );
+    assert_eq!(
+        wsk.run(&["rule", "enable", "r1"]).out,
+        "ok: enabled rule r1\n"
+    );
+    let r = wsk.run(&["rule", "list"]);
+    assert_eq!(
+        r.out,
+        format!("rules\n{:<70} {:<20} active\n", "/guest/r1", "private")
+    );
+    let r = wsk.run(&["rule", "get", "r1", "action"]);
+    assert_eq!(
+        r.out,
+        "ok: got rule r1, displaying field action\n\"/_/hello\"\n"
+    );
+    assert_eq!(
+        wsk.run(&["rule", "delete", "r1"]).out,
+        "ok: deleted rule r1\n"
+    );
+
+    // Deleting the trigger tells the feed.
+    assert_eq!(
+        wsk.run(&["trigger", "delete", "tick"]).out,
+        "ok: deleted trigger tick\n"
+    );
+    let (_, input) = state.lock().unwrap().invokes.last().cloned().unwrap();
+    assert_eq!(input["lifecycleEvent"], "DELETE");
+
+    let r = wsk.run(&["trigger", "get", "tick"]);
+    assert_eq!(r.code, 148);
+    assert_eq!(r.err, "error: Unable to get trigger 'tick': The requested resource does not exist. (code tid42)\n");
+    let r = wsk.run(&["rule", "create", "r1", "tick", "hello"]);
+    assert_eq!(r.code, 0, "the stand-in does not check references");
 }

@@ -162,7 +162,7 @@ fn exec(spec: &ActionSpec, props: &Properties) -> Result<Option<Value>, CliError
         };
         let components: Vec<String> = list
             .split(',')
-            .map(|c| sequence_component(c.trim(), props.default_namespace()))
+            .map(|c| super::entity::slash_qualified(c.trim(), props.default_namespace()))
             .collect();
         exec.insert("kind".into(), "sequence".into());
         exec.insert("components".into(), json!(components));
@@ -230,18 +230,6 @@ fn exec(spec: &ActionSpec, props: &Properties) -> Result<Option<Value>, CliError
         exec.insert("main".into(), main.clone().into());
     }
     Ok(Some(Value::Object(exec)))
-}
-
-/// `a` → `/ns/a`; `/x/a`, `x/p/a` stay qualified.
-fn sequence_component(name: &str, namespace: &str) -> String {
-    let parts: Vec<&str> = name.split('/').collect();
-    if name.starts_with('/') {
-        name.to_owned()
-    } else if parts.len() == 3 && !parts[0].is_empty() {
-        format!("/{name}")
-    } else {
-        format!("/{namespace}/{name}")
-    }
 }
 
 /// `action invoke`.
