@@ -37,7 +37,11 @@ pub async fn ensure_guest(identities: &dyn IdentityStore, data_dir: &Path) -> Re
             }
         }
     }
-    let key = AuthKey::generate();
+    let mut key = AuthKey::generate();
+    if let Some(record) = &existing {
+        // Keep the subject's uuid; only the secret is replaced.
+        key.uuid = record.identity.uuid;
+    }
     let salt = new_salt();
     let record = SubjectRecord {
         identity: Identity {
