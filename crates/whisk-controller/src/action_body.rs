@@ -4,10 +4,12 @@
 
 use serde_json::{Map, Value};
 use whisk_types::action::looks_like_base64;
-use whisk_types::{Action, ActionLimits, EntityName, EntityPath, Exec, Parameters, SemVer};
+use whisk_types::{
+    Action, ActionLimits, EntityName, EntityPath, Exec, FullyQualifiedName, Parameters, SemVer,
+};
 
 use crate::error::ApiError;
-use crate::runtimes::{KindError, ResolvedKind, RuntimeManifest};
+use crate::runtimes::{KindError, ResolvedKind, RuntimeManifest, SEQUENCE};
 
 /// Annotation holding the action's kind, set on every PUT.
 pub const EXEC_ANNOTATION: &str = "exec";
@@ -143,6 +145,21 @@ fn parse_exec(v: Value, manifest: &RuntimeManifest) -> Result<Exec, ApiError> {
             Some(_) => Err(malformed(format!("'{key}' must be a string"))),
         }
     };
+    if kind.trim().eq_ignore_ascii_case(SEQUENCE) {
+        let Some(Value::Array(list)) = obj.get("components") else {
+            return Err(malformed("'components' must be defined for sequence kind"));
+        };
+        let components = list
+            .iter()
+            .map(|c| {
+                let s = c
+                    .as_str()
+                    .ok_or_else(|| malformed("'components' must be an array of strings"))?;
+                FullyQualifiedName::parse(s).map_err(|e| malformed(e.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        return Ok(Exec::Sequence { components });
+    }
     match manifest.resolve(kind) {
         Ok(ResolvedKind::Blackbox) => {
             let image = opt_string("image")?

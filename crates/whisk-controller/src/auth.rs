@@ -101,7 +101,7 @@ fn basic_credentials(headers: &HeaderMap) -> Result<AuthKey, ApiError> {
     AuthKey::parse(&text).ok_or(ApiError::AuthInvalid)
 }
 
-fn secret_matches(record: &SubjectRecord, secret: &str) -> bool {
+pub(crate) fn secret_matches(record: &SubjectRecord, secret: &str) -> bool {
     constant_time_eq(
         hash_secret(&record.salt, secret).as_bytes(),
         record.secret_hash.as_bytes(),

@@ -96,7 +96,9 @@ pub(crate) async fn run(ctl: &Arc<Controller>, inv: &Invocation) -> Activation {
     record.logs = logs;
     record.annotations.set("kind", json!("sequence"));
     record.annotations.set("conductor", json!(true));
-    record.annotations.set("topmost", json!(inv.cause.is_none()));
+    record
+        .annotations
+        .set("topmost", json!(inv.cause.is_none()));
     record
 }
 

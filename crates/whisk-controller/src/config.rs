@@ -54,6 +54,8 @@ pub struct ControllerConfig {
     pub runtimes: RuntimeManifest,
     /// Limits reported to clients.
     pub limits: NamespaceLimits,
+    /// How often the alarm scheduler looks for due ticks (its resolution).
+    pub scheduler_interval: Duration,
 }
 
 impl Default for ControllerConfig {
@@ -71,6 +73,7 @@ impl Default for ControllerConfig {
             auth_cache_ttl: Duration::from_secs(10),
             runtimes: RuntimeManifest::default(),
             limits: NamespaceLimits::default(),
+            scheduler_interval: Duration::from_secs(1),
         }
     }
 }

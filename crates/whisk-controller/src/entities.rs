@@ -88,10 +88,6 @@ pub(crate) struct Package {
 }
 
 impl Package {
-    pub fn fqn(&self) -> FullyQualifiedName {
-        FullyQualifiedName::new(self.namespace.clone(), self.name.clone())
-    }
-
     /// The list row: `binding` is `false` or `{namespace, name}` (reference §4.0).
     pub fn summary(&self) -> Value {
         json!({
@@ -159,10 +155,6 @@ fn empty_object() -> Value {
 }
 
 impl Trigger {
-    pub fn fqn(&self) -> FullyQualifiedName {
-        FullyQualifiedName::new(self.namespace.clone(), self.name.clone())
-    }
-
     /// The list row (reference §4.0).
     pub fn summary(&self) -> Value {
         json!({
@@ -251,7 +243,10 @@ mod tests {
             "binding": {"namespace": "whisk.system", "name": "alarms"},
         }))
         .unwrap();
-        assert_eq!(b.binding.as_ref().unwrap().fqn().to_string(), "whisk.system/alarms");
+        assert_eq!(
+            b.binding.as_ref().unwrap().fqn().to_string(),
+            "whisk.system/alarms"
+        );
         assert_eq!(
             b.summary()["binding"],
             json!({"namespace": "whisk.system", "name": "alarms"})
@@ -274,7 +269,8 @@ mod tests {
         assert_eq!(active[0].1.fqn().to_string(), "guest/a");
         let v = serde_json::to_value(&t).unwrap();
         assert_eq!(v["limits"], json!({}));
-        let bare: Trigger = serde_json::from_value(json!({"namespace": "guest", "name": "t"})).unwrap();
+        let bare: Trigger =
+            serde_json::from_value(json!({"namespace": "guest", "name": "t"})).unwrap();
         assert!(serde_json::to_value(&bare).unwrap().get("rules").is_none());
     }
 }

@@ -18,6 +18,11 @@ pub const AUTH_CHALLENGE: &str = "Basic realm=\"OpenWhisk secure realm\"";
 #[derive(Debug, Clone)]
 pub(crate) struct ErrorText(pub String);
 
+/// Marks a response the transaction layer must leave as it is: a web action's own
+/// response, whatever its status.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PassThrough;
+
 /// A failed request. Texts clients see are OpenWhisk's, word for word.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -25,11 +30,20 @@ pub enum ApiError {
     AuthMissing,
     #[error("The supplied authentication is invalid")]
     AuthInvalid,
+    /// A web action's `require-whisk-auth` was not met (the status's reason phrase).
+    #[error("Unauthorized")]
+    WebUnauthorized,
     /// The caller may not touch this resource (`ns` or `ns/entity`).
     #[error("The supplied authentication is not authorized to access '{0}'.")]
     Forbidden(String),
     #[error("The requested resource does not exist.")]
     NotFound,
+    /// A 404 with its own text.
+    #[error("{0}")]
+    NotFoundText(String),
+    /// A 409 with its own text.
+    #[error("{0}")]
+    Conflict(String),
     /// No route matches the path.
     #[error("The requested resource could not be found.")]
     RouteNotFound,
@@ -72,9 +86,14 @@ impl ApiError {
     /// The one place errors become statuses.
     pub fn status(&self) -> StatusCode {
         match self {
-            ApiError::AuthMissing | ApiError::AuthInvalid => StatusCode::UNAUTHORIZED,
+            ApiError::AuthMissing | ApiError::AuthInvalid | ApiError::WebUnauthorized => {
+                StatusCode::UNAUTHORIZED
+            }
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::NotFound | ApiError::RouteNotFound => StatusCode::NOT_FOUND,
+            ApiError::NotFound | ApiError::NotFoundText(_) | ApiError::RouteNotFound => {
+                StatusCode::NOT_FOUND
+            }
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::BadRequest(_)
             | ApiError::Malformed(_)

@@ -8,6 +8,8 @@
 //!
 //! Every path ends in [`Controller::complete`], so a blocking waiter wakes the same way.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,6 +27,8 @@ use crate::runtimes;
 
 /// Annotation that makes an action a conductor (reference §6.4).
 pub const CONDUCTOR: &str = "conductor";
+/// Annotation making defined parameters immutable at invoke time (reference §6.3).
+pub const FINAL: &str = "final";
 
 /// Extra wait for a component beyond its own time limit.
 const COMPONENT_GRACE: Duration = Duration::from_secs(60);
@@ -158,6 +162,9 @@ impl Invocation {
     }
 }
 
+/// A boxed, sendable future (breaks the type cycle of compositions calling the invoke path).
+pub(crate) type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
     Primitive,
@@ -204,18 +211,21 @@ impl Controller {
     }
 
     /// Starts an activation and waits up to `timeout` for its record; `None` on timeout.
+    /// Boxed, because compositions call it from inside [`Controller::activate`].
     ///
     /// # Errors
     /// As [`Controller::activate`].
-    pub(crate) async fn activate_and_wait(
+    pub(crate) fn activate_and_wait(
         self: &Arc<Self>,
         inv: Invocation,
         timeout: Duration,
-    ) -> Result<Option<Activation>, ApiError> {
-        let namespace = inv.user.namespace.clone();
-        let waiter = self.register_waiter(inv.id);
-        self.activate(inv).await?;
-        Ok(self.wait_for(waiter, &namespace, timeout).await)
+    ) -> BoxFuture<'_, Result<Option<Activation>, ApiError>> {
+        Box::pin(async move {
+            let namespace = inv.user.namespace.clone();
+            let waiter = self.register_waiter(inv.id);
+            self.activate(inv).await?;
+            Ok(self.wait_for(waiter, &namespace, timeout).await)
+        })
     }
 
     /// Stores a record the controller made and wakes whoever waits for it.
@@ -254,4 +264,26 @@ pub(crate) fn next_input(result: &Value) -> Value {
         Value::Object(_) | Value::Array(_) => result.clone(),
         _ => json!({}),
     }
+}
+
+/// Text of a request naming a parameter it may not set.
+pub(crate) const NOT_ALLOWED: &str =
+    "Request defines parameters that are not allowed (e.g., reserved properties).";
+
+/// With `final`, no defined (non-null) parameter may be overridden by the request.
+///
+/// # Errors
+/// 400 when a key names one.
+pub(crate) fn check_final<'a>(
+    target: &ResolvedAction,
+    mut keys: impl Iterator<Item = &'a String>,
+) -> Result<(), ApiError> {
+    if !target.action.annotations.is_truthy(FINAL) {
+        return Ok(());
+    }
+    let params = &target.params;
+    if keys.any(|k| params.get(k).is_some_and(|v| !v.is_null())) {
+        return Err(ApiError::BadRequest(NOT_ALLOWED.into()));
+    }
+    Ok(())
 }

@@ -1,13 +1,24 @@
 //! The rwhisk controller: OpenWhisk's REST API (`/api/v1`) over the store and bus traits.
-//! It authenticates callers, keeps actions in the [`EntityStore`](whisk_store::EntityStore),
-//! publishes invocations to invoker topics, waits for completions of blocking invokes and
-//! serves activation records. `whiskd` serves [`router`] on HTTP and HTTPS.
+//! It authenticates callers, keeps entities (actions, packages, triggers, rules) in the
+//! [`EntityStore`](whisk_store::EntityStore), publishes invocations to invoker topics, waits
+//! for completions of blocking invokes, runs sequences and conductors itself, fires
+//! triggers through their rules, serves web actions and activation records, and hosts the
+//! built-in `/whisk.system/alarms` feeds with their scheduler. `whiskd` serves [`router`]
+//! on HTTP and HTTPS.
 //!
 //! # Layout
 //! - [`config`] holds [`ControllerConfig`].
-//! - [`controller`] holds [`Controller`], the shared state, and the blocking-wait machinery.
+//! - [`controller`] holds [`Controller`], the shared state, its background tasks, and the
+//!   blocking-wait machinery.
 //! - `routes` has the handlers; everything under `/api/v1/namespaces` is parsed and
-//!   dispatched by hand so encoded and unencoded package paths both work.
+//!   dispatched by hand so encoded and unencoded package paths both work; `routes/web`
+//!   serves `/api/v1/web`.
+//! - `resolve` turns names into entities with entitlement, bindings and parameter merge.
+//! - `invocation` is the one internal invoke path (REST, web, rules, compositions);
+//!   `sequence` and `conductor` run compositions; `fire` fires triggers.
+//! - `entities` types packages, triggers and rules; `system` makes `whisk.system`.
+//! - `alarms` runs the built-in feeds; `alarms::cron`, `alarms::plan` and
+//!   `alarms::scheduler` compute and fire their ticks.
 //! - `action_body` has the action PUT rules (create, update merge, validation).
 //! - [`error`] holds [`ApiError`], the one mapping of failures to statuses and texts.
 //! - `transaction` is the layer giving every response `X-Request-ID`, CORS and the error body.
@@ -17,14 +28,22 @@
 #![forbid(unsafe_code)]
 
 mod action_body;
+mod alarms;
 mod auth;
+mod conductor;
 pub mod config;
 pub mod controller;
+mod entities;
 pub mod error;
+mod fire;
+mod invocation;
 pub mod metrics;
 mod request;
+mod resolve;
 mod routes;
 pub mod runtimes;
+mod sequence;
+mod system;
 mod transaction;
 
 use std::sync::Arc;
@@ -52,6 +71,11 @@ pub fn router(controller: Arc<Controller>) -> Router {
         .route("/metrics", get(routes::metrics))
         .route("/api/v1", get(routes::api_info))
         .route("/api/v1/", get(routes::api_info))
+        .route(routes::WEB, any(routes::web::handle))
+        .route(
+            &format!("{}/{{*rest}}", routes::WEB),
+            any(routes::web::handle),
+        )
         .route(ns, any(routes::namespaced))
         .route(&format!("{ns}/"), any(routes::namespaced))
         .route(&format!("{ns}/{{*rest}}"), any(routes::namespaced))

@@ -67,6 +67,11 @@ impl Query {
         Self { pairs }
     }
 
+    /// Every pair, in order.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
     /// The first value given for `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs

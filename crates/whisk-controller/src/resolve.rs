@@ -22,12 +22,6 @@ pub(crate) struct ResolvedAction {
     pub binding: Option<EntityPath>,
 }
 
-impl ResolvedAction {
-    pub fn fqn(&self) -> FullyQualifiedName {
-        self.action.fqn()
-    }
-}
-
 /// A package with a binding followed: the real package and the merged parameters.
 #[derive(Debug, Clone)]
 pub(crate) struct ResolvedPackage {
@@ -88,6 +82,10 @@ pub(crate) async fn resolve_package(
     fqn: &FullyQualifiedName,
 ) -> Result<ResolvedPackage, ApiError> {
     let named = entitled_package(ctl, caller, fqn).await?;
+    if named.binding.is_some() && fqn.namespace() != caller {
+        // Bindings are read only by their owner.
+        return Err(ApiError::Forbidden(resource(fqn)));
+    }
     let Some(binding) = named.binding.clone() else {
         return Ok(ResolvedPackage {
             params: named.parameters.clone(),

@@ -7,9 +7,14 @@ mod actions;
 mod activations;
 mod info;
 mod invoke;
+mod namespaces;
+mod packages;
+mod rules;
+mod triggers;
+pub(crate) mod web;
+mod web_result;
 
 pub use invoke::ACTIVATION_ID_HEADER;
-mod namespaces;
 
 use std::sync::Arc;
 
@@ -27,24 +32,57 @@ use crate::error::ApiError;
 use crate::request::{percent_decode, Query};
 
 pub(crate) use info::{api_info, metrics, not_found, ping, server_info};
+pub(crate) use packages::FEED;
 
 /// The prefix of every authenticated route.
 pub(crate) const NAMESPACES: &str = "/api/v1/namespaces";
+/// The prefix of web actions (no authentication needed).
+pub(crate) const WEB: &str = "/api/v1/web";
 
 const GET: &[&str] = &["GET"];
 const ENTITY_METHODS: &[&str] = &["GET", "PUT", "DELETE", "POST"];
+const PACKAGE_METHODS: &[&str] = &["GET", "PUT", "DELETE"];
 
 /// One authenticated request, with what every handler needs.
 pub(crate) struct Call {
     pub ctl: Arc<Controller>,
     pub tid: TransactionId,
     pub caller: Caller,
-    /// The namespace of the path, `_` resolved: always the caller's for now.
+    /// The namespace of the path, `_` resolved to the caller's.
     pub namespace: EntityName,
     pub query: Query,
     pub headers: HeaderMap,
     /// Epoch ms when the request arrived.
     pub received_at: i64,
+}
+
+impl Call {
+    /// The caller's own namespace.
+    pub fn own(&self) -> &EntityName {
+        &self.caller.identity.namespace
+    }
+
+    /// Whether the path's namespace is the caller's.
+    pub fn is_owner(&self) -> bool {
+        &self.namespace == self.own()
+    }
+
+    /// 403 naming `resource` unless the caller owns the path's namespace.
+    pub fn require_owner(&self, resource: impl FnOnce() -> String) -> Result<(), ApiError> {
+        if self.is_owner() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(resource()))
+        }
+    }
+
+    /// `ns/name` in the path's namespace.
+    pub fn fqn(&self, name: &EntityName) -> FullyQualifiedName {
+        FullyQualifiedName::new(
+            EntityPath::namespace_only(self.namespace.clone()),
+            name.clone(),
+        )
+    }
 }
 
 /// What the path below `/api/v1/namespaces/{ns}/` names.
@@ -54,6 +92,12 @@ enum Route {
     /// All actions of the namespace, or of one package (`actions/{pkg}/`).
     ActionList(Option<EntityName>),
     Action(FullyQualifiedName),
+    PackageList,
+    Package(EntityName),
+    TriggerList,
+    Trigger(EntityName),
+    RuleList,
+    Rule(EntityName),
     ActivationList,
     /// An activation id (unvalidated) and an optional `logs` or `result` suffix.
     Activation(String, Option<ActivationPart>),
@@ -114,28 +158,44 @@ async fn dispatch(
         Some((c, t)) => (c, Some(percent_decode(t, false))),
         None => (after, None),
     };
-    let requested = percent_decode(ns_raw, false);
-    let own = caller.identity.namespace.clone();
-    let route = parse_route(&percent_decode(collection, false), tail.as_deref(), &own)?;
-
-    let ns = EntityName::namespace(&requested)?;
-    if ns.as_str() != DEFAULT_NAMESPACE && ns != own {
-        let resource = match &route {
-            Route::Action(fqn) => format!("{ns}/{}", fqn_below_namespace(fqn)),
-            _ => ns.to_string(),
-        };
-        return Err(ApiError::Forbidden(resource));
-    }
+    let requested = EntityName::namespace(&percent_decode(ns_raw, false))?;
+    let ns = if requested.as_str() == DEFAULT_NAMESPACE {
+        caller.identity.namespace.clone()
+    } else {
+        requested
+    };
+    let route = parse_route(&percent_decode(collection, false), tail.as_deref(), &ns)?;
 
     let call = Call {
         ctl,
         tid,
         caller,
-        namespace: own,
+        namespace: ns,
         query: Query::parse(uri.query()),
         headers,
         received_at,
     };
+    // Entitlement of what only owners may do; shared packages and their actions are
+    // checked where they are resolved.
+    let ns_only = || call.namespace.to_string();
+    match &route {
+        Route::Limits | Route::ActivationList | Route::Activation(..) => {
+            call.require_owner(ns_only)?
+        }
+        Route::ActionList(None) | Route::TriggerList | Route::RuleList => {
+            call.require_owner(ns_only)?
+        }
+        Route::Trigger(name) | Route::Rule(name) => {
+            call.require_owner(|| call.fqn(name).to_string())?
+        }
+        Route::Action(fqn) if method != Method::GET && method != Method::POST => {
+            call.require_owner(|| format!("{}/{}", call.namespace, fqn_below_namespace(fqn)))?
+        }
+        Route::Package(name) if method != Method::GET => {
+            call.require_owner(|| call.fqn(name).to_string())?
+        }
+        _ => {}
+    }
     match (route, method) {
         (Route::Limits, Method::GET) => Ok(namespaces::limits(&call)),
         (Route::ActionList(pkg), Method::GET) => actions::list(&call, pkg).await,
@@ -145,7 +205,24 @@ async fn dispatch(
         (Route::Action(fqn), Method::POST) => Ok(invoke::invoke(&call, &fqn, body).await),
         (Route::ActivationList, Method::GET) => activations::list(&call).await,
         (Route::Activation(id, part), Method::GET) => activations::get(&call, &id, part).await,
-        (Route::Action(_), _) => Err(ApiError::MethodNotAllowed(ENTITY_METHODS)),
+        (Route::PackageList, Method::GET) => packages::list(&call).await,
+        (Route::Package(name), Method::GET) => packages::get(&call, &name).await,
+        (Route::Package(name), Method::PUT) => packages::put(&call, &name, body).await,
+        (Route::Package(name), Method::DELETE) => packages::delete(&call, &name).await,
+        (Route::TriggerList, Method::GET) => triggers::list(&call).await,
+        (Route::Trigger(name), Method::GET) => triggers::get(&call, &name).await,
+        (Route::Trigger(name), Method::PUT) => triggers::put(&call, &name, body).await,
+        (Route::Trigger(name), Method::DELETE) => triggers::delete(&call, &name).await,
+        (Route::Trigger(name), Method::POST) => Ok(triggers::fire(&call, &name, body).await),
+        (Route::RuleList, Method::GET) => rules::list(&call).await,
+        (Route::Rule(name), Method::GET) => rules::get(&call, &name).await,
+        (Route::Rule(name), Method::PUT) => rules::put(&call, &name, body).await,
+        (Route::Rule(name), Method::DELETE) => rules::delete(&call, &name).await,
+        (Route::Rule(name), Method::POST) => rules::set_status(&call, &name, body).await,
+        (Route::Action(_) | Route::Trigger(_) | Route::Rule(_), _) => {
+            Err(ApiError::MethodNotAllowed(ENTITY_METHODS))
+        }
+        (Route::Package(_), _) => Err(ApiError::MethodNotAllowed(PACKAGE_METHODS)),
         _ => Err(ApiError::MethodNotAllowed(GET)),
     }
 }
@@ -187,6 +264,23 @@ fn parse_route(collection: &str, tail: Option<&str>, ns: &EntityName) -> Result<
                 ))),
                 _ => Err(NameError::TooManySegments.into()),
             }
+        }
+        "packages" | "triggers" | "rules" => {
+            let parts = segments(tail.unwrap_or(""));
+            let name = match parts.as_slice() {
+                [] => None,
+                [name] => Some(EntityName::new(name)?),
+                _ => return Err(ApiError::RouteNotFound),
+            };
+            Ok(match (collection, name) {
+                ("packages", None) => Route::PackageList,
+                ("packages", Some(n)) => Route::Package(n),
+                ("triggers", None) => Route::TriggerList,
+                ("triggers", Some(n)) => Route::Trigger(n),
+                ("rules", None) => Route::RuleList,
+                (_, Some(n)) => Route::Rule(n),
+                (_, None) => Route::RuleList,
+            })
         }
         "activations" => {
             let parts = segments(tail.unwrap_or(""));

@@ -6,6 +6,18 @@ use serde_json::{json, Map, Value};
 
 /// The kind of Docker actions: any image serving `/init` and `/run` on 8080.
 pub const BLACKBOX: &str = "blackbox";
+/// The kind of sequences: the controller runs them. Not in the manifest, as in OpenWhisk.
+pub const SEQUENCE: &str = "sequence";
+/// Prefix of kinds the controller executes itself, with no container. PUT never accepts
+/// them; only the controller's own `whisk.system` actions have them.
+pub const BUILTIN_PREFIX: &str = "builtin:";
+/// The built-in kind of the alarms feed actions (`/whisk.system/alarms/*`).
+pub const BUILTIN_ALARMS: &str = "builtin:alarms";
+
+/// Whether the controller runs actions of `kind` itself.
+pub fn is_builtin(kind: &str) -> bool {
+    kind.starts_with(BUILTIN_PREFIX)
+}
 
 /// One runtime kind of a family (`nodejs:20` of `nodejs`).
 #[derive(Debug, Clone, PartialEq, Eq)]

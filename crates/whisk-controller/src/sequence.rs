@@ -45,7 +45,8 @@ pub(crate) async fn run(ctl: &Arc<Controller>, inv: &Invocation) -> Activation {
                 Ok(t) => t,
                 Err(e) => {
                     tracing::debug!(%component, error = %e, "A sequence component is unavailable.");
-                    response = ActivationResponse::application_error(json!(COMPONENT_MISSING), None);
+                    response =
+                        ActivationResponse::application_error(json!(COMPONENT_MISSING), None);
                     break;
                 }
             };

@@ -14,7 +14,7 @@ use tracing::Instrument;
 use whisk_types::TransactionId;
 
 use crate::controller::Controller;
-use crate::error::ErrorText;
+use crate::error::{ErrorText, PassThrough};
 
 /// The transaction id header, read from requests and set on every response.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -79,6 +79,9 @@ pub(crate) async fn layer(
 /// Gives error responses the `{"error": text, "code": tid}` body. Our own errors carry
 /// their text in an extension; framework errors (plain text, no JSON) are rewrapped.
 async fn render_error(resp: Response, tid: &TransactionId) -> Response {
+    if resp.extensions().get::<PassThrough>().is_some() {
+        return resp;
+    }
     if let Some(ErrorText(text)) = resp.extensions().get::<ErrorText>().cloned() {
         return with_error_body(resp, None, &text, tid);
     }

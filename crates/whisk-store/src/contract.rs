@@ -528,3 +528,105 @@ pub async fn activation_lists(store: &dyn ActivationStore) {
         assert!(store.get(&other, &r.activation_id).await.unwrap().is_none());
     }
 }
+
+/// Alarm schedules: put, get, list, replace, claim a tick exactly once, delete.
+pub async fn schedules(store: &dyn EntityStore) {
+    let ns = random_namespace();
+    let t1 = fqn(&ns, None, "t1");
+    let t2 = fqn(&ns, None, "t2");
+    assert_eq!(
+        store.get_schedule(&t1).await.unwrap(),
+        None,
+        "absent schedule"
+    );
+    let s1 = crate::Schedule {
+        trigger: t1.clone(),
+        config: json!({"cron": "* * * * *", "payload": {"a": 1}}),
+        last_tick: 1000,
+    };
+    store.put_schedule(&s1).await.unwrap();
+    store
+        .put_schedule(&crate::Schedule {
+            trigger: t2.clone(),
+            config: json!({"date": 5}),
+            last_tick: 0,
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_schedule(&t1).await.unwrap(),
+        Some(s1.clone()),
+        "read back"
+    );
+    let mine: Vec<_> = store
+        .list_schedules()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.trigger.namespace() == &ns)
+        .map(|s| s.trigger.to_string())
+        .collect();
+    assert_eq!(
+        mine,
+        vec![t1.to_string(), t2.to_string()],
+        "list in trigger order"
+    );
+
+    // Compare-and-set: one claim of a tick wins, a stale one loses.
+    assert!(
+        store.claim_tick(&t1, 1000, 2000).await.unwrap(),
+        "first claim"
+    );
+    assert!(
+        !store.claim_tick(&t1, 1000, 2000).await.unwrap(),
+        "second claim of one tick"
+    );
+    assert!(
+        !store.claim_tick(&t1, 1000, 3000).await.unwrap(),
+        "stale claim"
+    );
+    assert_eq!(
+        store.get_schedule(&t1).await.unwrap().unwrap().last_tick,
+        2000
+    );
+
+    // Replacing keeps one schedule per trigger.
+    let s1b = crate::Schedule {
+        config: json!({"cron": "0 * * * *"}),
+        last_tick: 2500,
+        ..s1
+    };
+    store.put_schedule(&s1b).await.unwrap();
+    assert_eq!(
+        store.get_schedule(&t1).await.unwrap(),
+        Some(s1b),
+        "replaced"
+    );
+
+    assert!(store.delete_schedule(&t1).await.unwrap(), "delete");
+    assert!(!store.delete_schedule(&t1).await.unwrap(), "delete again");
+    assert!(
+        !store.claim_tick(&t1, 2500, 3000).await.unwrap(),
+        "claim on a deleted schedule"
+    );
+    assert!(store.delete_schedule(&t2).await.unwrap());
+}
+
+/// Subjects found by the namespace they own.
+pub async fn subjects_by_namespace(store: &dyn IdentityStore) {
+    let ns = random_namespace();
+    let uuid = uuid::Uuid::new_v4();
+    let salt = new_salt();
+    let record = SubjectRecord {
+        identity: Identity {
+            subject: format!("s{}", uuid.simple()),
+            namespace: ns.clone(),
+            uuid,
+        },
+        secret_hash: hash_secret(&salt, "x"),
+        salt,
+    };
+    assert_eq!(store.subject_by_namespace(&ns).await.unwrap(), None);
+    store.put_subject(&record).await.unwrap();
+    assert_eq!(store.subject_by_namespace(&ns).await.unwrap(), Some(record));
+}

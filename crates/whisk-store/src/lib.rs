@@ -118,6 +118,63 @@ pub trait EntityStore: Send + Sync + 'static {
     ) -> Result<Vec<Document>, StoreError>;
 
     async fn count(&self, collection: Collection, query: &ListQuery) -> Result<u64, StoreError>;
+
+    // Alarm schedules (the built-in alarms feeds). Default methods keep the trait
+    // additive: a backend without them refuses schedules with `Backend`.
+
+    /// Creates or replaces the schedule of `schedule.trigger`.
+    async fn put_schedule(&self, schedule: &Schedule) -> Result<(), StoreError> {
+        let _ = schedule;
+        Err(schedules_unsupported())
+    }
+
+    async fn get_schedule(
+        &self,
+        trigger: &FullyQualifiedName,
+    ) -> Result<Option<Schedule>, StoreError> {
+        let _ = trigger;
+        Err(schedules_unsupported())
+    }
+
+    /// `Ok(false)` when there was none.
+    async fn delete_schedule(&self, trigger: &FullyQualifiedName) -> Result<bool, StoreError> {
+        let _ = trigger;
+        Err(schedules_unsupported())
+    }
+
+    /// Every schedule, in trigger order.
+    async fn list_schedules(&self) -> Result<Vec<Schedule>, StoreError> {
+        Err(schedules_unsupported())
+    }
+
+    /// Moves the schedule's `last_tick` from `previous` to `tick` if it is still `previous`
+    /// (compare-and-set). Of several controllers claiming one tick, exactly one gets `true`;
+    /// `false` also when the schedule is gone.
+    async fn claim_tick(
+        &self,
+        trigger: &FullyQualifiedName,
+        previous: i64,
+        tick: i64,
+    ) -> Result<bool, StoreError> {
+        let _ = (trigger, previous, tick);
+        Err(schedules_unsupported())
+    }
+}
+
+fn schedules_unsupported() -> StoreError {
+    StoreError::Backend("this store keeps no alarm schedules".into())
+}
+
+/// The alarm schedule of one trigger.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    /// The trigger it fires (`ns/name`); one schedule per trigger.
+    pub trigger: FullyQualifiedName,
+    /// The feed's configuration (cron, dates, payload...), as the controller writes it.
+    pub config: Value,
+    /// Epoch ms of the last tick claimed; ticks at or before it never fire again, which
+    /// is what makes a tick fire once across restarts and several controllers.
+    pub last_tick: i64,
 }
 
 /// A subject as stored: its identity and a salted hash of its secret, never the secret.
@@ -136,6 +193,18 @@ pub trait IdentityStore: Send + Sync + 'static {
     async fn subject_by_uuid(&self, uuid: &uuid::Uuid)
         -> Result<Option<SubjectRecord>, StoreError>;
     async fn subject_by_name(&self, subject: &str) -> Result<Option<SubjectRecord>, StoreError>;
+
+    /// A subject owning `namespace` (web actions run as the namespace's owner). The
+    /// default looks for a subject named like the namespace.
+    async fn subject_by_namespace(
+        &self,
+        namespace: &EntityName,
+    ) -> Result<Option<SubjectRecord>, StoreError> {
+        Ok(self
+            .subject_by_name(namespace.as_str())
+            .await?
+            .filter(|r| &r.identity.namespace == namespace))
+    }
 }
 
 /// Salted SHA-256 of a secret. Secrets are 64 random alphanumerics (380 bits), so a fast

@@ -33,11 +33,11 @@ use whisk_types::{now_millis, Activation, ActivationId, EntityName, FullyQualifi
 
 use crate::{
     ActivationQuery, ActivationStore, Collection, Document, EntityStore, IdentityStore, ListQuery,
-    StoreError, SubjectRecord,
+    Schedule, StoreError, SubjectRecord,
 };
 
 /// The schema version this build writes.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 /// Reader connections kept open between reads.
 const MAX_IDLE_READERS: usize = 4;
 /// How long a statement waits for another connection's lock.
@@ -78,6 +78,17 @@ CREATE TABLE activations (
 CREATE INDEX activations_by_start ON activations (namespace, start);
 
 INSERT INTO schema_version (component, version) VALUES ('store', 1);
+";
+
+/// Version 2: alarm schedules, and subjects looked up by namespace.
+const SCHEMA_V2: &str = "
+CREATE TABLE schedules (
+    trigger TEXT PRIMARY KEY NOT NULL,
+    config TEXT NOT NULL,
+    last_tick INTEGER NOT NULL
+);
+CREATE INDEX subjects_by_namespace ON subjects (namespace);
+UPDATE schema_version SET version = 2 WHERE component = 'store';
 ";
 
 /// The embedded store. Cloning is cheap and shares the connections.
@@ -165,7 +176,11 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         .optional()
         .db()?;
     match version {
-        None => tx.execute_batch(SCHEMA).db()?,
+        None => {
+            tx.execute_batch(SCHEMA).db()?;
+            tx.execute_batch(SCHEMA_V2).db()?;
+        }
+        Some(1) => tx.execute_batch(SCHEMA_V2).db()?,
         Some(v) if v > SCHEMA_VERSION => {
             return Err(StoreError::Backend(format!(
                 "store schema version {v} is newer than this build supports ({SCHEMA_VERSION})"
@@ -505,6 +520,106 @@ impl EntityStore for SqliteStore {
         })
         .await
     }
+
+    async fn put_schedule(&self, schedule: &Schedule) -> Result<(), StoreError> {
+        let key = schedule.trigger.to_string();
+        let config = serde_json::to_string(&schedule.config).map_err(|e| corrupt(&key, e))?;
+        let last_tick = schedule.last_tick;
+        self.write(move |w| {
+            w.conn
+                .prepare_cached(
+                    "INSERT INTO schedules (trigger, config, last_tick) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (trigger) DO UPDATE SET
+                         config = excluded.config, last_tick = excluded.last_tick",
+                )
+                .db()?
+                .execute(params![key, config, last_tick])
+                .db()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_schedule(
+        &self,
+        trigger: &FullyQualifiedName,
+    ) -> Result<Option<Schedule>, StoreError> {
+        let key = trigger.to_string();
+        self.read(move |c| {
+            let row: Option<(String, String, i64)> = c
+                .prepare_cached(
+                    "SELECT trigger, config, last_tick FROM schedules WHERE trigger = ?1",
+                )
+                .db()?
+                .query_row(params![key], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .optional()
+                .db()?;
+            row.map(schedule_from_row).transpose()
+        })
+        .await
+    }
+
+    async fn delete_schedule(&self, trigger: &FullyQualifiedName) -> Result<bool, StoreError> {
+        let key = trigger.to_string();
+        self.write(move |w| {
+            let n = w
+                .conn
+                .prepare_cached("DELETE FROM schedules WHERE trigger = ?1")
+                .db()?
+                .execute(params![key])
+                .db()?;
+            Ok(n == 1)
+        })
+        .await
+    }
+
+    async fn list_schedules(&self) -> Result<Vec<Schedule>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare_cached("SELECT trigger, config, last_tick FROM schedules ORDER BY trigger")
+                .db()?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .db()?;
+            let mut out = Vec::new();
+            for row in rows {
+                out.push(schedule_from_row(row.db()?)?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn claim_tick(
+        &self,
+        trigger: &FullyQualifiedName,
+        previous: i64,
+        tick: i64,
+    ) -> Result<bool, StoreError> {
+        let key = trigger.to_string();
+        self.write(move |w| {
+            let n = w
+                .conn
+                .prepare_cached(
+                    "UPDATE schedules SET last_tick = ?3 WHERE trigger = ?1 AND last_tick = ?2",
+                )
+                .db()?
+                .execute(params![key, previous, tick])
+                .db()?;
+            Ok(n == 1)
+        })
+        .await
+    }
+}
+
+fn schedule_from_row(
+    (trigger, config, last_tick): (String, String, i64),
+) -> Result<Schedule, StoreError> {
+    Ok(Schedule {
+        config: serde_json::from_str(&config).map_err(|e| corrupt(&trigger, e))?,
+        trigger: FullyQualifiedName::parse(&trigger).map_err(|e| corrupt(&trigger, e))?,
+        last_tick,
+    })
 }
 
 fn subject_row(
@@ -596,6 +711,18 @@ impl IdentityStore for SqliteStore {
         self.subject_where(
             "SELECT uuid, subject, namespace, salt, secret_hash FROM subjects WHERE subject = ?1",
             subject.to_owned(),
+        )
+        .await
+    }
+
+    async fn subject_by_namespace(
+        &self,
+        namespace: &EntityName,
+    ) -> Result<Option<SubjectRecord>, StoreError> {
+        self.subject_where(
+            "SELECT uuid, subject, namespace, salt, secret_hash FROM subjects
+             WHERE namespace = ?1 ORDER BY subject LIMIT 1",
+            namespace.to_string(),
         )
         .await
     }
@@ -782,6 +909,50 @@ mod tests {
         contract::activation_lists(&SqliteStore::temporary().unwrap()).await;
     }
 
+    #[tokio::test]
+    async fn contract_schedules() {
+        contract::schedules(&SqliteStore::temporary().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn contract_subjects_by_namespace() {
+        contract::subjects_by_namespace(&SqliteStore::temporary().unwrap()).await;
+    }
+
+    /// A file made by schema version 1 gains the schedules table and keeps its data.
+    #[tokio::test]
+    async fn a_version_1_file_is_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL);",
+        )
+        .unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        conn.execute(
+            "INSERT INTO subjects (uuid, subject, namespace, salt, secret_hash)
+             VALUES ('00000000-0000-4000-8000-000000000000', 'old', 'old', 's', 'h')",
+            [],
+        )
+        .unwrap();
+        drop(conn);
+        let store = SqliteStore::open(&path).unwrap();
+        let ns = EntityName::namespace("old").unwrap();
+        assert!(store.subject_by_namespace(&ns).await.unwrap().is_some());
+        contract::schedules(&store).await;
+        drop(store);
+        let conn = Connection::open(&path).unwrap();
+        let v: i64 = conn
+            .query_row(
+                "SELECT version FROM schema_version WHERE component = 'store'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(v, SCHEMA_VERSION);
+    }
+
     /// The whole contract at once on one store, from concurrent tasks.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn contract_concurrently_on_one_store() {
@@ -795,6 +966,8 @@ mod tests {
                 contract::identities(&s).await;
                 contract::activation_records(&s).await;
                 contract::activation_lists(&s).await;
+                contract::schedules(&s).await;
+                contract::subjects_by_namespace(&s).await;
             });
         }
         while let Some(r) = tasks.join_next().await {

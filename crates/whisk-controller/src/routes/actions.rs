@@ -1,17 +1,22 @@
-//! Action CRUD: list (with packaged actions), get (`?code=false`), PUT create/update
-//! (`?overwrite=`) and DELETE. Invoke is in `invoke.rs`.
+//! Action CRUD: list (with packaged actions, and of a package or binding), get
+//! (`?code=false`, through packages and bindings with merged parameters), PUT create/update
+//! (`?overwrite=`, sequences checked) and DELETE. Invoke is in `invoke.rs`.
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 use whisk_store::{Collection, Document, ListQuery, StoreError};
-use whisk_types::{Action, EntityName, EntityPath, FullyQualifiedName};
+use whisk_types::{Action, EntityName, Exec, FullyQualifiedName, Parameters};
 
 use super::Call;
 use crate::action_body::{build_action, parse_put, SizeLimits};
 use crate::error::ApiError;
 use crate::request::{list_params, read_body};
+use crate::resolve::{entitled_package, resolve_action, resolve_package};
+
+/// The parameter a sequence stores its components in.
+const SEQUENCE_ACTIONS: &str = "_actions";
 
 /// Fields of an action summary in lists (reference §4.0).
 const SUMMARY_FIELDS: [&str; 7] = [
@@ -27,11 +32,18 @@ const SUMMARY_FIELDS: [&str; 7] = [
 /// `GET .../actions` and `GET .../actions/{pkg}/`: summaries, newest first.
 pub(super) async fn list(call: &Call, package: Option<EntityName>) -> Result<Response, ApiError> {
     let params = list_params(&call.query, "actions")?;
-    if let Some(pkg) = &package {
-        package_document(call, pkg).await?;
-    }
+    let (namespace, package) = match &package {
+        Some(pkg) => {
+            let rp = resolve_package(&call.ctl, call.own(), &call.fqn(pkg)).await?;
+            (
+                rp.real.namespace.namespace().clone(),
+                Some(rp.real.name.clone()),
+            )
+        }
+        None => (call.namespace.clone(), None),
+    };
     let query = ListQuery {
-        namespace: call.namespace.clone(),
+        namespace,
         package,
         skip: params.skip,
         limit: params.limit,
@@ -61,11 +73,14 @@ fn summary(body: &Value) -> Value {
     Value::Object(m)
 }
 
-/// `GET .../actions/{name}`; `?code=false` leaves out `exec.code`.
+/// `GET .../actions/{name}`; `?code=false` leaves out `exec.code`. An action in a package
+/// or reached through a binding shows the merged package, binding and action parameters.
 pub(super) async fn get(call: &Call, fqn: &FullyQualifiedName) -> Result<Response, ApiError> {
     let code = call.query.bool("code", true)?;
-    let doc = action_document(call, fqn).await?;
-    let mut body = doc.body;
+    let resolved = resolve_action(&call.ctl, call.own(), fqn).await?;
+    let mut action = resolved.action;
+    action.parameters = resolved.params;
+    let mut body = serde_json::to_value(&action).map_err(|e| ApiError::Internal(e.to_string()))?;
     if !code {
         if let Some(exec) = body.get_mut("exec").and_then(Value::as_object_mut) {
             exec.remove("code");
@@ -85,8 +100,8 @@ pub(super) async fn put(
     let bytes = read_body(body, &call.headers, ctl.config.max_request).await?;
     let put = parse_put(&bytes, &ctl.config.runtimes)?;
     if let Some(pkg) = fqn.path.package() {
-        let package = package_document(call, pkg).await?;
-        if is_binding(&package.body) {
+        let package = entitled_package(ctl, call.own(), &call.fqn(pkg)).await?;
+        if package.binding.is_some() {
             return Err(ApiError::BadRequest(
                 "Operation not permitted on package binding.".into(),
             ));
@@ -102,7 +117,17 @@ pub(super) async fn put(
         exec: ctl.config.max_exec,
         parameters: ctl.config.max_parameters,
     };
-    let action = build_action(put, fqn.path.clone(), fqn.name.clone(), old, sizes)?;
+    let mut action = build_action(put, fqn.path.clone(), fqn.name.clone(), old, sizes)?;
+    if let Exec::Sequence { components } = &mut action.exec {
+        for c in components.iter_mut() {
+            *c = c.clone().resolve(call.own());
+        }
+        crate::sequence::validate(ctl, call.own(), fqn, components).await?;
+        let names: Vec<String> = components.iter().map(|c| c.with_slash()).collect();
+        let mut params = Parameters::default();
+        params.set(SEQUENCE_ACTIONS, json!(names));
+        action.parameters = params;
+    }
     let value = serde_json::to_value(&action).map_err(|e| ApiError::Internal(e.to_string()))?;
     let doc = ctl
         .entities
@@ -137,27 +162,6 @@ pub(super) async fn action_document(
         .get(Collection::Actions, fqn)
         .await?
         .ok_or(ApiError::NotFound)
-}
-
-/// A package of the caller's namespace, or 404.
-pub(super) async fn package_document(call: &Call, pkg: &EntityName) -> Result<Document, ApiError> {
-    let fqn = FullyQualifiedName::new(
-        EntityPath::namespace_only(call.namespace.clone()),
-        pkg.clone(),
-    );
-    call.ctl
-        .entities
-        .get(Collection::Packages, &fqn)
-        .await?
-        .ok_or(ApiError::NotFound)
-}
-
-/// A package document that binds another package (`binding` is a non-empty object).
-fn is_binding(package: &Value) -> bool {
-    package
-        .get("binding")
-        .and_then(Value::as_object)
-        .is_some_and(|b| !b.is_empty())
 }
 
 /// The typed action of a stored document.

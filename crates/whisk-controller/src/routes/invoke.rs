@@ -9,23 +9,17 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
-use whisk_store::Collection;
-use whisk_types::{
-    Activation, ActivationId, ActivationMessage, FullyQualifiedName, Parameters, ResponseStatus,
-};
+use whisk_types::{Activation, ActivationId, FullyQualifiedName, ResponseStatus};
 
-use super::actions::{action_document, decode_action};
 use super::Call;
-use crate::action_body::PROVIDE_API_KEY;
 use crate::error::ApiError;
+use crate::invocation::{check_final, Invocation};
 use crate::metrics::InvokeOutcome;
 use crate::request::read_body;
+use crate::resolve::resolve_action;
 
 /// Header carrying the activation id on every invoke response.
 pub const ACTIVATION_ID_HEADER: HeaderName = HeaderName::from_static("x-openwhisk-activation-id");
-
-/// Annotation making defined parameters immutable at invoke time.
-const FINAL: &str = "final";
 
 /// Invokes the action. Responses once the activation id exists carry it as a header:
 /// 200, 202, 502 and every 5xx; refusals of the request itself (4xx) do not.
@@ -57,46 +51,26 @@ async fn run(
     let bytes = read_body(body, &call.headers, ctl.config.max_payload).await?;
     let payload = parse_payload(&bytes)?;
 
-    let action = decode_action(&action_document(call, fqn).await?)?;
-    let mut params = package_parameters(call, fqn).await;
-    params.merge(&action.parameters);
-    if action.annotations.is_truthy(FINAL) {
-        let immutable = payload
-            .keys()
-            .any(|k| params.get(k).is_some_and(|v| !v.is_null()));
-        if immutable {
-            return Err(ApiError::BadRequest(
-                "Request defines parameters that are not allowed (e.g., reserved properties)."
-                    .into(),
-            ));
-        }
-    }
-    let mut content = params.to_object();
-    content.extend(payload);
+    let target = resolve_action(ctl, call.own(), fqn).await?;
+    check_final(&target, payload.keys())?;
+    let mut inv = Invocation::new(
+        call.tid.clone(),
+        call.caller.identity.clone(),
+        Some(call.caller.key.clone()),
+        target,
+        Value::Object(payload),
+    );
+    inv.id = id;
+    inv.received_at = call.received_at;
+    inv.blocking = blocking;
 
-    let provide_key = action.annotations.get(PROVIDE_API_KEY).is_none()
-        || action.annotations.is_truthy(PROVIDE_API_KEY);
-    let msg = ActivationMessage {
-        transaction_id: call.tid.clone(),
-        activation_id: id,
-        action,
-        user: call.caller.identity.clone(),
-        api_key: provide_key.then(|| call.caller.key.to_string()),
-        content: Value::Object(content),
-        blocking,
-        controller: ctl.config.id.clone(),
-        received_at: call.received_at,
-        cause: None,
-    };
-
-    let waiter = blocking.then(|| ctl.register_waiter(id));
-    ctl.publish(&msg).await?;
-    let Some(waiter) = waiter else {
+    if !blocking {
+        ctl.activate(inv).await?;
         ctl.metrics.record_invocation(InvokeOutcome::Accepted);
         return Ok(accepted(id));
-    };
+    }
     let started = tokio::time::Instant::now();
-    let finished = ctl.wait_for(waiter, &call.namespace, timeout).await;
+    let finished = ctl.activate_and_wait(inv, timeout).await?;
     ctl.metrics.record_blocking_wait(started.elapsed());
     let Some(activation) = finished else {
         ctl.metrics.record_invocation(InvokeOutcome::Timeout);
@@ -116,7 +90,7 @@ async fn run(
     Ok((status, Json(activation_body(&activation, result_only))).into_response())
 }
 
-fn accepted(id: ActivationId) -> Response {
+pub(crate) fn accepted(id: ActivationId) -> Response {
     (StatusCode::ACCEPTED, Json(json!({ "activationId": id }))).into_response()
 }
 
@@ -145,7 +119,7 @@ fn parse_timeout(v: Option<&str>, max: Duration) -> Result<Duration, ApiError> {
 }
 
 /// An invoke payload: a JSON object, or empty.
-fn parse_payload(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+pub(crate) fn parse_payload(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(Map::new());
     }
@@ -153,31 +127,6 @@ fn parse_payload(bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
         Ok(Value::Object(m)) => Ok(m),
         Ok(_) => Err(ApiError::Malformed("JSON object expected".into())),
         Err(e) => Err(ApiError::Malformed(e.to_string())),
-    }
-}
-
-/// Parameters of the action's package, the lowest layer of the merge; none when the
-/// action is not in a package or the package has none.
-async fn package_parameters(call: &Call, fqn: &FullyQualifiedName) -> Parameters {
-    let Some(pkg) = fqn.path.package() else {
-        return Parameters::default();
-    };
-    let pkg_fqn = FullyQualifiedName::new(
-        whisk_types::EntityPath::namespace_only(fqn.namespace().clone()),
-        pkg.clone(),
-    );
-    match call.ctl.entities.get(Collection::Packages, &pkg_fqn).await {
-        Ok(Some(doc)) => doc
-            .body
-            .get("parameters")
-            .cloned()
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_default(),
-        Ok(None) => Parameters::default(),
-        Err(e) => {
-            tracing::warn!(package = %pkg_fqn, error = %e, "Package parameters unavailable.");
-            Parameters::default()
-        }
     }
 }
 

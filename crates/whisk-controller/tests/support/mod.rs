@@ -3,8 +3,9 @@
 //! (the invoker is not under test here).
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::Body;
@@ -138,6 +139,12 @@ impl Resp {
     }
 }
 
+/// A chosen behaviour of the fake invoker for one action: input to response.
+pub type Behaviour = Arc<dyn Fn(&Value) -> ActivationResponse + Send + Sync>;
+
+/// Behaviours by fully qualified action name (`guest/pkg/a`).
+pub type Behaviours = Arc<Mutex<HashMap<String, Behaviour>>>;
+
 /// A controller with its store and bus, and optionally a fake invoker.
 pub struct Stack {
     pub router: Router,
@@ -145,6 +152,8 @@ pub struct Stack {
     pub store: Arc<SqliteStore>,
     pub bus: Arc<EmbeddedBus>,
     pub guest: AuthKey,
+    pub config: ControllerConfig,
+    behaviours: Behaviours,
     invoker: Option<JoinHandle<()>>,
 }
 
@@ -153,48 +162,98 @@ impl Drop for Stack {
         if let Some(task) = self.invoker.take() {
             task.abort();
         }
+        self.controller.shutdown();
     }
 }
 
 impl Stack {
     /// A stack with the fake invoker consuming `invoker_topic(0)`.
     pub async fn start() -> Self {
-        let mut s = Self::without_invoker().await;
+        Self::start_with(ControllerConfig::default()).await
+    }
+
+    /// A stack with the fake invoker, and `config` (its `id` is set to `c0`).
+    pub async fn start_with(config: ControllerConfig) -> Self {
+        let mut s = Self::without_invoker_with(config).await;
         let consumer = s.bus.consume(&invoker_topic(0)).await.expect("consume");
         s.invoker = Some(tokio::spawn(fake_invoker(
             consumer,
             s.bus.clone(),
             s.store.clone(),
+            s.behaviours.clone(),
         )));
         s
     }
 
     /// A stack where nobody consumes invocations.
     pub async fn without_invoker() -> Self {
+        Self::without_invoker_with(ControllerConfig::default()).await
+    }
+
+    async fn without_invoker_with(config: ControllerConfig) -> Self {
         let store = Arc::new(SqliteStore::temporary().expect("store"));
         let bus = Arc::new(EmbeddedBus::temporary().expect("bus"));
         let config = ControllerConfig {
             id: "c0".into(),
-            ..ControllerConfig::default()
+            ..config
         };
-        let controller = Controller::new(
-            config,
-            store.clone(),
-            store.clone(),
-            store.clone(),
-            bus.clone(),
-        );
-        controller.start().await.expect("controller start");
+        let controller = new_controller(&config, &store, &bus).await;
         let mut s = Self {
             router: router(controller.clone()),
             controller,
             store,
             bus,
             guest: AuthKey::generate(),
+            config,
+            behaviours: Arc::default(),
             invoker: None,
         };
         s.guest = s.add_subject("guest").await;
         s
+    }
+
+    /// Stops the controller and starts a new one over the same store and bus, as a
+    /// restarted process would.
+    pub async fn restart_controller(&mut self) {
+        self.controller.shutdown();
+        let controller = new_controller(&self.config, &self.store, &self.bus).await;
+        self.router = router(controller.clone());
+        self.controller = controller;
+    }
+
+    /// Another controller over the same store and bus (its own id), started.
+    pub async fn second_controller(&self, id: &str) -> Arc<Controller> {
+        let config = ControllerConfig {
+            id: id.into(),
+            ..self.config.clone()
+        };
+        new_controller(&config, &self.store, &self.bus).await
+    }
+
+    /// Makes the fake invoker answer invocations of `action` (`guest/pkg/a`) with `f`.
+    pub fn behave(
+        &self,
+        action: &str,
+        f: impl Fn(&Value) -> ActivationResponse + Send + Sync + 'static,
+    ) {
+        self.behaviours
+            .lock()
+            .unwrap()
+            .insert(action.to_owned(), Arc::new(f));
+    }
+
+    /// Activation records of `namespace`, newest first.
+    pub async fn records(&self, namespace: &str) -> Vec<Activation> {
+        ActivationStore::list(
+            self.store.as_ref(),
+            &EntityName::new(namespace).unwrap(),
+            &whisk_store::ActivationQuery {
+                limit: 200,
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("list records")
     }
 
     /// Creates a subject whose namespace has the same name; returns its key.
@@ -286,13 +345,31 @@ impl Stack {
     }
 }
 
-/// Consumes invocations and completes them with a result derived from the content:
-/// `outcome` picks the status (`application`, `developer`, `whisk`, `array`), `hang` never
-/// finishes, `lose_completion` stores the record but sends no completion.
+async fn new_controller(
+    config: &ControllerConfig,
+    store: &Arc<SqliteStore>,
+    bus: &Arc<EmbeddedBus>,
+) -> Arc<Controller> {
+    let controller = Controller::new(
+        config.clone(),
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        bus.clone(),
+    );
+    controller.start().await.expect("controller start");
+    controller
+}
+
+/// Consumes invocations and completes them: with the action's chosen behaviour when the
+/// test set one, else with a result derived from the content: `outcome` picks the status
+/// (`application`, `developer`, `whisk`, `array`), `hang` never finishes,
+/// `lose_completion` stores the record but sends no completion.
 async fn fake_invoker(
     consumer: Arc<dyn whisk_bus::Consumer>,
     bus: Arc<EmbeddedBus>,
     store: Arc<SqliteStore>,
+    behaviours: Behaviours,
 ) {
     while let Ok(delivery) = consumer.next().await {
         let msg: ActivationMessage =
@@ -303,7 +380,13 @@ async fn fake_invoker(
             consumer.ack(&delivery.token).await.expect("ack");
             continue;
         }
+        let chosen = behaviours
+            .lock()
+            .unwrap()
+            .get(&msg.action.fqn().to_string())
+            .cloned();
         let response = match content.get("outcome").and_then(Value::as_str) {
+            _ if chosen.is_some() => chosen.expect("checked")(content),
             Some("application") => ActivationResponse::application_error(json!("app failed"), None),
             Some("developer") => ActivationResponse::developer_error("dev failed"),
             Some("whisk") => ActivationResponse::whisk_error("whisk failed"),
@@ -321,6 +404,9 @@ async fn fake_invoker(
         let mut annotations = Parameters::default();
         annotations.set("path", json!(msg.action.fqn().to_string()));
         annotations.set("kind", json!(msg.action.exec.kind()));
+        if msg.cause.is_some() {
+            annotations.set("causedBy", json!("sequence"));
+        }
         let activation = Activation {
             namespace: EntityPath::namespace_only(msg.user.namespace.clone()),
             name: msg.action.name.clone(),
@@ -329,7 +415,7 @@ async fn fake_invoker(
             start: now,
             end: now + 1,
             duration: None,
-            cause: None,
+            cause: msg.cause,
             response,
             logs: vec!["2024-01-01T00:00:00.000000000Z stdout: hello".into()],
             version: msg.action.version,

@@ -1,0 +1,402 @@
+//! The schedule of one alarm trigger: its feed parameters validated with the alarms
+//! package's texts (reference §10), and the next tick after a given time.
+
+use serde_json::{json, Map, Value};
+use time::format_description::well_known::{Iso8601, Rfc3339};
+use time::UtcOffset;
+
+use super::cron::{parse_timezone, Cron};
+
+/// Which feed made the schedule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Feed {
+    Alarm,
+    Once,
+    Interval,
+}
+
+impl Feed {
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "alarm" => Some(Feed::Alarm),
+            "once" => Some(Feed::Once),
+            "interval" => Some(Feed::Interval),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Feed::Alarm => "alarm",
+            Feed::Once => "once",
+            Feed::Interval => "interval",
+        }
+    }
+}
+
+/// What to do with the trigger once a `once` alarm fired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DeleteAfterFire {
+    No,
+    Trigger,
+    TriggerAndRules,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum When {
+    Cron(Cron, UtcOffset),
+    Once(i64),
+    /// Every `minutes` from `base`; the first tick is `base` itself when `from_base`.
+    Interval {
+        minutes: i64,
+        base: i64,
+        from_base: bool,
+    },
+}
+
+/// A validated schedule.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Plan {
+    pub feed: Feed,
+    when: When,
+    start: Option<i64>,
+    stop: Option<i64>,
+    /// The body of every fire.
+    pub payload: Map<String, Value>,
+    pub delete_after_fire: DeleteAfterFire,
+}
+
+/// Epoch ms from a number, a numeric string or an ISO-8601 string (UTC when no offset).
+pub(crate) fn parse_date(v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64(),
+        Value::String(s) => {
+            let s = s.trim();
+            if let Ok(n) = s.parse::<i64>() {
+                return Some(n);
+            }
+            if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
+                return Some(millis(t));
+            }
+            if let Ok(t) = time::OffsetDateTime::parse(s, &Iso8601::DEFAULT) {
+                return Some(millis(t));
+            }
+            if let Ok(t) = time::PrimitiveDateTime::parse(s, &Iso8601::DEFAULT) {
+                return Some(millis(t.assume_utc()));
+            }
+            time::Date::parse(s, &Iso8601::DEFAULT)
+                .ok()
+                .map(|d| millis(d.midnight().assume_utc()))
+        }
+        _ => None,
+    }
+}
+
+fn millis(t: time::OffsetDateTime) -> i64 {
+    (t.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// `2024-01-01T00:00:00.000Z` for epoch ms.
+pub(crate) fn iso(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+/// A string payload becomes `{"payload": s}`; an empty one, or none, is `{}`.
+fn payload(v: Option<&Value>) -> Result<Map<String, Value>, String> {
+    match v {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::String(s)) if s.is_empty() => Ok(Map::new()),
+        Some(Value::String(s)) => {
+            let mut m = Map::new();
+            m.insert("payload".into(), json!(s));
+            Ok(m)
+        }
+        Some(Value::Object(m)) => Ok(m.clone()),
+        Some(_) => Err("trigger_payload must be a string or an object".into()),
+    }
+}
+
+impl Plan {
+    /// Validates the parameters of `feed`. `created` is when the schedule was first made
+    /// (intervals without `startDate` count from it); `now` judges dates in the past.
+    ///
+    /// # Errors
+    /// The alarms package's validation text.
+    pub fn parse(
+        feed: Feed,
+        params: &Map<String, Value>,
+        created: i64,
+        now: i64,
+    ) -> Result<Self, String> {
+        let get = |k: &str| params.get(k).filter(|v| !v.is_null() && **v != json!(""));
+        let date = |k: &str| -> Result<Option<i64>, String> {
+            match get(k) {
+                None => Ok(None),
+                Some(v) => parse_date(v)
+                    .map(Some)
+                    .ok_or_else(|| format!("{k} parameter '{}' is not a valid Date", text(v))),
+            }
+        };
+        let start = date("startDate")?;
+        let stop = date("stopDate")?;
+        if let (Some(a), Some(b)) = (start, stop) {
+            if b <= a {
+                return Err(format!(
+                    "stopDate parameter '{}' must be greater than the startDate",
+                    text(get("stopDate").unwrap_or(&Value::Null))
+                ));
+            }
+        }
+        let delete_after_fire = match get("deleteAfterFire") {
+            None => DeleteAfterFire::No,
+            Some(v) => match v {
+                Value::Bool(false) => DeleteAfterFire::No,
+                Value::Bool(true) => DeleteAfterFire::Trigger,
+                Value::String(s) if s.eq_ignore_ascii_case("false") => DeleteAfterFire::No,
+                Value::String(s) if s.eq_ignore_ascii_case("true") => DeleteAfterFire::Trigger,
+                Value::String(s) if s.eq_ignore_ascii_case("rules") => {
+                    DeleteAfterFire::TriggerAndRules
+                }
+                _ => {
+                    return Err(
+                        "deleteAfterFire parameter must be one of [false, true, rules].".into(),
+                    )
+                }
+            },
+        };
+        let when = match feed {
+            Feed::Alarm => {
+                let cron =
+                    get("cron").ok_or("alarms trigger feed is missing the cron parameter")?;
+                let pattern = text(cron);
+                let parsed = cron
+                    .as_str()
+                    .and_then(Cron::parse)
+                    .ok_or_else(|| format!("cron pattern '{pattern}' is not valid"))?;
+                let tz = match get("timezone") {
+                    None => UtcOffset::UTC,
+                    Some(v) => v.as_str().and_then(parse_timezone).ok_or_else(|| {
+                        format!(
+                            "timezone '{}' is not supported: use UTC or a UTC offset such as +02:00",
+                            text(v)
+                        )
+                    })?,
+                };
+                When::Cron(parsed, tz)
+            }
+            Feed::Once => {
+                let d =
+                    get("date").ok_or("alarms once trigger feed is missing the date parameter")?;
+                let at = parse_date(d)
+                    .ok_or_else(|| format!("date parameter '{}' is not a valid Date", text(d)))?;
+                if at <= now {
+                    return Err(format!(
+                        "date parameter '{}' must be in the future",
+                        text(d)
+                    ));
+                }
+                When::Once(at)
+            }
+            Feed::Interval => {
+                let m = get("minutes")
+                    .ok_or("interval trigger feed is missing the minutes parameter")?;
+                let minutes = match m {
+                    Value::Number(n) => n.as_i64(),
+                    Value::String(s) => s.trim().parse().ok(),
+                    _ => None,
+                }
+                .filter(|m| *m > 0)
+                .ok_or("the minutes parameter must be an integer greater than zero")?;
+                When::Interval {
+                    minutes,
+                    base: start.unwrap_or(created),
+                    from_base: start.is_some(),
+                }
+            }
+        };
+        let plan = Self {
+            feed,
+            when,
+            start,
+            stop,
+            payload: payload(params.get("trigger_payload"))?,
+            delete_after_fire,
+        };
+        if plan.stop.is_some() && plan.next_after(now.max(created)).is_none() {
+            return Err("the first scheduled trigger fire is not until after the stop date".into());
+        }
+        Ok(plan)
+    }
+
+    /// The first tick strictly after `after` (epoch ms) within the start and stop dates.
+    pub fn next_after(&self, after: i64) -> Option<i64> {
+        let after = match self.start {
+            Some(s) => after.max(s - 1),
+            None => after,
+        };
+        let tick = match &self.when {
+            When::Cron(c, tz) => c.next_after(after, *tz)?,
+            When::Once(at) => (*at > after).then_some(*at)?,
+            When::Interval {
+                minutes,
+                base,
+                from_base,
+            } => {
+                let period = minutes * 60_000;
+                let first = if *from_base { *base } else { base + period };
+                if first > after {
+                    first
+                } else {
+                    let k = (after - first) / period + 1;
+                    first + k * period
+                }
+            }
+        };
+        match self.stop {
+            Some(stop) if tick > stop => None,
+            _ => Some(tick),
+        }
+    }
+
+    /// The latest tick due at `now` after `last`, skipping older missed ticks so a long
+    /// outage does not fire a burst. `None` when nothing is due.
+    pub fn due(&self, last: i64, now: i64) -> Option<i64> {
+        let mut due = self.next_after(last).filter(|t| *t <= now)?;
+        for _ in 0..10_000 {
+            match self.next_after(due) {
+                Some(t) if t <= now => due = t,
+                _ => break,
+            }
+        }
+        Some(due)
+    }
+}
+
+/// A parameter as it appears in messages: strings bare, anything else as JSON.
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_700_000_000_000;
+
+    fn params(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    fn err(feed: Feed, v: Value) -> String {
+        Plan::parse(feed, &params(v), NOW, NOW).unwrap_err()
+    }
+
+    #[test]
+    fn validation_texts() {
+        assert_eq!(
+            err(Feed::Alarm, json!({})),
+            "alarms trigger feed is missing the cron parameter"
+        );
+        assert_eq!(
+            err(Feed::Alarm, json!({"cron": "nope"})),
+            "cron pattern 'nope' is not valid"
+        );
+        assert_eq!(
+            err(Feed::Once, json!({"trigger_payload": ""})),
+            "alarms once trigger feed is missing the date parameter"
+        );
+        assert_eq!(
+            err(Feed::Interval, json!({})),
+            "interval trigger feed is missing the minutes parameter"
+        );
+        assert_eq!(
+            err(Feed::Interval, json!({"minutes": 0})),
+            "the minutes parameter must be an integer greater than zero"
+        );
+        assert_eq!(
+            err(Feed::Interval, json!({"minutes": 1.5})),
+            "the minutes parameter must be an integer greater than zero"
+        );
+        assert_eq!(
+            err(
+                Feed::Once,
+                json!({"date": NOW + 1000, "deleteAfterFire": "maybe"})
+            ),
+            "deleteAfterFire parameter must be one of [false, true, rules]."
+        );
+        assert_eq!(
+            err(
+                Feed::Alarm,
+                json!({"cron": "0 0 1 1 *", "stopDate": NOW + 60_000})
+            ),
+            "the first scheduled trigger fire is not until after the stop date"
+        );
+        assert!(err(Feed::Once, json!({"date": NOW - 1})).ends_with("must be in the future"));
+        assert!(err(
+            Feed::Alarm,
+            json!({"cron": "* * * * *", "timezone": "Mars/Olympus"})
+        )
+        .starts_with("timezone 'Mars/Olympus' is not supported"));
+    }
+
+    #[test]
+    fn ticks() {
+        let once = Plan::parse(
+            Feed::Once,
+            &params(json!({"date": iso(NOW + 5000), "trigger_payload": "hi"})),
+            NOW,
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(once.next_after(NOW), Some(NOW + 5000));
+        assert_eq!(once.next_after(NOW + 5000), None);
+        assert_eq!(once.payload, params(json!({"payload": "hi"})));
+        assert_eq!(once.due(NOW, NOW + 4999), None);
+        assert_eq!(once.due(NOW, NOW + 9999), Some(NOW + 5000));
+
+        let every = Plan::parse(Feed::Interval, &params(json!({"minutes": 2})), NOW, NOW).unwrap();
+        assert_eq!(every.next_after(NOW), Some(NOW + 120_000));
+        assert_eq!(every.next_after(NOW + 120_000), Some(NOW + 240_000));
+        // After an outage only the latest missed tick is due.
+        assert_eq!(every.due(NOW, NOW + 500_000), Some(NOW + 480_000));
+
+        let started = Plan::parse(
+            Feed::Interval,
+            &params(json!({"minutes": "1", "startDate": NOW + 30_000, "stopDate": NOW + 100_000})),
+            NOW,
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(started.next_after(NOW), Some(NOW + 30_000));
+        assert_eq!(started.next_after(NOW + 30_000), Some(NOW + 90_000));
+        assert_eq!(started.next_after(NOW + 90_000), None);
+
+        let cron = Plan::parse(
+            Feed::Alarm,
+            &params(json!({"cron": "*/10 * * * * *", "trigger_payload": {"a": 1}})),
+            NOW,
+            NOW,
+        )
+        .unwrap();
+        assert_eq!(cron.next_after(NOW), Some(NOW + 10_000));
+        assert_eq!(cron.payload, params(json!({"a": 1})));
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(parse_date(&json!(5)), Some(5));
+        assert_eq!(parse_date(&json!("5")), Some(5));
+        assert_eq!(parse_date(&json!("2023-11-14T22:13:20.000Z")), Some(NOW));
+        assert_eq!(parse_date(&json!("2023-11-14T23:13:20+01:00")), Some(NOW));
+        assert_eq!(parse_date(&json!("2023-11-14T22:13:20")), Some(NOW));
+        assert_eq!(parse_date(&json!("2023-11-14")), Some(NOW - 80_000_000));
+        assert_eq!(parse_date(&json!("soon")), None);
+        assert_eq!(iso(NOW), "2023-11-14T22:13:20Z");
+    }
+}

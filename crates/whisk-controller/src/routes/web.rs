@@ -1,0 +1,373 @@
+//! Web actions (reference §6.7): `/api/v1/web/{ns}/{pkg|default}/{action}[.ext][/path]`.
+//! No authentication is needed; the namespace's owner runs (and owns the record of) the
+//! activation. The request becomes the action's input (`__ow_*` fields, query, body, or
+//! the raw query and body for `raw-http`), and the result becomes the HTTP response as
+//! the extension says ([`super::web_result`]).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use base64::Engine;
+use serde_json::{json, Map, Value};
+use whisk_types::{EntityName, EntityPath, FullyQualifiedName, ResponseStatus, TransactionId};
+
+use super::web_result::{self, is_binary, is_json, media_type, Extension as Ext};
+use super::{ACTIVATION_ID_HEADER, WEB};
+use crate::controller::Controller;
+use crate::error::{ApiError, ErrorText, PassThrough};
+use crate::invocation::{check_final, Invocation, NOT_ALLOWED};
+use crate::request::{percent_decode, read_body, Query};
+use crate::resolve::resolve_action;
+
+const WEB_EXPORT: &str = "web-export";
+const RAW_HTTP: &str = "raw-http";
+const CUSTOM_OPTIONS: &str = "web-custom-options";
+const REQUIRE_AUTH: &str = "require-whisk-auth";
+/// The header a `require-whisk-auth` secret is sent in.
+const AUTH_SECRET_HEADER: &str = "x-require-whisk-auth";
+
+/// The input keys the platform sets; requests may not set them.
+const RESERVED: [&str; 6] = [
+    "__ow_method",
+    "__ow_headers",
+    "__ow_path",
+    "__ow_user",
+    "__ow_body",
+    "__ow_query",
+];
+
+const CORS_METHODS: &str = "OPTIONS, GET, DELETE, POST, PUT, HEAD, PATCH";
+const CORS_HEADERS: &str =
+    "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent";
+
+/// What the URL names.
+#[derive(Debug, PartialEq, Eq)]
+struct Target {
+    fqn: FullyQualifiedName,
+    ext: Ext,
+    /// The path after the action segment (`/a/b`), or empty.
+    rest: String,
+}
+
+fn parse_path(path: &str) -> Result<Target, ApiError> {
+    let tail = path.strip_prefix(WEB).unwrap_or("");
+    let segments: Vec<String> = tail
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_decode(s, false))
+        .collect();
+    let [ns, pkg, action, rest @ ..] = segments.as_slice() else {
+        return Err(ApiError::NotFound);
+    };
+    let (name, ext) = Ext::split(action);
+    let ns = EntityName::namespace(ns)?;
+    let path = if pkg == super::packages::DEFAULT_PACKAGE {
+        EntityPath::namespace_only(ns)
+    } else {
+        EntityPath::with_package(ns, EntityName::new(pkg)?)
+    };
+    let rest = if rest.is_empty() {
+        String::new()
+    } else {
+        format!("/{}", rest.join("/"))
+    };
+    Ok(Target {
+        fqn: FullyQualifiedName::new(path, EntityName::new(name)?),
+        ext,
+        rest,
+    })
+}
+
+/// Handler of everything under `/api/v1/web`.
+pub(crate) async fn handle(
+    State(ctl): State<Arc<Controller>>,
+    Extension(tid): Extension<TransactionId>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let (resp, cors) = match serve(&ctl, tid, &method, &uri, &headers, body).await {
+        Ok(r) => r,
+        Err(e) => (e.into_response(), true),
+    };
+    if cors {
+        with_cors(resp, &headers)
+    } else {
+        resp
+    }
+}
+
+fn with_cors(mut resp: Response, request: &HeaderMap) -> Response {
+    let h = resp.headers_mut();
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static(CORS_METHODS),
+    );
+    let allow = request
+        .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
+        .cloned()
+        .unwrap_or(HeaderValue::from_static(CORS_HEADERS));
+    h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, allow);
+    resp
+}
+
+/// The response, and whether the platform's CORS headers go on it.
+async fn serve(
+    ctl: &Arc<Controller>,
+    tid: TransactionId,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(Response, bool), ApiError> {
+    let target = parse_path(uri.path())?;
+    // Credentials are optional; invalid ones make an anonymous call.
+    let caller = match headers.get(header::AUTHORIZATION) {
+        Some(_) => ctl
+            .auth
+            .authenticate(headers, ctl.identities.as_ref())
+            .await
+            .ok(),
+        None => None,
+    };
+    let owner = ctl
+        .identities
+        .subject_by_namespace(target.fqn.namespace())
+        .await?
+        .ok_or(ApiError::NotFound)?
+        .identity;
+    let action = match resolve_action(ctl, &owner.namespace, &target.fqn).await {
+        Ok(a) => a,
+        Err(ApiError::Forbidden(_)) => return Err(ApiError::NotFound),
+        Err(e) => return Err(e),
+    };
+    let ann = &action.action.annotations;
+    if !ann.is_truthy(WEB_EXPORT) {
+        return Err(ApiError::NotFound);
+    }
+    let custom_options = ann.is_truthy(CUSTOM_OPTIONS);
+    if method == Method::OPTIONS && !custom_options {
+        return Ok((StatusCode::OK.into_response(), true));
+    }
+    match ann.get(REQUIRE_AUTH) {
+        None | Some(Value::Bool(false)) => {}
+        Some(Value::Bool(true)) => {
+            if caller.is_none() {
+                return Err(ApiError::WebUnauthorized);
+            }
+        }
+        Some(v @ (Value::String(_) | Value::Number(_))) => {
+            let expected = match v {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let sent = headers
+                .get(AUTH_SECRET_HEADER)
+                .and_then(|h| h.to_str().ok());
+            if sent != Some(expected.as_str()) {
+                return Err(ApiError::WebUnauthorized);
+            }
+        }
+        Some(_) => return Err(ApiError::WebUnauthorized),
+    }
+
+    let bytes = read_body(body, headers, ctl.config.max_payload).await?;
+    let raw = ann.is_truthy(RAW_HTTP);
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let mut input = Map::new();
+    input.insert(
+        "__ow_method".into(),
+        json!(method.as_str().to_ascii_lowercase()),
+    );
+    input.insert("__ow_headers".into(), Value::Object(header_map(headers)));
+    input.insert("__ow_path".into(), json!(target.rest));
+    if let Some(c) = &caller {
+        input.insert("__ow_user".into(), json!(c.identity.namespace));
+    }
+    if raw {
+        input.insert("__ow_query".into(), json!(uri.query().unwrap_or("")));
+        input.insert(
+            "__ow_body".into(),
+            json!(raw_body(&bytes, content_type.as_deref())),
+        );
+    } else {
+        let mut fields = Map::new();
+        for (k, v) in Query::parse(uri.query()).pairs() {
+            fields.insert(k.clone(), json!(v));
+        }
+        match body_fields(&bytes, content_type.as_deref())? {
+            BodyInput::Fields(m) => fields.extend(m),
+            BodyInput::Body(v) => {
+                input.insert("__ow_body".into(), v);
+            }
+            BodyInput::Nothing => {}
+        }
+        if fields.keys().any(|k| RESERVED.contains(&k.as_str())) {
+            return Err(ApiError::BadRequest(NOT_ALLOWED.into()));
+        }
+        check_final(&action, fields.keys())?;
+        input.extend(fields);
+    }
+
+    let mut inv = Invocation::new(tid.clone(), owner, None, action, Value::Object(input));
+    inv.blocking = true;
+    let id = inv.id;
+    let finished = ctl.activate_and_wait(inv, ctl.config.blocking_wait).await?;
+    let Some(activation) = finished else {
+        let mut resp = (
+            StatusCode::ACCEPTED,
+            axum::Json(json!({"error": "Response not yet ready."})),
+        )
+            .into_response();
+        resp.extensions_mut()
+            .insert(ErrorText("Response not yet ready.".into()));
+        return Ok((with_id(resp, id), !custom_options));
+    };
+    let result = match activation.response.status() {
+        ResponseStatus::Success => activation.response.result,
+        ResponseStatus::ApplicationError => activation
+            .response
+            .result
+            .get("error")
+            .cloned()
+            .unwrap_or(Value::Null),
+        ResponseStatus::DeveloperError | ResponseStatus::WhiskError => {
+            return Err(ApiError::BadRequest(
+                "There was an error processing your request.".into(),
+            ))
+        }
+    };
+    let mut resp = web_result::render(target.ext, &result, &target.rest)?;
+    resp.extensions_mut().insert(PassThrough);
+    Ok((with_id(resp, id), !custom_options))
+}
+
+fn with_id(mut resp: Response, id: whisk_types::ActivationId) -> Response {
+    if let Ok(v) = HeaderValue::from_str(id.as_str()) {
+        resp.headers_mut().insert(ACTIVATION_ID_HEADER, v);
+    }
+    resp
+}
+
+/// Request headers with lowercase names; repeated headers are joined with `, `.
+fn header_map(headers: &HeaderMap) -> Map<String, Value> {
+    let mut m: Map<String, Value> = Map::new();
+    for (k, v) in headers {
+        let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
+        let name = k.as_str().to_ascii_lowercase();
+        let joined = match m.get(&name).and_then(Value::as_str) {
+            Some(prev) => format!("{prev}, {v}"),
+            None => v,
+        };
+        m.insert(name, Value::String(joined));
+    }
+    m
+}
+
+fn base64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// `__ow_body` of a raw-http action: base64 for binary and JSON types, else text.
+fn raw_body(bytes: &[u8], content_type: Option<&str>) -> String {
+    if bytes.is_empty() {
+        return String::new();
+    }
+    let media = content_type
+        .and_then(media_type)
+        .unwrap_or_else(|| "application/octet-stream".into());
+    match std::str::from_utf8(bytes) {
+        Ok(text) if !is_binary(&media) && !is_json(&media) => text.to_owned(),
+        _ => base64(bytes),
+    }
+}
+
+enum BodyInput {
+    Fields(Map<String, Value>),
+    Body(Value),
+    Nothing,
+}
+
+/// A body as input: an object's fields or form fields spread, anything else `__ow_body`.
+fn body_fields(bytes: &[u8], content_type: Option<&str>) -> Result<BodyInput, ApiError> {
+    if bytes.is_empty() {
+        return Ok(BodyInput::Nothing);
+    }
+    let media = content_type
+        .and_then(media_type)
+        .unwrap_or_else(|| "application/octet-stream".into());
+    if is_json(&media) {
+        return match serde_json::from_slice::<Value>(bytes) {
+            Ok(Value::Object(m)) => Ok(BodyInput::Fields(m)),
+            Ok(other) => Ok(BodyInput::Body(other)),
+            Err(e) => Err(ApiError::Malformed(e.to_string())),
+        };
+    }
+    if media == "application/x-www-form-urlencoded" {
+        let text = String::from_utf8_lossy(bytes);
+        let mut m = Map::new();
+        for (k, v) in Query::parse(Some(&text)).pairs() {
+            m.insert(k.clone(), json!(v));
+        }
+        return Ok(BodyInput::Fields(m));
+    }
+    match std::str::from_utf8(bytes) {
+        Ok(text) if !is_binary(&media) => Ok(BodyInput::Body(json!(text))),
+        _ => Ok(BodyInput::Body(json!(base64(bytes)))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        let t = parse_path("/api/v1/web/guest/default/hello.json/a/b").unwrap();
+        assert_eq!(t.fqn.to_string(), "guest/hello");
+        assert_eq!(t.ext, Ext::Json);
+        assert_eq!(t.rest, "/a/b");
+        let t = parse_path("/api/v1/web/guest/pkg/hello").unwrap();
+        assert_eq!(t.fqn.to_string(), "guest/pkg/hello");
+        assert_eq!(t.ext, Ext::Http);
+        assert_eq!(t.rest, "");
+        let t = parse_path("/api/v1/web/guest/default/v1.2.html").unwrap();
+        assert_eq!(t.fqn.to_string(), "guest/v1.2");
+        assert_eq!(t.ext, Ext::Html);
+        let t = parse_path("/api/v1/web/guest/default/v1.2").unwrap();
+        assert_eq!(t.fqn.to_string(), "guest/v1.2");
+        assert!(parse_path("/api/v1/web/guest/default").is_err());
+    }
+
+    #[test]
+    fn bodies() {
+        assert_eq!(raw_body(b"", Some("application/json")), "");
+        assert_eq!(raw_body(b"{}", Some("application/json")), "e30=");
+        assert_eq!(raw_body(b"hi", Some("text/plain")), "hi");
+        assert_eq!(raw_body(b"hi", None), "aGk=");
+        assert!(matches!(
+            body_fields(b"a=1&b=x+y", Some("application/x-www-form-urlencoded")).unwrap(),
+            BodyInput::Fields(m) if m["b"] == "x y"
+        ));
+        assert!(matches!(
+            body_fields(b"[1]", Some("application/json")).unwrap(),
+            BodyInput::Body(v) if v == json!([1])
+        ));
+        assert!(matches!(
+            body_fields(b"hi", Some("text/plain; charset=utf-8")).unwrap(),
+            BodyInput::Body(v) if v == json!("hi")
+        ));
+    }
+}
