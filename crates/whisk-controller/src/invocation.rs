@@ -253,6 +253,7 @@ impl Controller {
             controller: self.config.id.clone(),
             received_at: inv.received_at,
             cause: inv.cause,
+            binding: inv.target.binding.clone(),
         }
     }
 }

@@ -465,6 +465,9 @@ impl<'a> Recorder<'a> {
         if msg.cause.is_some() {
             add("causedBy", "sequence".into());
         }
+        if let Some(binding) = &msg.binding {
+            add("binding", binding.to_string().into());
+        }
         Activation {
             namespace: EntityPath::namespace_only(msg.user.namespace.clone()),
             name: action.name.clone(),
@@ -532,6 +535,7 @@ mod tests {
             controller: "c0".into(),
             received_at: 1000,
             cause: None,
+            binding: None,
         }
     }
 

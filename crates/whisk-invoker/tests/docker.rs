@@ -864,6 +864,7 @@ impl Harness {
             controller: controller.into(),
             received_at: whisk_types::now_millis(),
             cause: None,
+            binding: None,
         }
     }
 }

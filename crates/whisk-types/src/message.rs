@@ -7,6 +7,7 @@ use crate::action::Action;
 use crate::activation::Activation;
 use crate::identity::Identity;
 use crate::ids::{ActivationId, TransactionId};
+use crate::name::EntityPath;
 
 /// One accepted invocation, published durably to an invoker's topic.
 /// It carries a snapshot of the action so the invoker never reads entities.
@@ -30,6 +31,10 @@ pub struct ActivationMessage {
     pub received_at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cause: Option<ActivationId>,
+    /// The package binding the action was invoked through (`ns/binding`), recorded as the
+    /// `binding` annotation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding: Option<EntityPath>,
 }
 
 /// Sent back to the controller once the record is stored.
