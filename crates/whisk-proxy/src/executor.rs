@@ -1,27 +1,65 @@
-//! How an activation runs. The proxy holds one [`Executor`] and hands it each `/run`.
+//! How activations run. The proxy holds one [`Executor`], chosen from the configured
+//! [`ProxyMode`] when it starts, and hands it each `/init` and `/run`.
 //!
-//! Today there is one kind, [`ExecPerRun`]: a new process per activation, as the Docker
-//! skeleton does. The "actionloop" kind (one long-lived process started at `/init`, the
-//! `/run` body as a JSON line on its stdin, the result as a line on its fd 3) is meant to
-//! be a second variant here, chosen at `/init`; the proxy around it stays the same.
+//! - [`ExecPerRun`]: a new process of `exec` per activation, as the Docker skeleton does.
+//! - [`ActionLoop`]: one long-lived process per container, started at `/init`, that reads
+//!   the `/run` body as a JSON line on its stdin and writes the result as a line on its
+//!   fd 3 (OpenWhisk's ActionLoop protocol); the Node.js and Python images use it.
+//!
+//! Either way the proxy around it is the same: it serialises requests and writes the
+//! sentinel after each one.
 
+mod actionloop;
 mod exec;
+
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::env::EnvPair;
+use crate::config::ProxyMode;
+use crate::install::{self, Layout};
 use crate::logs::Logs;
-use crate::protocol::RunRequest;
+use crate::protocol::{
+    InitRequest, Reply, RunRequest, ERR_INIT_FAILED, ERR_LOOP_INIT_EXITED, ERR_LOOP_RUN_EXITED,
+    ERR_LOOP_START, ERR_RUN_BAD_RESULT, ERR_RUN_NO_BINARY,
+};
 
+pub(crate) use actionloop::ActionLoop;
 pub(crate) use exec::ExecPerRun;
 
-/// The ways a run can fail to produce a result; each maps to a fixed 502 reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum RunError {
-    /// There is no program to run, or it cannot be started.
+/// Why an `/init` or `/run` produced no result; each is answered 502 `{"error": ...}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Failure {
+    /// `/init` could not install an executable `exec`.
+    InitFailed,
+    /// There is no program to run, or it cannot be started (exec-per-run).
     NoBinary,
-    /// The program ran but its result line is not a JSON object or array.
+    /// The result line is not a JSON object or array.
     BadResult,
+    /// The action's process cannot be started, or its start-up acknowledgement is wrong.
+    StartFailed,
+    /// The action's process ended before acknowledging its start-up.
+    InitExited,
+    /// The action's process ended before writing its result line.
+    RunExited,
+    /// The action reported this error itself (how a launcher reports a developer error).
+    Reported(String),
+}
+
+impl Failure {
+    /// The reply to send.
+    pub(crate) fn reply(self) -> Reply {
+        let message = match self {
+            Failure::InitFailed => ERR_INIT_FAILED.to_owned(),
+            Failure::NoBinary => ERR_RUN_NO_BINARY.to_owned(),
+            Failure::BadResult => ERR_RUN_BAD_RESULT.to_owned(),
+            Failure::StartFailed => ERR_LOOP_START.to_owned(),
+            Failure::InitExited => ERR_LOOP_INIT_EXITED.to_owned(),
+            Failure::RunExited => ERR_LOOP_RUN_EXITED.to_owned(),
+            Failure::Reported(message) => message,
+        };
+        Reply::error(502, message)
+    }
 }
 
 /// Runs activations.
@@ -29,19 +67,68 @@ pub(crate) enum RunError {
 pub(crate) enum Executor {
     /// A new process of `exec` per activation.
     ExecPerRun(ExecPerRun),
+    /// One long-lived process per container (boxed: it holds the process's state).
+    ActionLoop(Box<ActionLoop>),
 }
 
 impl Executor {
-    /// Runs one activation: `request.value` is the argument, `env` the extra variables.
-    /// The program's logs go to `logs`; the caller writes the sentinel afterwards.
-    pub(crate) async fn run(
-        &mut self,
-        request: &RunRequest,
-        env: &[EnvPair],
-        logs: &mut Logs,
-    ) -> Result<Value, RunError> {
-        match self {
-            Executor::ExecPerRun(exec) => exec.run(request, env, logs).await,
+    /// The executor `mode` asks for, for the action in `dir`.
+    pub(crate) fn new(dir: PathBuf, mode: &ProxyMode) -> Self {
+        match mode {
+            ProxyMode::ExecPerRun => Executor::ExecPerRun(ExecPerRun::new(dir)),
+            ProxyMode::ActionLoop {
+                launcher,
+                source_file,
+            } => Executor::ActionLoop(Box::new(ActionLoop::new(
+                dir,
+                launcher.clone(),
+                source_file.clone(),
+            ))),
         }
+    }
+
+    /// Sets the action up as `request` says. The caller writes the sentinel afterwards.
+    pub(crate) async fn init(&mut self, request: InitRequest, logs: &Logs) -> Result<(), Failure> {
+        match self {
+            Executor::ExecPerRun(exec) => exec.init(request, logs).await,
+            Executor::ActionLoop(action) => action.init(request, logs).await,
+        }
+    }
+
+    /// Runs one activation. The action's logs go to `logs`, all of them before this
+    /// returns; the caller writes the sentinel afterwards.
+    pub(crate) async fn run(&mut self, request: RunRequest, logs: &Logs) -> Result<Value, Failure> {
+        match self {
+            Executor::ExecPerRun(exec) => exec.run(&request, logs).await,
+            Executor::ActionLoop(action) => action.run(request, logs).await,
+        }
+    }
+}
+
+/// Installs the code of `request` into `dir` off the async threads; see [`install::install`].
+async fn install_code(
+    dir: &Path,
+    request: &InitRequest,
+    layout: Layout<'_>,
+) -> Result<PathBuf, String> {
+    let dir = dir.to_owned();
+    let code = request.code.clone();
+    let binary = request.binary;
+    let source = match layout {
+        Layout::Exec => None,
+        Layout::Source(name) => Some(name.to_owned()),
+    };
+    let installed = tokio::task::spawn_blocking(move || {
+        let layout = match &source {
+            None => Layout::Exec,
+            Some(name) => Layout::Source(name),
+        };
+        install::install(&dir, code.as_deref(), binary, layout)
+    })
+    .await;
+    match installed {
+        Ok(Ok(path)) => Ok(path),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(err) => Err(err.to_string()),
     }
 }

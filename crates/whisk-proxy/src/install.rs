@@ -191,7 +191,13 @@ mod tests {
     #[test]
     fn text_code_becomes_an_executable_exec() {
         let dir = tempfile::tempdir().unwrap();
-        let exec = install(dir.path(), Some("#!/bin/sh\necho '{}'\n"), false, Layout::Exec).unwrap();
+        let exec = install(
+            dir.path(),
+            Some("#!/bin/sh\necho '{}'\n"),
+            false,
+            Layout::Exec,
+        )
+        .unwrap();
         assert_eq!(exec, dir.path().join("exec"));
         assert_eq!(fs::read_to_string(&exec).unwrap(), "#!/bin/sh\necho '{}'\n");
         assert_eq!(mode(&exec), 0o755);
@@ -257,7 +263,10 @@ mod tests {
             Err(InstallError::NotExecutable(_))
         ));
         fs::set_permissions(&exec, fs::Permissions::from_mode(0o700)).unwrap();
-        assert_eq!(install(dir.path(), None, false, Layout::Exec).unwrap(), exec);
+        assert_eq!(
+            install(dir.path(), None, false, Layout::Exec).unwrap(),
+            exec
+        );
     }
 
     #[test]

@@ -1,22 +1,35 @@
 //! `whisk-proxy`: the action proxy that runs inside every action container.
 //!
-//! It speaks OpenWhisk's container protocol (reference §8) on port 8080 and follows the
-//! Docker skeleton's contract (§8.5): `POST /init` installs the action's code into the
-//! action directory (`/action`), `POST /run` runs `/action/exec` once per activation with
-//! the arguments as JSON on argv\[1\] and stdin, and the last line of the program's stdout is
-//! the result. After every `/init` and `/run` the sentinel line goes to stdout and stderr.
+//! It speaks OpenWhisk's container protocol (reference §8) on port 8080 in one of two modes,
+//! chosen by the image's environment ([`ProxyMode`], read by [`ProxyConfig::from_env`]):
+//!
+//! - **exec** (default), the Docker skeleton's contract (§8.5): `POST /init` installs the
+//!   action's code into the action directory (`/action`), `POST /run` runs `/action/exec`
+//!   once per activation with the arguments as JSON on argv\[1\] and stdin, and the last
+//!   line of the program's stdout is the result.
+//! - **actionloop** (`WHISK_PROXY_MODE=actionloop`), OpenWhisk's ActionLoop protocol, used
+//!   by the Node.js and Python runtime images: `/init` installs the code and starts one
+//!   long-lived process (the image's launcher, `WHISK_LAUNCHER`, or else `/action/exec`)
+//!   that acknowledges on fd 3; each `/run` body goes to its stdin as one JSON line and
+//!   its answer comes back as one line on fd 3. A process that ends is reported (502) and
+//!   started again on the next `/run`. The child's protocol is documented in
+//!   `executor/actionloop.rs`.
+//!
+//! Either way, after every `/init` and `/run` the sentinel line goes to stdout and stderr,
+//! after all of the action's output for that request, and requests are served one at a time.
 //!
 //! # Layout
 //!
-//! - [`config`]: settings read from the environment (port, bind address, action directory).
+//! - [`config`]: settings read from the environment (port, bind address, action directory,
+//!   mode, launcher).
 //! - [`protocol`]: the wire shapes of `/init` and `/run`, the fixed error texts, the sentinel.
 //! - `env`: the environment a run gets (`__OW_*` keys, `/init`'s `value.env`).
 //! - `output`: splitting the program's stdout into log lines and the result line.
-//! - `install`: putting code (a script or a base64 zip) into the action directory.
-//! - `executor`: how an activation runs. Today one executor, exec-per-run; the persistent
-//!   "actionloop" executor (one long-lived process, a JSON line per activation on stdin,
-//!   the result on fd 3) is meant to become a second variant of `Executor`.
-//! - `logs`: forwarding the action's output to the proxy's own stdout/stderr, the sentinel.
+//! - `install`: putting code (a script, a base64 zip) into the action directory.
+//! - `executor`: how an activation runs: `exec` (a process per run) or `actionloop`
+//!   (`process`: the child and its four pipes; `forward`: its stdout/stderr to the log with
+//!   a flush barrier; `lines`: the fd 3 answers).
+//! - `logs`: the proxy's stdout/stderr (the container log) shared by writers, the sentinel.
 //! - [`proxy`]: the state machine ([`Proxy`]): init once, runs one at a time.
 //! - [`server`]: the HTTP/1.1 server (hyper) that routes requests to the [`Proxy`].
 //!
@@ -28,6 +41,8 @@
 //! - The program runs in the action directory, its stdin gets the JSON followed by a newline,
 //!   and its earlier stdout lines reach the log as they are written, not at exit.
 //! - Concurrent `/run`s are served one at a time, in arrival order.
+//! - Text code that is a base64 zip (starts with `UEsDB`) is unpacked even without
+//!   `binary: true`.
 
 pub mod config;
 mod env;
@@ -39,6 +54,6 @@ pub mod protocol;
 pub mod proxy;
 pub mod server;
 
-pub use config::ProxyConfig;
+pub use config::{ProxyConfig, ProxyMode};
 pub use proxy::Proxy;
 pub use server::{run, serve};

@@ -13,13 +13,11 @@ use hyper::body::Bytes;
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use crate::env::{self, EnvPair};
-use crate::executor::{ExecPerRun, Executor, RunError};
-use crate::install;
+use crate::config::{ProxyConfig, ProxyMode};
+use crate::executor::Executor;
 use crate::logs::Logs;
 use crate::protocol::{
-    parse_init, parse_run, Reply, RunRequestError, ERR_INIT_FAILED, ERR_REINIT,
-    ERR_RUN_BAD_ARGUMENT, ERR_RUN_BAD_RESULT, ERR_RUN_NO_BINARY,
+    parse_init, parse_run, Reply, RunRequestError, ERR_REINIT, ERR_RUN_BAD_ARGUMENT,
 };
 
 /// The action proxy: what `/init` and `/run` do, independent of HTTP. Clones share one state.
@@ -30,12 +28,8 @@ pub struct Proxy {
 
 #[derive(Debug)]
 struct State {
-    /// Where the action's code lives.
-    action_dir: PathBuf,
     /// Set by the first successful `/init`; later ones are refused.
     initialized: bool,
-    /// `/init`'s `value.env`, given to every run.
-    init_env: Vec<EnvPair>,
     /// How runs happen.
     executor: Executor,
     /// The container log.
@@ -43,13 +37,22 @@ struct State {
 }
 
 impl Proxy {
-    /// A proxy for the action in `action_dir` (`/action` in a container).
+    /// An exec-per-run proxy (the Docker skeleton) for the action in `action_dir`
+    /// (`/action` in a container).
     pub fn new(action_dir: PathBuf) -> Self {
+        Self::with_mode(action_dir, &ProxyMode::ExecPerRun)
+    }
+
+    /// A proxy for the action directory and executor that `config` names.
+    pub fn from_config(config: &ProxyConfig) -> Self {
+        Self::with_mode(config.action_dir.clone(), &config.mode)
+    }
+
+    /// A proxy for the action in `action_dir`, running activations as `mode` says.
+    pub fn with_mode(action_dir: PathBuf, mode: &ProxyMode) -> Self {
         let state = State {
-            executor: Executor::ExecPerRun(ExecPerRun::new(action_dir.clone())),
-            action_dir,
+            executor: Executor::new(action_dir, mode),
             initialized: false,
-            init_env: Vec::new(),
             logs: Logs::default(),
         };
         Self {
@@ -110,30 +113,12 @@ impl State {
             Ok(request) => request,
             Err(err) => return Reply::error(400, err.to_string()),
         };
-        let dir = self.action_dir.clone();
-        let code = request.code.clone();
-        let binary = request.binary;
-        let installed =
-            tokio::task::spawn_blocking(move || install::install(&dir, code.as_deref(), binary))
-                .await;
-        match installed {
-            Ok(Ok(_exec)) => {
+        match self.executor.init(request, &self.logs).await {
+            Ok(()) => {
                 self.initialized = true;
-                self.init_env = env::init_env(&request.env);
                 Reply::ok(json!({"ok": true}))
             }
-            Ok(Err(err)) => {
-                self.logs
-                    .err
-                    .line(&format!("whisk-proxy: /init failed: {err}"));
-                Reply::error(502, ERR_INIT_FAILED)
-            }
-            Err(err) => {
-                self.logs
-                    .err
-                    .line(&format!("whisk-proxy: /init failed: {err}"));
-                Reply::error(502, ERR_INIT_FAILED)
-            }
+            Err(failure) => failure.reply(),
         }
     }
 
@@ -143,12 +128,9 @@ impl State {
             Err(RunRequestError::BadArgument) => return Reply::error(404, ERR_RUN_BAD_ARGUMENT),
             Err(RunRequestError::BadRequest(err)) => return Reply::error(400, err.to_string()),
         };
-        let mut env = self.init_env.clone();
-        env.extend(env::run_env(&request.context));
-        match self.executor.run(&request, &env, &mut self.logs).await {
+        match self.executor.run(request, &self.logs).await {
             Ok(result) => Reply::ok(result),
-            Err(RunError::NoBinary) => Reply::error(502, ERR_RUN_NO_BINARY),
-            Err(RunError::BadResult) => Reply::error(502, ERR_RUN_BAD_RESULT),
+            Err(failure) => failure.reply(),
         }
     }
 }

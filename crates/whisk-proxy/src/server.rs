@@ -33,7 +33,7 @@ pub const MAX_BODY_BYTES: usize = 128 * 1024 * 1024;
 /// Binding the listening socket failed.
 pub async fn run(config: ProxyConfig) -> io::Result<()> {
     let listener = TcpListener::bind(config.listen).await?;
-    let proxy = Proxy::new(config.action_dir);
+    let proxy = Proxy::from_config(&config);
     tokio::select! {
         result = serve(listener, proxy) => result,
         () = shutdown_signal() => Ok(()),

@@ -2,12 +2,10 @@
 
 mod common;
 
-use std::io::{Cursor, Write};
 use std::process::Command;
 use std::thread;
 
-use base64::Engine;
-use common::{activation_lines, ProxyProcess, SENTINEL};
+use common::{activation_lines, zip_base64, ProxyProcess, SENTINEL};
 use serde_json::{json, Value};
 
 const REINIT: &str = "Cannot initialize the action more than once.";
@@ -91,18 +89,6 @@ printf '{"args":%s,"stdin":%s,"ns":"%s","name":"%s","aid":"%s","tid":"%s","deadl
     // The result line is not logged, and each stream ends with the sentinel.
     assert!(out.ends_with(&format!("extra={{\"a\":[1,true]}}\n{SENTINEL}\n")));
     assert!(err.ends_with(&format!("to stderr\n{SENTINEL}\n")));
-}
-
-fn zip_base64(files: &[(&str, &[u8], u32)]) -> String {
-    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
-    for (name, bytes, mode) in files {
-        let options = zip::write::SimpleFileOptions::default()
-            .compression_method(zip::CompressionMethod::Deflated)
-            .unix_permissions(*mode);
-        writer.start_file(*name, options).unwrap();
-        writer.write_all(bytes).unwrap();
-    }
-    base64::engine::general_purpose::STANDARD.encode(writer.finish().unwrap().into_inner())
 }
 
 #[test]

@@ -16,12 +16,12 @@ use serde_json::Value;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::{Child, Command};
 
-use super::RunError;
-use crate::env::EnvPair;
-use crate::install;
+use super::Failure;
+use crate::env::{self, EnvPair};
+use crate::install::{self, Layout};
 use crate::logs::{Logs, StreamLog};
 use crate::output::{parse_result_line, LastLineSplitter};
-use crate::protocol::RunRequest;
+use crate::protocol::{InitRequest, RunRequest};
 
 /// The longest single argument Linux accepts (MAX_ARG_STRLEN is 131072 with the NUL).
 pub(crate) const MAX_ARG_LEN: usize = 131_071;
@@ -34,32 +34,53 @@ const BUSY_RETRIES: u32 = 20;
 pub(crate) struct ExecPerRun {
     /// The action directory; the program is `dir/exec` and runs with `dir` as its cwd.
     dir: PathBuf,
+    /// `/init`'s `value.env`, given to every run.
+    init_env: Vec<EnvPair>,
 }
 
 impl ExecPerRun {
     /// An executor for the program in `dir`.
     pub(crate) fn new(dir: PathBuf) -> Self {
-        Self { dir }
+        Self {
+            dir,
+            init_env: Vec::new(),
+        }
     }
 
+    /// Installs the code (or checks the image's `exec`) and keeps `value.env` for the runs.
+    pub(crate) async fn init(&mut self, request: InitRequest, logs: &Logs) -> Result<(), Failure> {
+        match super::install_code(&self.dir, &request, Layout::Exec).await {
+            Ok(_exec) => {
+                self.init_env = env::init_env(&request.env);
+                Ok(())
+            }
+            Err(err) => {
+                logs.err.line(&format!("whisk-proxy: /init failed: {err}"));
+                Err(Failure::InitFailed)
+            }
+        }
+    }
+
+    /// Runs `exec` once with the environment: `value.env`, then the run's `__OW_*` keys.
     pub(crate) async fn run(
         &mut self,
         request: &RunRequest,
-        env: &[EnvPair],
-        logs: &mut Logs,
-    ) -> Result<Value, RunError> {
+        logs: &Logs,
+    ) -> Result<Value, Failure> {
         let exec = install::locate(&self.dir).map_err(|err| {
             logs.err
                 .line(&format!("whisk-proxy: cannot run the action: {err}"));
-            RunError::NoBinary
+            Failure::NoBinary
         })?;
+        let mut env = self.init_env.clone();
+        env.extend(env::run_env(&request.context));
         let input = request.value.to_string();
-        let mut child = spawn(&exec, &self.dir, &input, env).await.map_err(|err| {
+        let mut child = spawn(&exec, &self.dir, &input, &env).await.map_err(|err| {
             logs.err.line(&format!(
                 "whisk-proxy: cannot start {}: {err}",
                 exec.display()
             ));
-            RunError::NoBinary
+            Failure::NoBinary
         })?;
 
         let Logs { out, err } = logs;
@@ -80,7 +101,7 @@ impl ExecPerRun {
                     Ok(_) => {}
                     Err(e) => err.line(&format!("whisk-proxy: cannot wait for the action: {e}")),
                 }
-                Err(RunError::BadResult)
+                Err(Failure::BadResult)
             }
         }
     }
@@ -124,8 +145,8 @@ async fn spawn(exec: &Path, dir: &Path, input: &str, env: &[EnvPair]) -> io::Res
 async fn collect(
     child: &mut Child,
     input: String,
-    out: &mut StreamLog,
-    err: &mut StreamLog,
+    out: &StreamLog,
+    err: &StreamLog,
 ) -> (Vec<u8>, io::Result<std::process::ExitStatus>) {
     let stdin = child.stdin.take();
     let stdout = child.stdout.take();

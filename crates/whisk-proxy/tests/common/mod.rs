@@ -4,7 +4,7 @@
 
 #![allow(dead_code)]
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Cursor, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -12,6 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use base64::Engine;
 use serde_json::Value;
 use tempfile::TempDir;
 
@@ -60,6 +61,12 @@ impl ProxyProcess {
 
     /// Starts a proxy after `prepare` has filled its action directory.
     pub fn start_with(prepare: impl FnOnce(&Path)) -> Self {
+        Self::start_with_env(&[], prepare)
+    }
+
+    /// Starts a proxy with extra environment variables, after `prepare` has filled its
+    /// action directory.
+    pub fn start_with_env(env: &[(&str, &str)], prepare: impl FnOnce(&Path)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         prepare(dir.path());
         // The port is free when picked but may be taken before the proxy binds it: retry.
@@ -70,6 +77,7 @@ impl ProxyProcess {
                 .env("WHISK_PROXY_BIND", "127.0.0.1")
                 .env("WHISK_ACTION_DIR", dir.path())
                 .env("PROXY_TEST_MARKER", "inherited")
+                .envs(env.iter().copied())
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
@@ -281,4 +289,17 @@ impl Client {
         self.request("POST", path, body.to_string().as_bytes())
             .unwrap()
     }
+}
+
+/// Base64 of a zip holding `files` (name, bytes, unix mode).
+pub fn zip_base64(files: &[(&str, &[u8], u32)]) -> String {
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    for (name, bytes, mode) in files {
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .unix_permissions(*mode);
+        writer.start_file(*name, options).unwrap();
+        writer.write_all(bytes).unwrap();
+    }
+    base64::engine::general_purpose::STANDARD.encode(writer.finish().unwrap().into_inner())
 }
