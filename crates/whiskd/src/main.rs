@@ -1,5 +1,6 @@
 //! `whiskd`: the rwhisk server. `whiskd standalone` runs everything in one process.
 
+mod admin;
 mod bootstrap;
 mod standalone;
 
@@ -23,6 +24,8 @@ enum Command {
     ///   whiskd standalone --data-dir ~/.rwhisk
     ///   wsk property set --apihost http://127.0.0.1:3233 --auth "$(cat ~/.rwhisk/guest.key)"
     Standalone(standalone::StandaloneArgs),
+    /// Subjects and keys of an installation (like OpenWhisk's wskadmin).
+    Admin(admin::AdminArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -30,6 +33,7 @@ fn main() -> std::process::ExitCode {
     init_tracing();
     let result = match cli.command {
         Command::Standalone(args) => standalone::main(args),
+        Command::Admin(args) => admin::main(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -15,6 +15,11 @@ use whisk_store::SqliteStore;
 
 use crate::bootstrap;
 
+/// The store's file in the data directory.
+pub const STORE_FILE: &str = "whisk.db";
+/// The bus's file in the data directory.
+pub const BUS_FILE: &str = "bus.db";
+
 /// Flags of `whiskd standalone`; each also reads an `RWHISK_*` environment variable.
 #[derive(Debug, clap::Args)]
 pub struct StandaloneArgs {
@@ -73,8 +78,8 @@ async fn run(args: StandaloneArgs) -> Result<()> {
         .context("loading the TLS certificate")?;
 
     let store =
-        Arc::new(SqliteStore::open(&data_dir.join("whisk.db")).context("opening the store")?);
-    let bus = Arc::new(EmbeddedBus::open(&data_dir.join("bus.db")).context("opening the bus")?);
+        Arc::new(SqliteStore::open(&data_dir.join(STORE_FILE)).context("opening the store")?);
+    let bus = Arc::new(EmbeddedBus::open(&data_dir.join(BUS_FILE)).context("opening the bus")?);
     bootstrap::ensure_guest(store.as_ref(), &data_dir).await?;
 
     // Bind before starting anything that runs actions, so a port in use fails fast.

@@ -301,3 +301,85 @@ fn whisk_types_now() -> i64 {
         .unwrap()
         .as_millis() as i64
 }
+
+#[tokio::test]
+async fn other_namespaces_see_only_shared_packages() {
+    let s = Server::start().await;
+    // A second subject made with `whiskd admin user create`, beside the running server.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_whiskd"))
+        .args(["admin", "user", "create", "mallory", "--data-dir"])
+        .arg(s.data.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let other = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let (user, pass) = other.split_once(':').unwrap();
+    let as_other = |method: Method, path: &str| {
+        s.client
+            .request(
+                method,
+                format!("{}/api/v1/namespaces/guest/{path}", s.base()),
+            )
+            .basic_auth(user, Some(pass))
+    };
+
+    let private = unique("private");
+    s.docker_action(&private, C_IMAGE, None, json!({})).await;
+    let shared = unique("shared");
+    let (st, _) = send(
+        &s,
+        Method::PUT,
+        &format!("packages/{shared}"),
+        json!({"publish": true}),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let r = s
+        .req(Method::PUT, &format!("actions/{shared}/hello"))
+        .json(&json!({"exec": {"kind": "blackbox", "image": C_IMAGE}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    for (method, path) in [
+        (Method::GET, format!("actions/{private}")),
+        (Method::POST, format!("actions/{private}?blocking=true")),
+        (Method::DELETE, format!("actions/{private}")),
+        (Method::GET, "actions".to_owned()),
+        (Method::GET, "activations".to_owned()),
+        (Method::GET, "triggers".to_owned()),
+        (Method::GET, "packages/does-not-exist".to_owned()),
+    ] {
+        let r = as_other(method.clone(), &path)
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{method} {path}");
+    }
+    // The shared package and its action are readable and invocable.
+    let r = as_other(Method::GET, &format!("packages/{shared}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = as_other(
+        Method::POST,
+        &format!("actions/{shared}/hello?blocking=true&result=true"),
+    )
+    .json(&json!({"who": "mallory"}))
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 200);
+    let result: Value = r.json().await.unwrap();
+    assert_eq!(result["args"]["who"], "mallory");
+    // The guest's action is untouched.
+    let (st, _) = s.invoke(&private, "blocking=true", json!({})).await;
+    assert_eq!(st, 200);
+}
