@@ -38,11 +38,14 @@ function writeAnswer(json) {
   }
 }
 
-/** Resolves once everything written to stdout and stderr so far has left the process. */
+/**
+ * Resolves once everything written to stdout and stderr so far has left the process. A
+ * stream's writableLength counts the bytes of writes not yet completed; when it is zero
+ * (the usual case: Node.js writes pipes synchronously on Linux) there is nothing to wait for.
+ */
 function flushLogs() {
-  return Promise.all(
-    [process.stdout, process.stderr].map((stream) => new Promise((resolve) => stream.write('', resolve))),
-  );
+  const pending = [process.stdout, process.stderr].filter((stream) => stream.writableLength > 0);
+  return Promise.all(pending.map((stream) => new Promise((resolve) => stream.write('', resolve))));
 }
 
 /** Follows a dotted name ("a.b") from `target`. */
