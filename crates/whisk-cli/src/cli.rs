@@ -27,7 +27,7 @@ pub const LOGO: &str = r"
     version,
     before_help = LOGO,
     arg_required_else_help = true,
-    after_long_help = "Examples:\n  wsk property set --apihost https://127.0.0.1:3443 --auth \"$(cat ~/.rwhisk/guest.key)\"\n  wsk -i action create hello --docker whisk/hello\n  wsk -i action invoke hello --param name World --result"
+    after_help = "Examples:\n  wsk property set --apihost https://127.0.0.1:3443 --auth \"$(cat ~/.rwhisk/guest.key)\"\n  wsk -i action create hello --docker whisk/hello\n  wsk -i action invoke hello --param name World --result"
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -107,35 +107,74 @@ impl From<&BasicArgs> for GlobalArgs {
     }
 }
 
+/// A command group with the global flags it accepts between its name and the
+/// subcommand (`wsk action -i list`).
+#[derive(Debug, Args)]
+pub struct Group<C: Subcommand> {
+    /// Global flags given after the group's name.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// The command of the group.
+    #[command(subcommand)]
+    pub command: C,
+}
+
 /// The command groups.
 // Parsed once per process; boxing the variants would buy nothing.
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// work with actions
-    #[command(subcommand, arg_required_else_help = true)]
-    Action(ActionCommand),
+    #[command(
+        arg_required_else_help = true,
+        after_help = "Examples:\n  wsk action create hello hello.js\n  wsk action invoke hello -p name World --result\n  wsk action list"
+    )]
+    Action(Group<ActionCommand>),
     /// work with activations
-    #[command(subcommand, arg_required_else_help = true)]
-    Activation(ActivationCommand),
+    #[command(
+        arg_required_else_help = true,
+        after_help = "Examples:\n  wsk activation list --limit 5\n  wsk activation get --last\n  wsk activation logs --last --strip"
+    )]
+    Activation(Group<ActivationCommand>),
     /// work with namespaces
-    #[command(subcommand, arg_required_else_help = true)]
-    Namespace(NamespaceCommand),
+    #[command(
+        arg_required_else_help = true,
+        after_help = "Examples:\n  wsk namespace list\n  wsk namespace get"
+    )]
+    Namespace(Group<NamespaceCommand>),
     /// work with packages
-    #[command(subcommand, arg_required_else_help = true)]
-    Package(PackageCommand),
+    #[command(
+        arg_required_else_help = true,
+        after_help = "Examples:\n  wsk package create demo --shared yes\n  wsk package bind /whisk.system/alarms myalarms\n  wsk package list /whisk.system"
+    )]
+    Package(Group<PackageCommand>),
     /// work with rules
-    #[command(subcommand, arg_required_else_help = true)]
-    Rule(RuleCommand),
+    #[command(
+        arg_required_else_help = true,
+        after_help = "Examples:\n  wsk rule create every-tick tick hello\n  wsk rule disable every-tick\n  wsk rule list"
+    )]
+    Rule(Group<RuleCommand>),
     /// work with triggers
-    #[command(subcommand, arg_required_else_help = true)]
-    Trigger(TriggerCommand),
-    /// work with whisk properties
-    #[command(subcommand, arg_required_else_help = true)]
-    Property(PropertyCommand),
+    #[command(
+        arg_required_else_help = true,
+        after_help = "Examples:\n  wsk trigger create tick\n  wsk trigger fire tick -p reason test\n  wsk trigger list"
+    )]
+    Trigger(Group<TriggerCommand>),
     /// work with the sdk
-    #[command(subcommand, arg_required_else_help = true)]
-    Sdk(SdkCommand),
+    #[command(
+        arg_required_else_help = true,
+        after_help = "Examples:\n  wsk sdk install docker\n  wsk sdk install bashauto"
+    )]
+    Sdk(Group<SdkCommand>),
+    /// work with whisk properties
+    #[command(
+        arg_required_else_help = true,
+        after_help = "Examples:\n  wsk property set --apihost http://127.0.0.1:3233 --auth \"$(cat ~/.rwhisk/guest.key)\"\n  wsk property get --auth"
+    )]
+    Property(Group<PropertyCommand>),
+    /// list entities in the current namespace
+    #[command(after_help = "Examples:\n  wsk list\n  wsk list --name-sort")]
+    List(NamespaceGetArgs),
 }
 
 // === action ===
@@ -145,30 +184,30 @@ pub enum Command {
 pub enum ActionCommand {
     /// create a new action
     #[command(
-        after_long_help = "Examples:\n  wsk action create hello --docker whisk/hello\n  wsk action create hello hello.js -p name World\n  wsk action create hello hello.zip --kind python:default --main main\n  wsk action create both --sequence hello,/guest/pkg/bye"
+        after_help = "Examples:\n  wsk action create hello --docker whisk/hello\n  wsk action create hello hello.js -p name World\n  wsk action create hello hello.zip --kind python:default --main main\n  wsk action create script run.sh --native              # a shell script on the docker skeleton\n  wsk action create both --sequence hello,/guest/pkg/bye\n  wsk action create page page.js --web true --web-secure my-secret\n  wsk action create hello2 hello --copy"
     )]
     Create(ActionCreateArgs),
     /// update an existing action, or create an action if it does not exist
     #[command(
-        after_long_help = "Examples:\n  wsk action update hello --docker whisk/hello:v2\n  wsk action update hello -t 30000 -m 512\n  wsk action update hello --del-annotation description"
+        after_help = "Examples:\n  wsk action update hello --docker whisk/hello:v2\n  wsk action update hello -t 30000 -m 512\n  wsk action update hello --web raw\n  wsk action update hello --del-annotation description"
     )]
     Update(ActionUpdateArgs),
     /// invoke action
     #[command(
-        after_long_help = "Examples:\n  wsk action invoke hello --param name World            # ok: invoked /_/hello with id ...\n  wsk action invoke hello --param name World --result   # waits, prints the result\n  wsk action invoke hello -P params.json --blocking     # waits, prints the record"
+        after_help = "Examples:\n  wsk action invoke hello --param name World            # ok: invoked /_/hello with id ...\n  wsk action invoke hello --param name World --result   # waits, prints the result\n  wsk action invoke hello -P params.json --blocking     # waits, prints the record"
     )]
     Invoke(ActionInvokeArgs),
     /// get action
     #[command(
-        after_long_help = "Examples:\n  wsk action get hello\n  wsk action get hello exec\n  wsk action get hello --url"
+        after_help = "Examples:\n  wsk action get hello\n  wsk action get hello exec\n  wsk action get hello --url\n  wsk action get hello --summary\n  wsk action get hello --save            # writes hello.js (or .py, .zip, ...)\n  wsk action get hello --save-as code.js"
     )]
     Get(ActionGetArgs),
     /// delete action
-    #[command(after_long_help = "Example:\n  wsk action delete hello")]
+    #[command(after_help = "Example:\n  wsk action delete hello")]
     Delete(ActionDeleteArgs),
     /// list all actions in a namespace or actions contained in a package
     #[command(
-        after_long_help = "Examples:\n  wsk action list\n  wsk action list mypkg\n  wsk action list /guest --limit 100 --name-sort"
+        after_help = "Examples:\n  wsk action list\n  wsk action list mypkg\n  wsk action list /guest --limit 100 --name-sort"
     )]
     List(ActionListArgs),
 }
@@ -220,6 +259,17 @@ pub struct ActionSpec {
     /// FILE containing parameter values in JSON format
     #[arg(short = 'P', long = "param-file", value_name = "FILE")]
     pub param_file: Option<PathBuf>,
+    /// treat ACTION as a web action, a raw HTTP web action, or as a standard action;
+    /// yes | true = web action, raw = raw HTTP web action, no | false = standard action
+    #[arg(long, value_name = "VALUE")]
+    pub web: Option<String>,
+    /// secure the web action, where SECRET is true, false, or any string; only valid when
+    /// the ACTION is a web action
+    #[arg(long = "web-secure", value_name = "SECRET")]
+    pub web_secure: Option<String>,
+    /// treat ACTION as the name of an existing action
+    #[arg(long)]
+    pub copy: bool,
 }
 
 /// `wsk action create`
@@ -271,9 +321,19 @@ pub struct ActionGetArgs {
     pub name: String,
     /// FIELD_FILTER: show only this field of the action (e.g. exec, limits)
     pub field: Option<String>,
+    /// summarize action details; parameters with prefix "*" are bound, "**" are bound and
+    /// finalized
+    #[arg(short = 's', long)]
+    pub summary: bool,
     /// get action url
     #[arg(short = 'r', long)]
     pub url: bool,
+    /// save action code to file corresponding with action name
+    #[arg(long)]
+    pub save: bool,
+    /// file to save action code to
+    #[arg(long = "save-as", value_name = "FILENAME")]
+    pub save_as: Option<String>,
     #[command(flatten)]
     pub global: GlobalArgs,
 }
@@ -312,27 +372,27 @@ pub struct ActionListArgs {
 pub enum ActivationCommand {
     /// list activations
     #[command(
-        after_long_help = "Examples:\n  wsk activation list\n  wsk activation list hello --limit 5\n  wsk activation list --since 1700000000000 --full"
+        after_help = "Examples:\n  wsk activation list\n  wsk activation list hello --limit 5\n  wsk activation list --since 1700000000000 --full"
     )]
     List(ActivationListArgs),
     /// get activation
     #[command(
-        after_long_help = "Examples:\n  wsk activation get 6ba2c0fd6f4348b8a2c0fd6f4388b864\n  wsk activation get 6ba2c0fd6f4348b8a2c0fd6f4388b864 response\n  wsk activation get --last logs"
+        after_help = "Examples:\n  wsk activation get 6ba2c0fd6f4348b8a2c0fd6f4388b864\n  wsk activation get 6ba2c0fd6f4348b8a2c0fd6f4388b864 response\n  wsk activation get --last logs\n  wsk activation get --last --summary"
     )]
     Get(ActivationGetArgs),
     /// get the logs of an activation
     #[command(
-        after_long_help = "Examples:\n  wsk activation logs 6ba2c0fd6f4348b8a2c0fd6f4388b864\n  wsk activation logs --last --strip"
+        after_help = "Examples:\n  wsk activation logs 6ba2c0fd6f4348b8a2c0fd6f4388b864\n  wsk activation logs --last --strip"
     )]
     Logs(ActivationLogsArgs),
     /// get the result of an activation
     #[command(
-        after_long_help = "Examples:\n  wsk activation result 6ba2c0fd6f4348b8a2c0fd6f4388b864\n  wsk activation result --last"
+        after_help = "Examples:\n  wsk activation result 6ba2c0fd6f4348b8a2c0fd6f4388b864\n  wsk activation result --last"
     )]
     Result(ActivationResultArgs),
     /// poll continuously for log messages from currently running actions
     #[command(
-        after_long_help = "Examples:\n  wsk activation poll\n  wsk activation poll hello --since-minutes 5 --exit 60"
+        after_help = "Examples:\n  wsk activation poll\n  wsk activation poll hello --since-minutes 5 --exit 60"
     )]
     Poll(ActivationPollArgs),
 }
@@ -391,6 +451,9 @@ pub struct ActivationGetArgs {
     /// ACTIVATION_ID (omit with --last), then an optional FIELD_FILTER such as `response`
     #[arg(num_args = 0..=2, value_name = "ACTIVATION_ID [FIELD_FILTER]")]
     pub args: Vec<String>,
+    /// summarize activation details
+    #[arg(short = 's', long)]
+    pub summary: bool,
     /// retrieves the last activation
     #[arg(short = 'l', long)]
     pub last: bool,
@@ -463,6 +526,9 @@ pub struct GetArgs {
     pub name: String,
     /// FIELD_FILTER: show only this field
     pub field: Option<String>,
+    /// summarize the entity's details; parameters with prefix "*" are bound
+    #[arg(short = 's', long)]
+    pub summary: bool,
     #[command(flatten)]
     pub global: GlobalArgs,
 }
@@ -490,23 +556,25 @@ pub struct ListArgs {
 pub enum TriggerCommand {
     /// create new trigger
     #[command(
-        after_long_help = "Examples:\n  wsk trigger create tick\n  wsk trigger create every-minute --feed /whisk.system/alarms/alarm -p cron '* * * * *'"
+        after_help = "Examples:\n  wsk trigger create tick\n  wsk trigger create every-minute --feed /whisk.system/alarms/alarm -p cron '* * * * *'\n  wsk trigger create nightly --feed /whisk.system/alarms/alarm -F cron '0 2 * * *' -T color blue"
     )]
     Create(TriggerPutArgs),
     /// update an existing trigger, or create a trigger if it does not exist
-    #[command(after_long_help = "Example:\n  wsk trigger update tick -p color red")]
+    #[command(after_help = "Example:\n  wsk trigger update tick -p color red")]
     Update(TriggerPutArgs),
     /// fire trigger event
-    #[command(after_long_help = "Example:\n  wsk trigger fire tick -p reason test")]
+    #[command(after_help = "Example:\n  wsk trigger fire tick -p reason test")]
     Fire(TriggerFireArgs),
     /// get trigger
-    #[command(after_long_help = "Example:\n  wsk trigger get tick")]
+    #[command(
+        after_help = "Examples:\n  wsk trigger get tick\n  wsk trigger get tick parameters\n  wsk trigger get tick --summary"
+    )]
     Get(GetArgs),
     /// delete trigger
-    #[command(after_long_help = "Example:\n  wsk trigger delete tick")]
+    #[command(after_help = "Example:\n  wsk trigger delete tick")]
     Delete(NameArgs),
     /// list all triggers
-    #[command(after_long_help = "Example:\n  wsk trigger list")]
+    #[command(after_help = "Example:\n  wsk trigger list")]
     List(ListArgs),
 }
 
@@ -518,6 +586,12 @@ pub struct TriggerPutArgs {
     /// trigger feed ACTION_NAME (e.g. /whisk.system/alarms/alarm)
     #[arg(short = 'f', long, value_name = "ACTION_NAME")]
     pub feed: Option<String>,
+    /// feed parameter values in KEY VALUE format
+    #[arg(short = 'F', long = "feed-param", num_args = 2, value_names = ["KEY", "VALUE"], action = ArgAction::Append, allow_hyphen_values = true)]
+    pub feed_param: Vec<String>,
+    /// trigger parameter values in KEY VALUE format
+    #[arg(short = 'T', long = "trigger-param", num_args = 2, value_names = ["KEY", "VALUE"], action = ArgAction::Append, allow_hyphen_values = true)]
+    pub trigger_param: Vec<String>,
     #[command(flatten)]
     pub kv: KeyValueArgs,
     #[command(flatten)]
@@ -543,28 +617,32 @@ pub struct TriggerFireArgs {
 #[derive(Debug, Subcommand)]
 pub enum RuleCommand {
     /// create new rule
-    #[command(after_long_help = "Example:\n  wsk rule create every-tick tick hello")]
+    #[command(after_help = "Example:\n  wsk rule create every-tick tick hello")]
     Create(RulePutArgs),
     /// update an existing rule, or create a rule if it does not exist
-    #[command(after_long_help = "Example:\n  wsk rule update every-tick tick goodbye")]
+    #[command(after_help = "Example:\n  wsk rule update every-tick tick goodbye")]
     Update(RulePutArgs),
     /// enable rule
-    #[command(after_long_help = "Example:\n  wsk rule enable every-tick")]
+    #[command(after_help = "Example:\n  wsk rule enable every-tick")]
     Enable(NameArgs),
     /// disable rule
-    #[command(after_long_help = "Example:\n  wsk rule disable every-tick")]
+    #[command(after_help = "Example:\n  wsk rule disable every-tick")]
     Disable(NameArgs),
     /// get rule status
-    #[command(after_long_help = "Example:\n  wsk rule status every-tick")]
+    #[command(after_help = "Example:\n  wsk rule status every-tick")]
     Status(NameArgs),
     /// get rule
-    #[command(after_long_help = "Example:\n  wsk rule get every-tick")]
+    #[command(
+        after_help = "Examples:\n  wsk rule get every-tick\n  wsk rule get every-tick --summary"
+    )]
     Get(GetArgs),
     /// delete rule
-    #[command(after_long_help = "Example:\n  wsk rule delete every-tick")]
-    Delete(NameArgs),
+    #[command(
+        after_help = "Examples:\n  wsk rule delete every-tick\n  wsk rule delete every-tick --disable"
+    )]
+    Delete(RuleDeleteArgs),
     /// list all rules
-    #[command(after_long_help = "Example:\n  wsk rule list")]
+    #[command(after_help = "Example:\n  wsk rule list")]
     List(ListArgs),
 }
 
@@ -581,30 +659,44 @@ pub struct RulePutArgs {
     pub global: GlobalArgs,
 }
 
+/// `wsk rule delete`
+#[derive(Debug, Clone, Args)]
+pub struct RuleDeleteArgs {
+    /// RULE_NAME
+    pub name: String,
+    /// automatically disable rule before deleting it
+    #[arg(long)]
+    pub disable: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
 /// `wsk package ...`
 #[derive(Debug, Subcommand)]
 pub enum PackageCommand {
     /// bind parameters to a package
     #[command(
-        after_long_help = "Example:\n  wsk package bind /whisk.system/alarms myalarms -p cron '* * * * *'"
+        after_help = "Example:\n  wsk package bind /whisk.system/alarms myalarms -p cron '* * * * *'"
     )]
     Bind(PackageBindArgs),
     /// create a new package
     #[command(
-        after_long_help = "Examples:\n  wsk package create demo\n  wsk package create shared-demo --shared yes -p greeting hi"
+        after_help = "Examples:\n  wsk package create demo\n  wsk package create shared-demo --shared yes -p greeting hi"
     )]
     Create(PackagePutArgs),
     /// update an existing package, or create a package if it does not exist
-    #[command(after_long_help = "Example:\n  wsk package update demo -p greeting hello")]
+    #[command(after_help = "Example:\n  wsk package update demo -p greeting hello")]
     Update(PackagePutArgs),
     /// get package
-    #[command(after_long_help = "Example:\n  wsk package get demo")]
+    #[command(
+        after_help = "Examples:\n  wsk package get demo\n  wsk package get /whisk.system/alarms --summary"
+    )]
     Get(GetArgs),
     /// delete package
-    #[command(after_long_help = "Example:\n  wsk package delete demo")]
+    #[command(after_help = "Example:\n  wsk package delete demo")]
     Delete(NameArgs),
     /// list all packages
-    #[command(after_long_help = "Examples:\n  wsk package list\n  wsk package list /whisk.system")]
+    #[command(after_help = "Examples:\n  wsk package list\n  wsk package list /whisk.system")]
     List(ListArgs),
 }
 
@@ -629,6 +721,9 @@ pub struct PackageBindArgs {
     pub package: String,
     /// BINDING_NAME
     pub name: String,
+    /// overwrite bind
+    #[arg(short = 'o', long)]
+    pub overwrite: bool,
     #[command(flatten)]
     pub kv: KeyValueArgs,
     #[command(flatten)]
@@ -641,8 +736,23 @@ pub struct PackageBindArgs {
 #[derive(Debug, Subcommand)]
 pub enum NamespaceCommand {
     /// list available namespaces
-    #[command(after_long_help = "Example:\n  wsk namespace list")]
+    #[command(after_help = "Example:\n  wsk namespace list")]
     List(NamespaceListArgs),
+    /// get triggers, actions, and rules in the registry for namespace
+    #[command(after_help = "Examples:\n  wsk namespace get\n  wsk namespace get --name-sort")]
+    Get(NamespaceGetArgs),
+}
+
+/// `wsk namespace get` and `wsk list`
+#[derive(Debug, Clone, Args)]
+pub struct NamespaceGetArgs {
+    /// NAMESPACE (`/ns`; the default namespace when omitted)
+    pub namespace: Option<String>,
+    /// sorts a list alphabetically by entity name; only applicable within the limit/skip returned entity block
+    #[arg(short = 'n', long = "name-sort")]
+    pub name_sort: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 /// `wsk namespace list`
@@ -659,14 +769,16 @@ pub struct NamespaceListArgs {
 pub enum PropertyCommand {
     /// set property
     #[command(
-        after_long_help = "Examples:\n  wsk property set --apihost https://127.0.0.1:3443 --auth \"$(cat ~/.rwhisk/guest.key)\"\n  wsk property set --namespace guest\n\nValues are kept in ~/.wskprops, or in the file named by WSK_CONFIG_FILE."
+        after_help = "Examples:\n  wsk property set --apihost https://127.0.0.1:3443 --auth \"$(cat ~/.rwhisk/guest.key)\"\n  wsk property set --namespace guest\n\nValues are kept in ~/.wskprops, or in the file named by WSK_CONFIG_FILE."
     )]
     Set(PropertySetArgs),
     /// unset property
-    #[command(after_long_help = "Example:\n  wsk property unset --auth --namespace")]
+    #[command(after_help = "Example:\n  wsk property unset --auth --namespace")]
     Unset(PropertyUnsetArgs),
     /// get property
-    #[command(after_long_help = "Examples:\n  wsk -i property get\n  wsk property get --auth")]
+    #[command(
+        after_help = "Examples:\n  wsk -i property get\n  wsk property get --auth\n  wsk property get --apihost -o raw"
+    )]
     Get(PropertyGetArgs),
 }
 
@@ -730,6 +842,9 @@ pub struct PropertyGetArgs {
     /// all properties
     #[arg(long)]
     pub all: bool,
+    /// Output format in std|raw
+    #[arg(short = 'o', long, value_name = "FORMAT", default_value = "std")]
+    pub output: String,
     #[command(flatten)]
     pub basic: BasicArgs,
 }
@@ -741,7 +856,7 @@ pub struct PropertyGetArgs {
 pub enum SdkCommand {
     /// install SDK artifacts, where valid COMPONENT values are docker, bashauto, zshauto and fishauto
     #[command(
-        after_long_help = "Examples:\n  wsk sdk install bashauto && source wsk_cli_bash_completion.sh\n  wsk sdk install bashauto --stdout > /etc/bash_completion.d/wsk\n  wsk sdk install docker && cd dockerSkeleton && ./buildAndPush.sh whisk/hello"
+        after_help = "Examples:\n  wsk sdk install bashauto && source wsk_cli_bash_completion.sh\n  wsk sdk install bashauto --stdout > /etc/bash_completion.d/wsk\n  wsk sdk install docker && cd dockerSkeleton && ./buildAndPush.sh whisk/hello"
     )]
     Install(SdkInstallArgs),
 }
@@ -779,7 +894,11 @@ mod tests {
             "wsk", "-i", "action", "invoke", "--param", "key", "value", "--result", "whisk_c",
         ]);
         assert!(cli.global.insecure);
-        let Command::Action(ActionCommand::Invoke(a)) = cli.command else {
+        let Command::Action(Group {
+            command: ActionCommand::Invoke(a),
+            ..
+        }) = cli.command
+        else {
             panic!()
         };
         assert_eq!(a.name, "whisk_c");
@@ -795,7 +914,11 @@ mod tests {
             "chanwit/whisk_c",
             "whisk_c",
         ]);
-        let Command::Action(ActionCommand::Create(c)) = cli.command else {
+        let Command::Action(Group {
+            command: ActionCommand::Create(c),
+            ..
+        }) = cli.command
+        else {
             panic!()
         };
         assert_eq!(c.spec.docker.as_deref(), Some("chanwit/whisk_c"));
@@ -809,7 +932,11 @@ mod tests {
             "6ba2c0fd6f4348b8a2c0fd6f4388b864",
             "response",
         ]);
-        let Command::Activation(ActivationCommand::Get(g)) = cli.command else {
+        let Command::Activation(Group {
+            command: ActivationCommand::Get(g),
+            ..
+        }) = cli.command
+        else {
             panic!()
         };
         assert_eq!(g.args, vec!["6ba2c0fd6f4348b8a2c0fd6f4388b864", "response"]);
@@ -817,23 +944,45 @@ mod tests {
         let cli = parse(&["wsk", "-i", "property", "get"]);
         assert!(cli.global.insecure);
         let cli = parse(&["wsk", "property", "get", "--auth"]);
-        let Command::Property(PropertyCommand::Get(g)) = cli.command else {
+        let Command::Property(Group {
+            command: PropertyCommand::Get(g),
+            ..
+        }) = cli.command
+        else {
             panic!()
         };
         assert!(g.select.auth);
+        assert_eq!(g.output, "std");
     }
 
     #[test]
     fn global_flags_anywhere() {
         let cli = parse(&["wsk", "action", "list", "-i", "--apihost", "h", "-u", "a:b"]);
-        let Command::Action(ActionCommand::List(l)) = cli.command else {
+        let Command::Action(Group {
+            command: ActionCommand::List(l),
+            global,
+        }) = cli.command
+        else {
             panic!()
         };
-        let g = cli.global.merge(&l.global);
+        let g = cli.global.merge(&global).merge(&l.global);
         assert!(g.insecure);
         assert_eq!(g.apihost.as_deref(), Some("h"));
         assert_eq!(g.auth.as_deref(), Some("a:b"));
         assert_eq!(l.limit, 30);
+
+        // Between the group and the command, as `wsk action -i list`.
+        let cli = parse(&["wsk", "action", "-i", "--apihost", "g", "list", "-v"]);
+        let Command::Action(Group {
+            command: ActionCommand::List(l),
+            global,
+        }) = cli.command
+        else {
+            panic!()
+        };
+        let g = cli.global.merge(&global).merge(&l.global);
+        assert!(g.insecure && g.verbose);
+        assert_eq!(g.apihost.as_deref(), Some("g"));
 
         let cli = parse(&[
             "wsk",
@@ -846,11 +995,28 @@ mod tests {
             "--namespace",
             "guest",
         ]);
-        let Command::Property(PropertyCommand::Set(s)) = cli.command else {
+        let Command::Property(Group {
+            command: PropertyCommand::Set(s),
+            global,
+        }) = cli.command
+        else {
             panic!()
         };
-        assert_eq!(cli.global.merge(&s.global).apihost.as_deref(), Some("leaf"));
+        assert_eq!(
+            cli.global
+                .merge(&global)
+                .merge(&s.global)
+                .apihost
+                .as_deref(),
+            Some("leaf")
+        );
         assert_eq!(s.namespace.as_deref(), Some("guest"));
+
+        let cli = parse(&["wsk", "list", "-n", "-i"]);
+        let Command::List(l) = cli.command else {
+            panic!()
+        };
+        assert!(l.name_sort && l.global.insecure);
     }
 
     #[test]
@@ -858,7 +1024,11 @@ mod tests {
         let cli = parse(&[
             "wsk", "action", "invoke", "x", "-p", "a", "1", "-p", "n", "-5", "-P", "f.json", "-b",
         ]);
-        let Command::Action(ActionCommand::Invoke(a)) = cli.command else {
+        let Command::Action(Group {
+            command: ActionCommand::Invoke(a),
+            ..
+        }) = cli.command
+        else {
             panic!()
         };
         assert_eq!(a.param, vec!["a", "1", "n", "-5"]);
@@ -867,5 +1037,71 @@ mod tests {
             Some(std::path::Path::new("f.json"))
         );
         assert!(a.blocking);
+    }
+
+    #[test]
+    fn web_flags_and_trigger_params() {
+        let cli = parse(&[
+            "wsk",
+            "action",
+            "update",
+            "page",
+            "--web",
+            "raw",
+            "--web-secure",
+            "s3cret",
+        ]);
+        let Command::Action(Group {
+            command: ActionCommand::Update(u),
+            ..
+        }) = cli.command
+        else {
+            panic!()
+        };
+        assert_eq!(u.spec.web.as_deref(), Some("raw"));
+        assert_eq!(u.spec.web_secure.as_deref(), Some("s3cret"));
+
+        let cli = parse(&[
+            "wsk",
+            "trigger",
+            "create",
+            "t",
+            "--feed",
+            "f",
+            "-F",
+            "cron",
+            "* * * * *",
+            "-T",
+            "a",
+            "1",
+        ]);
+        let Command::Trigger(Group {
+            command: TriggerCommand::Create(t),
+            ..
+        }) = cli.command
+        else {
+            panic!()
+        };
+        assert_eq!(t.feed_param, vec!["cron", "* * * * *"]);
+        assert_eq!(t.trigger_param, vec!["a", "1"]);
+    }
+
+    /// Every command, group and root shows examples in its help.
+    #[test]
+    fn every_command_has_examples() {
+        fn walk(cmd: &clap::Command, path: &str) {
+            let path = format!("{path} {}", cmd.get_name());
+            let help = cmd
+                .get_after_help()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            assert!(help.starts_with("Example"), "{path} has no examples");
+            for sub in cmd.get_subcommands() {
+                if sub.get_name() != "help" {
+                    walk(sub, &path);
+                }
+            }
+        }
+        walk(&Cli::command(), "");
     }
 }

@@ -6,6 +6,8 @@ use std::io::Write;
 
 use whisk_client::ClientError;
 
+use crate::style::Style;
+
 /// Exit code of general errors.
 pub const EXIT_GENERAL: u8 = 1;
 /// Exit code of usage errors.
@@ -27,6 +29,8 @@ pub enum CliError {
         /// What went wrong.
         #[source]
         source: ClientError,
+        /// Whether "Run 'wsk --help' for usage." follows, as it does for action commands.
+        usage: bool,
     },
     /// The command line is wrong; "Run 'wsk --help' for usage." follows the message.
     #[error("{0}")]
@@ -37,6 +41,16 @@ pub enum CliError {
     /// Wrong input that OpenWhisk's CLI reports with exit code 1 and the usage hint.
     #[error("{0}")]
     Invalid(String),
+    /// A failure with its own exit code (149 for what OpenWhisk's CLI does not allow).
+    #[error("{message}")]
+    Exit {
+        /// The message after `error: `.
+        message: String,
+        /// The process exit code.
+        code: u8,
+        /// Whether the usage hint follows.
+        usage: bool,
+    },
     /// The failure was already reported on stderr; exit with this code.
     #[error("exit {0}")]
     Reported(u8),
@@ -48,6 +62,49 @@ impl CliError {
         Self::Client {
             context: context.into(),
             source,
+            usage: false,
+        }
+    }
+
+    /// The same failure followed by the usage hint, as the Go CLI's nested errors show it.
+    #[must_use]
+    pub fn with_usage(self) -> Self {
+        match self {
+            Self::Client {
+                context, source, ..
+            } => Self::Client {
+                context,
+                source,
+                usage: true,
+            },
+            Self::General(m) => Self::Invalid(m),
+            Self::Exit { message, code, .. } => Self::Exit {
+                message,
+                code,
+                usage: true,
+            },
+            other => other,
+        }
+    }
+
+    /// The same failure with `prefix` before its message, keeping its exit code, followed by
+    /// the usage hint (`Invalid argument(s). ...`).
+    #[must_use]
+    pub fn prefixed(self, prefix: &str) -> Self {
+        match self {
+            Self::Client {
+                context, source, ..
+            } => Self::Client {
+                context: format!("{prefix}{context}"),
+                source,
+                usage: true,
+            },
+            Self::Reported(code) => Self::Reported(code),
+            other => Self::Exit {
+                message: format!("{prefix}{other}"),
+                code: other.exit_code(),
+                usage: true,
+            },
         }
     }
 
@@ -57,35 +114,54 @@ impl CliError {
             Self::Client { source, .. } => client_exit_code(source),
             Self::Usage(_) => EXIT_USAGE,
             Self::General(_) | Self::Invalid(_) => EXIT_GENERAL,
-            Self::Reported(code) => *code,
+            Self::Exit { code, .. } | Self::Reported(code) => *code,
         }
     }
 
-    /// Writes the message to `err` (nothing for [`CliError::Reported`]).
+    /// Writes the message to `err` (nothing for [`CliError::Reported`]), `error: ` in red
+    /// when `style` has colours.
     ///
     /// # Errors
     /// Write failures.
-    pub fn report(&self, err: &mut dyn Write) -> std::io::Result<()> {
+    pub fn report(&self, err: &mut dyn Write, style: Style) -> std::io::Result<()> {
+        let prefix = style.error_prefix();
         match self {
             Self::Reported(_) => Ok(()),
             Self::Usage(msg) | Self::Invalid(msg) => {
-                writeln!(err, "error: {msg}")?;
-                writeln!(err, "Run 'wsk --help' for usage.")
+                writeln!(err, "{prefix}{msg}")?;
+                writeln!(err, "{USAGE_HINT}")
             }
-            Self::General(msg) => writeln!(err, "error: {msg}"),
-            Self::Client { context, source } => {
-                writeln!(err, "error: {context}: {source}")?;
+            Self::General(msg) => writeln!(err, "{prefix}{msg}"),
+            Self::Exit { message, usage, .. } => {
+                writeln!(err, "{prefix}{message}")?;
+                if *usage {
+                    writeln!(err, "{USAGE_HINT}")?;
+                }
+                Ok(())
+            }
+            Self::Client {
+                context,
+                source,
+                usage,
+            } => {
+                writeln!(err, "{prefix}{context}: {source}")?;
                 if let Some(hint) = hint(source) {
                     writeln!(err, "{hint}")?;
                 }
-                if matches!(source, ClientError::NoAuth) {
-                    writeln!(err, "Run 'wsk --help' for usage.")?;
+                if *usage || matches!(source, ClientError::NoAuth) {
+                    writeln!(err, "{USAGE_HINT}")?;
                 }
                 Ok(())
             }
         }
     }
 }
+
+/// The line after errors that come from a wrong command line.
+pub const USAGE_HINT: &str = "Run 'wsk --help' for usage.";
+
+/// Exit code of what OpenWhisk's CLI refuses (`NOT_ALLOWED`).
+pub const EXIT_NOT_ALLOWED: u8 = 149;
 
 /// `status - 256` as a byte for answers, 3 for network failures, 2 for missing
 /// credentials, 1 otherwise.
@@ -169,9 +245,42 @@ mod tests {
         assert_eq!(client_exit_code(&status), 148);
     }
 
+    #[test]
+    fn usage_and_prefixes() {
+        let e = CliError::client("Unable to get action 'x'", api(404)).with_usage();
+        assert_eq!(
+            printed(&e),
+            "error: Unable to get action 'x': The requested resource does not exist. (code abc)\nRun 'wsk --help' for usage.\n"
+        );
+        assert_eq!(e.exit_code(), 148);
+        let e = CliError::client("Unable to get action 'src'", api(404))
+            .prefixed("Invalid argument(s). ");
+        assert_eq!(
+            printed(&e),
+            "error: Invalid argument(s). Unable to get action 'src': The requested resource does not exist. (code abc)\nRun 'wsk --help' for usage.\n"
+        );
+        let e = CliError::Usage("File 'x' is not a valid file or it does not exist".into())
+            .prefixed("Invalid argument(s). ");
+        assert_eq!(e.exit_code(), 2);
+        assert_eq!(
+            printed(&e),
+            "error: Invalid argument(s). File 'x' is not a valid file or it does not exist\nRun 'wsk --help' for usage.\n"
+        );
+        assert_eq!(CliError::General("g".into()).with_usage().exit_code(), 1);
+        assert!(matches!(
+            CliError::Reported(246).prefixed("x"),
+            CliError::Reported(246)
+        ));
+        let mut v = Vec::new();
+        CliError::General("red".into())
+            .report(&mut v, Style { color: true })
+            .unwrap();
+        assert_eq!(String::from_utf8(v).unwrap(), "\x1b[31merror: \x1b[0mred\n");
+    }
+
     fn printed(e: &CliError) -> String {
         let mut v = Vec::new();
-        e.report(&mut v).unwrap();
+        e.report(&mut v, Style::PLAIN).unwrap();
         String::from_utf8(v).unwrap()
     }
 

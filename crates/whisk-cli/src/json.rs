@@ -202,6 +202,31 @@ impl Shape {
     }
 }
 
+impl Shape {
+    /// What the Go CLI's field filter prints for a struct field: the JSON's value, or the
+    /// zero value of the field's Go type when the JSON lacks it or has null.
+    pub fn shown_field(f: &Field, obj: &Map<String, Value>) -> Value {
+        match obj.get(f.name) {
+            Some(v) if !v.is_null() => v.clone(),
+            _ => {
+                let zero = match f.omit {
+                    Never(z) => z,
+                    // A nil pointer prints as null, even to a struct.
+                    Nil => return Value::Null,
+                    Empty => match (f.name, f.shape) {
+                        ("updated" | "code", _) => Zero::Num,
+                        ("components" | "delAnnotations" | "rules", _) | (_, Shape::List(_)) => {
+                            Zero::Null
+                        }
+                        _ => Zero::Str,
+                    },
+                };
+                zero_value(zero, f.shape)
+            }
+        }
+    }
+}
+
 fn zero_value(zero: Zero, shape: Shape) -> Value {
     match (zero, shape) {
         (Zero::Str, _) => Value::String(String::new()),
@@ -456,5 +481,22 @@ mod tests {
         );
         assert!(ACTIVATION.field("nope").is_none());
         assert_eq!(ACTION.field("EXEC").unwrap().name, "exec");
+    }
+
+    #[test]
+    fn shown_fields_use_go_zero_values() {
+        let obj = json!({"name": "x", "exec": {"kind": "blackbox"}});
+        let obj = obj.as_object().unwrap();
+        let shown = |shape: Shape, f: &str| Shape::shown_field(shape.field(f).unwrap(), obj);
+        assert_eq!(shown(ACTION, "name"), json!("x"));
+        assert_eq!(shown(ACTION, "error"), json!(""));
+        assert_eq!(shown(ACTION, "updated"), json!(0));
+        assert_eq!(shown(ACTION, "parameters"), Value::Null);
+        assert_eq!(shown(ACTION, "limits"), Value::Null);
+        assert_eq!(shown(ACTIVATION, "duration"), json!(0));
+        assert_eq!(
+            pretty(&shown(ACTIVATION, "response"), RESPONSE),
+            "{\n    \"status\": \"\",\n    \"statusCode\": 0,\n    \"success\": false\n}\n"
+        );
     }
 }

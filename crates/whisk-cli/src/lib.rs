@@ -7,7 +7,8 @@
 //! - `config`: properties file + environment + flags → [`config::Properties`].
 //! - `props`: the `~/.wskprops` file format.
 //! - `params`: `-p KEY VALUE` / `-P FILE` parsing.
-//! - `json`, `table`, `messages`: output in the Go CLI's exact forms.
+//! - `json`, `table`, `messages`, `summary`: output in the Go CLI's exact forms.
+//! - `style`: colours (green `ok:`, bold names) when stdout is a terminal.
 //! - `error`: [`CliError`] and exit codes.
 //! - `commands/*`: one file per command group.
 #![forbid(unsafe_code)]
@@ -20,6 +21,8 @@ pub mod json;
 pub mod messages;
 pub mod params;
 pub mod props;
+pub mod style;
+pub mod summary;
 pub mod table;
 mod verbose;
 
@@ -29,11 +32,12 @@ use std::path::PathBuf;
 
 use clap::Parser;
 use time::UtcOffset;
-use whisk_client::Client;
+use whisk_client::{Client, ClientError};
 
 pub use crate::cli::Cli;
 pub use crate::config::{Env, ProcessEnv, Properties};
 pub use crate::error::CliError;
+pub use crate::style::Style;
 
 /// What a command runs with besides its arguments: the environment, where output goes,
 /// the time zone for tables and the directory files are written to.
@@ -46,8 +50,10 @@ pub struct Ctx<'a> {
     pub err: &'a mut dyn Write,
     /// Offset used to show times (the local one, found before any thread starts).
     pub offset: UtcOffset,
-    /// Directory `sdk install` writes to.
+    /// Directory `sdk install` and `action get --save` write to.
     pub cwd: PathBuf,
+    /// Colours on or off.
+    pub style: Style,
 }
 
 impl std::fmt::Debug for Ctx<'_> {
@@ -55,6 +61,7 @@ impl std::fmt::Debug for Ctx<'_> {
         f.debug_struct("Ctx")
             .field("offset", &self.offset)
             .field("cwd", &self.cwd)
+            .field("style", &self.style)
             .finish_non_exhaustive()
     }
 }
@@ -87,22 +94,47 @@ impl Ctx<'_> {
 }
 
 /// Builds a client for `props`; `context` prefixes the error the way the failed step
-/// would have (`Unable to invoke action 'x'`).
+/// would have (`Unable to invoke action 'x'`). A missing or malformed API host is reported
+/// as OpenWhisk's CLI does before any command runs: `The API host is not valid: ...`.
 ///
 /// # Errors
 /// A missing or malformed API host, or an unusable client certificate.
 pub fn client(props: &Properties, context: &str) -> Result<Client, CliError> {
-    Client::new(props.client_config()).map_err(|e| CliError::client(context, e))
+    Client::new(props.client_config()).map_err(|e| match e {
+        ClientError::NoApiHost | ClientError::InvalidApiHost { .. } => CliError::Client {
+            context: "The API host is not valid".to_owned(),
+            source: e,
+            usage: true,
+        },
+        e => CliError::client(context, e),
+    })
 }
 
-/// Parses `args` and runs the command on a single-threaded runtime; returns the exit code.
-/// Help and version go to `out` with code 0; usage errors to `err` with code 2.
+/// Parses `args` and runs the command on a single-threaded runtime without colours;
+/// returns the exit code. Help and version go to `out` with code 0; usage errors to `err`
+/// with code 2.
 pub fn main_with<I, T>(
     args: I,
     env: &dyn Env,
     out: &mut dyn Write,
     err: &mut dyn Write,
     offset: UtcOffset,
+) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    main_with_style(args, env, out, err, offset, Style::PLAIN)
+}
+
+/// [`main_with`] with colours as `style` says (the binary turns them on for a terminal).
+pub fn main_with_style<I, T>(
+    args: I,
+    env: &dyn Env,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    offset: UtcOffset,
+    style: Style,
 ) -> u8
 where
     I: IntoIterator<Item = T>,
@@ -146,6 +178,7 @@ where
         err,
         offset,
         cwd,
+        style,
     };
     runtime.block_on(run(cli, &mut ctx))
 }
@@ -155,7 +188,7 @@ pub async fn run(cli: Cli, ctx: &mut Ctx<'_>) -> u8 {
     match commands::dispatch(cli, ctx).await {
         Ok(()) => 0,
         Err(e) => {
-            let _ = e.report(ctx.err);
+            let _ = e.report(ctx.err, ctx.style);
             e.exit_code()
         }
     }

@@ -1,5 +1,6 @@
 //! `wsk`: parses the command line and runs it; see the `whisk_cli` library.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -11,7 +12,9 @@ fn main() -> ExitCode {
     }
     let mut out = std::io::stdout();
     let mut err = std::io::stderr();
-    let code = whisk_cli::main_with(args, &whisk_cli::ProcessEnv, &mut out, &mut err, offset);
+    let env = whisk_cli::ProcessEnv;
+    let style = whisk_cli::Style::detect(out.is_terminal(), &env);
+    let code = whisk_cli::main_with_style(args, &env, &mut out, &mut err, offset, style);
     ExitCode::from(code)
 }
 

@@ -82,21 +82,27 @@ impl KeyValues {
 
     /// The entity form: `[{"key": k, "value": v}, ...]`.
     pub fn to_key_value_array(&self) -> Value {
-        Value::Array(
-            self.0
-                .iter()
-                .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
-                .collect(),
-        )
+        Value::Array(self.to_key_value_vec())
+    }
+
+    /// The items of the entity form.
+    pub fn to_key_value_vec(&self) -> Vec<Value> {
+        self.0
+            .iter()
+            .map(|(k, v)| serde_json::json!({"key": k, "value": v}))
+            .collect()
     }
 }
 
 fn read_object_file(kind: Kind, path: &Path) -> Result<Map<String, Value>, CliError> {
-    let content = std::fs::read_to_string(path).map_err(|e| {
-        CliError::Usage(format!(
-            "File '{}' is not a valid file or it does not exist: {e}",
+    if !path.exists() {
+        return Err(CliError::Usage(format!(
+            "File '{}' is not a valid file or it does not exist",
             path.display()
-        ))
+        )));
+    }
+    let content = std::fs::read_to_string(path).map_err(|e| {
+        CliError::Invalid(format!("Unable to read the file '{}': {e}", path.display()))
     })?;
     match serde_json::from_str::<Value>(&content) {
         Ok(Value::Object(m)) => Ok(m),
@@ -219,6 +225,29 @@ mod tests {
             let kv = KeyValues::build(Kind::Parameter, None, &[key.clone(), text]).unwrap();
             let mut expected = Map::new();
             expected.insert(key, value);
+            prop_assert_eq!(kv.to_object(), Value::Object(expected));
+        }
+
+        /// A `-P` file holding any JSON object gives its keys; `-p` pairs given beside it
+        /// replace the file's value for the same key and add the others.
+        #[test]
+        fn files_then_pairs(
+            file in prop::collection::btree_map("[a-z]{1,4}", any_json(), 0..6),
+            pairs in prop::collection::vec(("[a-z]{1,4}", any_json()), 0..4),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("p.json");
+            let object: Map<String, Value> = file.clone().into_iter().collect();
+            std::fs::write(&path, Value::Object(object.clone()).to_string()).unwrap();
+            let flat: Vec<String> = pairs
+                .iter()
+                .flat_map(|(k, v)| [k.clone(), v.to_string()])
+                .collect();
+            let kv = KeyValues::build(Kind::Parameter, Some(&path), &flat).unwrap();
+            let mut expected = object;
+            for (k, v) in pairs {
+                expected.insert(k, v);
+            }
             prop_assert_eq!(kv.to_object(), Value::Object(expected));
         }
 

@@ -4,6 +4,8 @@
 use serde_json::Value;
 use time::{OffsetDateTime, UtcOffset};
 
+use crate::style::Style;
+
 /// Status texts by status code, as the Go CLI's list shows them.
 const STATUS_TEXTS: [&str; 4] = [
     "success",
@@ -23,9 +25,19 @@ pub fn action_row(action: &Value) -> String {
     format!("{:<70} private {kind}\n", format!("/{ns}/{name}"))
 }
 
+/// A list's header in bold, as the Go CLI prints it: with rows, the bold covers the
+/// header's newline; without rows, the header is printed alone.
+pub fn header(st: Style, header: &str, empty: bool) -> String {
+    if empty {
+        format!("{}\n", st.bold(header))
+    } else {
+        st.bold(&format!("{header}\n"))
+    }
+}
+
 /// `action list` output: the `actions` header and one row per action.
-pub fn action_list(actions: &[Value]) -> String {
-    let mut s = String::from("actions\n");
+pub fn action_list(st: Style, actions: &[Value]) -> String {
+    let mut s = header(st, "actions", actions.is_empty());
     for a in actions {
         s.push_str(&action_row(a));
     }
@@ -34,8 +46,8 @@ pub fn action_list(actions: &[Value]) -> String {
 
 /// `trigger list` / `package list`: the header, then `%-70s %s` rows of `/ns/name` and
 /// `shared` (packages with `publish: true`) or `private`.
-pub fn entity_list(header: &str, items: &[Value]) -> String {
-    let mut s = format!("{header}\n");
+pub fn entity_list(st: Style, title: &str, items: &[Value]) -> String {
+    let mut s = header(st, title, items.is_empty());
     for item in items {
         let shared = item.get("publish").and_then(Value::as_bool) == Some(true);
         let name = format!(
@@ -50,8 +62,8 @@ pub fn entity_list(header: &str, items: &[Value]) -> String {
 }
 
 /// `rule list`: `%-70s %-20s %s` rows of `/ns/name`, `private` and the status.
-pub fn rule_list(rules: &[(Value, String)]) -> String {
-    let mut s = String::from("rules\n");
+pub fn rule_list(st: Style, rules: &[(Value, String)]) -> String {
+    let mut s = header(st, "rules", rules.is_empty());
     for (rule, status) in rules {
         let name = format!(
             "/{}/{}",
@@ -89,10 +101,11 @@ pub fn sort_actions_by_name(actions: &mut [Value]) {
 }
 
 /// The `activation list` table. Kind and Status columns are as wide as their longest
-/// value (at least `Kind` and `success`); times are shown at `offset`.
-pub fn activation_table(activations: &[Value], offset: UtcOffset) -> String {
+/// value (at least `Kind` and `success`); times are shown at `offset`. Without
+/// activations the Go CLI prints an empty (bold) header: one empty line.
+pub fn activation_table(st: Style, activations: &[Value], offset: UtcOffset) -> String {
     if activations.is_empty() {
-        return "activations\n".to_owned();
+        return header(st, "", true);
     }
     let kinds: Vec<&str> = activations.iter().map(kind_of).collect();
     let statuses: Vec<&str> = activations.iter().map(status_of).collect();
@@ -109,10 +122,10 @@ pub fn activation_table(activations: &[Value], offset: UtcOffset) -> String {
         .unwrap_or(0)
         .max("success".len())
         .max("Status".len());
-    let mut out = format!(
+    let mut out = st.bold(&format!(
         "{:<19} {:<32} {:<kw$} {:<6}{:<10} {:<sw$} {:<6}\n",
         "Datetime", "Activation ID", "Kind", "Start", "Duration", "Status", "Entity"
-    );
+    ));
     for ((a, kind), status) in activations.iter().zip(&kinds).zip(&statuses) {
         let start = num_field(a, "start");
         let end = num_field(a, "end");
@@ -326,7 +339,7 @@ mod tests {
                 1,
             ),
         ];
-        let t = activation_table(&rows, UtcOffset::UTC);
+        let t = activation_table(Style::PLAIN, &rows, UtcOffset::UTC);
         let expected = "\
 Datetime            Activation ID                    Kind     Start Duration   Status            Entity
 2019-03-16 20:03:00 8690bc9904794c9390bc9904794c930e nodejs:6 warm  2ms        success           guest/hello:0.0.1
@@ -339,16 +352,20 @@ Datetime            Activation ID                    Kind     Start Duration   S
     fn activation_table_minimum_widths_and_defaults() {
         let mut trigger = json!({"namespace": "guest", "name": "t", "version": "0.0.1",
             "activationId": "a".repeat(32), "start": 0});
-        let t = activation_table(std::slice::from_mut(&mut trigger), UtcOffset::UTC);
+        let t = activation_table(
+            Style::PLAIN,
+            std::slice::from_mut(&mut trigger),
+            UtcOffset::UTC,
+        );
         let expected = "\
 Datetime            Activation ID                    Kind    Start Duration   Status  Entity
 1970-01-01 00:00:00 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa unknown warm  0s         success guest/t:0.0.1
 ";
         assert_eq!(t, expected);
         let short = record(&"b".repeat(32), Some("go"), false, 0, 5, 0);
-        let t = activation_table(&[short], UtcOffset::UTC);
+        let t = activation_table(Style::PLAIN, &[short], UtcOffset::UTC);
         assert!(t.starts_with("Datetime            Activation ID                    Kind Start Duration   Status  Entity\n"), "{t}");
-        assert_eq!(activation_table(&[], UtcOffset::UTC), "activations\n");
+        assert_eq!(activation_table(Style::PLAIN, &[], UtcOffset::UTC), "\n");
     }
 
     #[test]
@@ -367,7 +384,7 @@ Datetime            Activation ID                    Kind    Start Duration   St
         let mut r = record(&"c".repeat(32), Some("blackbox"), false, 0, 1, 2);
         r["namespace"] = json!("n".repeat(25));
         r["name"] = json!("m".repeat(40));
-        let t = activation_table(&[r], UtcOffset::UTC);
+        let t = activation_table(Style::PLAIN, &[r], UtcOffset::UTC);
         let row = t.lines().nth(1).unwrap();
         let entity = row.rsplit(' ').next().unwrap();
         assert_eq!(
@@ -388,10 +405,12 @@ Datetime            Activation ID                    Kind    Start Duration   St
         let a = json!({"namespace": "guest", "name": "whisk_c",
             "annotations": [{"key": "exec", "value": "blackbox"}]});
         assert_eq!(
-            action_list(&[a]),
+            action_list(Style::PLAIN, &[a]),
             format!("actions\n{:<70} private blackbox\n", "/guest/whisk_c")
         );
-        assert_eq!(action_list(&[]), "actions\n");
+        assert_eq!(action_list(Style::PLAIN, &[]), "actions\n");
+        let bold = Style { color: true };
+        assert_eq!(action_list(bold, &[]), "\x1b[1mactions\x1b[0m\n");
     }
 
     #[test]
@@ -401,7 +420,7 @@ Datetime            Activation ID                    Kind    Start Duration   St
             json!({"namespace": "guest", "name": "shared", "publish": true}),
         ];
         assert_eq!(
-            entity_list("packages", &items),
+            entity_list(Style::PLAIN, "packages", &items),
             format!(
                 "packages\n{:<70} private\n{:<70} shared\n",
                 "/guest/demo", "/guest/shared"
@@ -412,7 +431,7 @@ Datetime            Activation ID                    Kind    Start Duration   St
             "active".to_owned(),
         )];
         assert_eq!(
-            rule_list(&rules),
+            rule_list(Style::PLAIN, &rules),
             format!("rules\n{:<70} {:<20} active\n", "/guest/r", "private")
         );
         let mut v = vec![

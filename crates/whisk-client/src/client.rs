@@ -163,6 +163,18 @@ impl Client {
         json_body(ok(self.send(Method::GET, url, None, true).await?)?)
     }
 
+    /// `GET .../actions/NAME?code=`: the action, with its code only when `code` is true
+    /// (OpenWhisk's CLI asks for the code only to save it).
+    ///
+    /// # Errors
+    /// A bad name, transport failures and error statuses (404 when missing).
+    pub async fn action_get_with_code(&self, name: &str, code: bool) -> Result<Value, ClientError> {
+        let q = self.resolve(name)?;
+        let mut url = self.entity_url(&q, "actions")?;
+        url.query_pairs_mut().append_pair("code", bool_str(code));
+        json_body(ok(self.send(Method::GET, url, None, true).await?)?)
+    }
+
     /// `DELETE .../actions/NAME`: returns the deleted action.
     ///
     /// # Errors

@@ -254,6 +254,18 @@ async fn action_crud_paths_and_errors() {
         "{e:?}"
     );
 
+    let e = c.action_get_with_code("missing", false).await.unwrap_err();
+    assert_eq!(e.status(), Some(404));
+    assert_eq!(
+        rec.last().target,
+        "/api/v1/namespaces/_/actions/missing?code=false"
+    );
+    let _ = c.action_get_with_code("p/a", true).await;
+    assert_eq!(
+        rec.last().target,
+        "/api/v1/namespaces/_/actions/p/a?code=true"
+    );
+
     let e = c.action_delete("x/y/z/w").await.unwrap_err();
     assert!(matches!(e, ClientError::InvalidName { .. }), "{e:?}");
 

@@ -1,6 +1,7 @@
-//! `wsk activation list|get|logs|result`.
+//! `wsk activation list|get|logs|result|poll`.
 
 use serde_json::Value;
+use time::UtcOffset;
 use whisk_client::{ActivationListOptions, Client, QualifiedName};
 
 use crate::cli::{
@@ -9,6 +10,9 @@ use crate::cli::{
 use crate::config::Properties;
 use crate::json::{pretty, Shape, ACTIVATION};
 use crate::{client, messages, table, CliError, Ctx};
+
+/// `activation logs|result` without an id or `--last`.
+const ID_REQUIRED: &str = "Invalid argument(s). An activation ID is required.";
 
 pub async fn run(
     cmd: ActivationCommand,
@@ -162,9 +166,7 @@ async fn id_or_last(
     match (id, last) {
         (Some(id), false) => Ok(id.to_owned()),
         (_, true) => last_id(c, what).await,
-        (None, false) => Err(CliError::Invalid(
-            "An activation ID is required.".to_owned(),
-        )),
+        (None, false) => Err(CliError::Invalid(ID_REQUIRED.to_owned())),
     }
 }
 
@@ -183,7 +185,9 @@ async fn last_id(c: &Client, what: &str) -> Result<String, CliError> {
         .and_then(Value::as_str)
         .map(str::to_owned)
         .ok_or_else(|| {
-            CliError::Invalid("Activation list does not contain any activations.".to_owned())
+            CliError::Invalid(format!(
+                "{what}: Activation list does not contain any activations."
+            ))
         })
 }
 
@@ -216,13 +220,13 @@ async fn list(
         .await
         .map_err(|e| CliError::client(&context, e))?;
     if args.full {
-        let mut s = String::from("activations\n");
+        let mut s = format!("{}\n", ctx.style.bold("activations"));
         for r in &records {
             s.push_str(&pretty(r, ACTIVATION));
         }
         ctx.print(&s)
     } else {
-        ctx.print(&table::activation_table(&records, ctx.offset))
+        ctx.print(&table::activation_table(ctx.style, &records, ctx.offset))
     }
 }
 
@@ -241,11 +245,7 @@ async fn get(
         ),
         (false, [id]) => (id.clone(), None),
         (false, [id, field]) => (id.clone(), Some(field.clone())),
-        (false, []) => {
-            return Err(CliError::Invalid(
-                "Invalid argument(s). An activation ID is required.".to_owned(),
-            ))
-        }
+        (false, []) => return Err(CliError::Invalid(ID_REQUIRED.to_owned())),
         _ => {
             return Err(CliError::Invalid(format!(
                 "Invalid argument(s): {}. An activation ID is required.",
@@ -261,11 +261,15 @@ async fn get(
         ),
         None => None,
     };
+    let st = ctx.style;
     let context = format!("Unable to get activation '{id}'");
     let record = c
         .activation_get(&id)
         .await
         .map_err(|e| CliError::client(&context, e))?;
+    if args.summary {
+        return ctx.print(&summary(&record, ctx.offset));
+    }
     if args.logs {
         let logs: Vec<String> = record
             .get("logs")
@@ -279,20 +283,66 @@ async fn get(
         return ctx.print(&log_lines(&logs, true));
     }
     match (field_def, record.as_object()) {
-        (Some(f), Some(obj)) => {
-            let value = Shape::field_value(f, obj).unwrap_or(Value::Null);
-            ctx.print(&format!(
-                "{}{}",
-                messages::got_field("activation", &id, field.as_deref().unwrap_or("")),
-                pretty(&value, f.shape)
-            ))
-        }
+        (Some(f), Some(obj)) => ctx.print(&format!(
+            "{}{}",
+            messages::got_field(st, "activation", &id, field.as_deref().unwrap_or("")),
+            pretty(&Shape::shown_field(f, obj), f.shape)
+        )),
         _ => ctx.print(&format!(
             "{}{}",
-            messages::got("activation", &id),
+            messages::got(st, "activation", &id),
             pretty(&record, ACTIVATION)
         )),
     }
+}
+
+/// `activation get --summary`: `activation result for '/ns/name' (status at time)` and the
+/// result; the time is the end, as Go prints a time (`2006-01-02 15:04:05 -0700 MST`).
+pub fn summary(record: &Value, offset: UtcOffset) -> String {
+    let text = |k: &str| record.get(k).and_then(Value::as_str).unwrap_or("");
+    let status = record
+        .pointer("/response/status")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let end = record.get("end").and_then(Value::as_i64).unwrap_or(0);
+    let result = record
+        .pointer("/response/result")
+        .cloned()
+        .unwrap_or(Value::Null);
+    format!(
+        "activation result for '/{}/{}' ({status} at {})\n{}",
+        text("namespace"),
+        text("name"),
+        go_time(end.div_euclid(1000), offset),
+        pretty(&result, Shape::Any)
+    )
+}
+
+/// A time in seconds as Go's `Time.String` shows it at `offset`:
+/// `2024-03-16 20:03:00 +0000 UTC`, or `+0200 +02` where no zone name is known.
+pub fn go_time(secs: i64, offset: UtcOffset) -> String {
+    let t = time::OffsetDateTime::from_unix_timestamp(secs)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(offset);
+    let (h, m, _) = offset.as_hms();
+    let sign = if offset.is_negative() { '-' } else { '+' };
+    let numeric = format!("{sign}{:02}{:02}", h.unsigned_abs(), m.unsigned_abs());
+    let zone = if offset.is_utc() {
+        "UTC".to_owned()
+    } else if m == 0 {
+        format!("{sign}{:02}", h.unsigned_abs())
+    } else {
+        numeric.clone()
+    };
+    format!(
+        "{}-{:02}-{:02} {:02}:{:02}:{:02} {numeric} {zone}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
 }
 
 /// One line per log entry; with `strip`, without the timestamp and stream prefix.
@@ -305,26 +355,75 @@ pub fn log_lines(logs: &[String], strip: bool) -> String {
     s
 }
 
-/// `2024-01-01T00:00:00.000000000Z stdout: hi` → `hi`. Lines without the prefix stay whole.
+/// The log text without its time stamp and stream, as the Go CLI strips it: the first
+/// `YYYY-MM-DDTHH:MM:SS.fffZ` in the line, then optional spaces and `stdout:`/`stderr:`,
+/// then one whitespace; the rest of the line is the text. Lines where nothing (or nothing
+/// but the prefix) follows stay whole.
 pub fn strip_log_prefix(line: &str) -> &str {
-    let trimmed = line.trim_start();
-    let Some((stamp, rest)) = trimmed.split_once(char::is_whitespace) else {
-        return line;
-    };
-    let looks_like_time = stamp.len() >= 20
-        && stamp.as_bytes()[4] == b'-'
-        && stamp.as_bytes()[10] == b'T'
-        && stamp.ends_with('Z');
-    if !looks_like_time {
-        return line;
-    }
-    let rest = rest.trim_start();
-    for stream in ["stdout:", "stderr:"] {
-        if let Some(text) = rest.strip_prefix(stream) {
-            return text.strip_prefix(' ').unwrap_or(text);
+    for (start, _) in line.char_indices() {
+        if let Some(after) = time_stamp_end(&line[start..]) {
+            let rest = &line[start + after..];
+            if let Some(text) = after_stream(rest).or_else(|| after_space(rest)) {
+                let text = text.split('\n').next().unwrap_or("");
+                if !text.is_empty() {
+                    return text;
+                }
+                return line;
+            }
         }
     }
     line
+}
+
+/// The length of a `\d{4}-[01]\d-[0-3]\dT[0-2]\d:[0-6]\d:[0-6]\d.\d+Z` prefix of `s`.
+fn time_stamp_end(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let digit = |i: usize| b.get(i).is_some_and(u8::is_ascii_digit);
+    let within = |i: usize, lo: u8, hi: u8| b.get(i).is_some_and(|c| (lo..=hi).contains(c));
+    let fixed = digit(0)
+        && digit(1)
+        && digit(2)
+        && digit(3)
+        && b.get(4) == Some(&b'-')
+        && within(5, b'0', b'1')
+        && digit(6)
+        && b.get(7) == Some(&b'-')
+        && within(8, b'0', b'3')
+        && digit(9)
+        && b.get(10) == Some(&b'T')
+        && within(11, b'0', b'2')
+        && digit(12)
+        && b.get(13) == Some(&b':')
+        && within(14, b'0', b'6')
+        && digit(15)
+        && b.get(16) == Some(&b':')
+        && within(17, b'0', b'6')
+        && digit(18);
+    if !fixed {
+        return None;
+    }
+    // Any one character, then digits and a `Z`.
+    let any_len = s[19..].chars().next()?.len_utf8();
+    let mut i = 19 + any_len;
+    let first_digit = i;
+    while digit(i) {
+        i += 1;
+    }
+    (i > first_digit && b.get(i) == Some(&b'Z')).then_some(i + 1)
+}
+
+fn after_space(s: &str) -> Option<&str> {
+    let c = s.chars().next()?;
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0c').then(|| &s[1..])
+}
+
+/// ` *(stdout|stderr):` then one whitespace.
+fn after_stream(s: &str) -> Option<&str> {
+    let s = s.trim_start_matches(' ');
+    let rest = s
+        .strip_prefix("stdout:")
+        .or_else(|| s.strip_prefix("stderr:"))?;
+    after_space(rest)
 }
 
 #[cfg(test)]
@@ -339,20 +438,50 @@ mod tests {
                 "hello bob!",
             ),
             ("2024-01-01T00:00:00.000000000Z  stderr: oops", "oops"),
-            ("2024-01-01T00:00:00.000000000Z stdout:", ""),
+            // Nothing after the stream: the regex falls back to "time stamp, space, rest".
+            ("2024-01-01T00:00:00.000000000Z stdout:", "stdout:"),
+            (
+                "2024-01-01T00:00:00.000000000Z stdout: ",
+                "2024-01-01T00:00:00.000000000Z stdout: ",
+            ),
+            (
+                "x 2024-01-01T00:00:00.1Z stdout: found later",
+                "found later",
+            ),
+            (
+                "2024-01-01T00:00:00Z stdout: no fraction",
+                "2024-01-01T00:00:00Z stdout: no fraction",
+            ),
             (
                 "2024-01-01T00:00:00.000000000Z stdout:  two spaces",
                 " two spaces",
             ),
             ("plain text", "plain text"),
-            (
-                "2024-01-01T00:00:00.000000000Z other: x",
-                "2024-01-01T00:00:00.000000000Z other: x",
-            ),
+            ("2024-01-01T00:00:00.000000000Z other: x", "other: x"),
             ("", ""),
         ] {
             assert_eq!(strip_log_prefix(line), expected, "{line:?}");
         }
+    }
+
+    #[test]
+    fn summaries() {
+        let record = serde_json::json!({"namespace": "guest", "name": "hello", "end": 1_552_766_580_999i64,
+            "response": {"status": "success", "result": {"payload": "hi"}}});
+        assert_eq!(
+            summary(&record, UtcOffset::UTC),
+            "activation result for '/guest/hello' (success at 2019-03-16 20:03:00 +0000 UTC)\n{\n    \"payload\": \"hi\"\n}\n"
+        );
+        let plus2 = UtcOffset::from_hms(2, 0, 0).unwrap();
+        assert_eq!(go_time(0, plus2), "1970-01-01 02:00:00 +0200 +02");
+        let minus = UtcOffset::from_hms(-5, -30, 0).unwrap();
+        assert_eq!(go_time(0, minus), "1969-12-31 18:30:00 -0530 -0530");
+        let failed = serde_json::json!({"namespace": "guest", "name": "x", "end": 0,
+            "response": {"status": "application error"}});
+        assert_eq!(
+            summary(&failed, UtcOffset::UTC),
+            "activation result for '/guest/x' (application error at 1970-01-01 00:00:00 +0000 UTC)\nnull\n"
+        );
     }
 
     #[test]

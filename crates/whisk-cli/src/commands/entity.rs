@@ -71,10 +71,11 @@ pub async fn list(
 /// name it (`_` is shown as `default`).
 pub fn list_namespace(arg: Option<&str>, props: &Properties) -> Result<(String, String), CliError> {
     let ns = match arg {
-        Some(a) => QualifiedName::parse(a, props.default_namespace())
-            .map_err(|e| CliError::Invalid(e.to_string()))?
-            .namespace()
-            .to_owned(),
+        Some(a) => {
+            let q = QualifiedName::parse(a, props.default_namespace())
+                .map_err(|e| CliError::Invalid(e.to_string()))?;
+            q.namespace().to_owned()
+        }
         None => props.default_namespace().to_owned(),
     };
     let shown = if ns == "_" {
@@ -83,6 +84,24 @@ pub fn list_namespace(arg: Option<&str>, props: &Properties) -> Result<(String, 
         ns.clone()
     };
     Ok((ns, shown))
+}
+
+/// [`list_namespace`] for lists that take only a namespace (`/ns`), not a package.
+pub fn list_namespace_only(
+    arg: Option<&str>,
+    props: &Properties,
+) -> Result<(String, String), CliError> {
+    if let Some(a) = arg {
+        let q = QualifiedName::parse(a, props.default_namespace())
+            .map_err(|e| CliError::Invalid(e.to_string()))?;
+        let entity = q.entity_name();
+        if !entity.is_empty() {
+            return Err(CliError::Invalid(format!(
+                "An entity name, '{entity}', was provided instead of a namespace. Valid namespaces are of the following format: /NAMESPACE."
+            )));
+        }
+    }
+    list_namespace(arg, props)
 }
 
 /// Checks a field filter against a record shape.
@@ -105,18 +124,16 @@ pub fn print_got(
     shape: Shape,
     field: Option<(&str, &Field)>,
 ) -> Result<(), CliError> {
+    let st = ctx.style;
     match (field, record.as_object()) {
-        (Some((typed, f)), Some(obj)) => {
-            let value = Shape::field_value(f, obj).unwrap_or(Value::Null);
-            ctx.print(&format!(
-                "{}{}",
-                messages::got_field(kind, name, typed),
-                pretty(&value, f.shape)
-            ))
-        }
+        (Some((typed, f)), Some(obj)) => ctx.print(&format!(
+            "{}{}",
+            messages::got_field(st, kind, name, typed),
+            pretty(&Shape::shown_field(f, obj), f.shape)
+        )),
         _ => ctx.print(&format!(
             "{}{}",
-            messages::got(kind, name),
+            messages::got(st, kind, name),
             pretty(record, shape)
         )),
     }

@@ -8,7 +8,7 @@ use crate::cli::{GlobalArgs, KeyValueArgs, PackageBindArgs, PackageCommand, Pack
 use crate::config::Properties;
 use crate::json::PACKAGE;
 use crate::params::{KeyValues, Kind};
-use crate::{client, messages, table, CliError, Ctx};
+use crate::{client, messages, summary, table, CliError, Ctx};
 
 const COLLECTION: &str = "packages";
 
@@ -46,6 +46,9 @@ pub async fn run(
                 &context,
             )
             .await?;
+            if a.summary {
+                return ctx.print(&summary::package(ctx.style, &p));
+            }
             entity::print_got(
                 ctx,
                 "package",
@@ -70,29 +73,29 @@ pub async fn run(
                 &context,
             )
             .await?;
-            ctx.print(&messages::deleted("package", &name))
+            ctx.print(&messages::deleted(ctx.style, "package", &name))
         }
         PackageCommand::List(a) => {
             let props = ctx.properties(&root.merge(&a.global));
-            let (ns, shown) = entity::list_namespace(a.namespace.as_deref(), &props)?;
+            let (ns, shown) = entity::list_namespace_only(a.namespace.as_deref(), &props)?;
             let context = format!("Unable to obtain the list of packages for namespace '{shown}'");
             let c = client(&props, &context)?;
             let mut items = entity::list(&c, COLLECTION, &ns, a.limit, a.skip, &context).await?;
             if a.name_sort {
                 table::sort_by_name(&mut items);
             }
-            ctx.print(&table::entity_list("packages", &items))
+            ctx.print(&table::entity_list(ctx.style, "packages", &items))
         }
     }
 }
 
-/// `--shared yes|true|no|false` as `publish`.
+/// `--shared yes|no` as `publish`.
 pub fn shared_flag(v: &str) -> Result<bool, CliError> {
     match v.to_ascii_lowercase().as_str() {
-        "yes" | "true" => Ok(true),
-        "no" | "false" => Ok(false),
+        "yes" => Ok(true),
+        "no" => Ok(false),
         _ => Err(CliError::Invalid(format!(
-            "Invalid argument '{v}' for --shared flag. Valid input consist of 'yes', 'true', 'no', or 'false'."
+            "Cannot use value '{v}' for shared."
         ))),
     }
 }
@@ -122,8 +125,11 @@ async fn put(
 ) -> Result<(), CliError> {
     let q = qualify(&a.name, props)?;
     let name = q.entity_name();
-    let verb = if update { "update" } else { "create" };
-    let context = format!("Unable to {verb} package '{name}'");
+    let context = if update {
+        "Package update failed".to_owned()
+    } else {
+        format!("Unable to create package '{name}'")
+    };
     let mut body = Map::new();
     if let Some(shared) = &a.shared {
         body.insert("publish".into(), shared_flag(shared)?.into());
@@ -141,9 +147,9 @@ async fn put(
     )
     .await?;
     ctx.print(&if update {
-        messages::updated("package", &name)
+        messages::updated(ctx.style, "package", &name)
     } else {
-        messages::created("package", &name)
+        messages::created(ctx.style, "package", &name)
     })
 }
 
@@ -161,16 +167,17 @@ async fn bind(a: &PackageBindArgs, props: &Properties, ctx: &mut Ctx<'_>) -> Res
     body.insert("binding".into(), binding_of(&target));
     key_values(&a.kv, &mut body)?;
     let c = client(props, context)?;
+    let overwrite = if a.overwrite { "true" } else { "false" };
     entity::call(
         &c,
         Method::PUT,
         &entity::path(COLLECTION, &q),
-        &[("overwrite", "false")],
+        &[("overwrite", overwrite)],
         Some(&Value::Object(body)),
         context,
     )
     .await?;
-    ctx.print(&messages::created("binding", &name))
+    ctx.print(&messages::created(ctx.style, "binding", &name))
 }
 
 #[cfg(test)]
@@ -180,9 +187,11 @@ mod tests {
     #[test]
     fn flags_and_bindings() {
         assert!(shared_flag("yes").unwrap());
-        assert!(shared_flag("TRUE").unwrap());
+        assert!(shared_flag("YES").unwrap());
         assert!(!shared_flag("no").unwrap());
-        assert_eq!(shared_flag("maybe").unwrap_err().exit_code(), 1);
+        let e = shared_flag("true").unwrap_err();
+        assert_eq!(e.exit_code(), 1);
+        assert_eq!(e.to_string(), "Cannot use value 'true' for shared.");
         let p = QualifiedName::parse("/whisk.system/alarms", "_").unwrap();
         assert_eq!(
             binding_of(&p),

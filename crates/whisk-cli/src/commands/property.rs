@@ -48,24 +48,25 @@ async fn set(args: &PropertySetArgs, root: &GlobalArgs, ctx: &mut Ctx<'_>) -> Re
     let (path, mut file) = props_file(&props, "set")?;
     let mut ok = String::new();
     let mut failure = None;
+    let st = ctx.style;
 
     if let Some(cert) = &flags.cert {
         file.set(props::CERT, &cert.display().to_string());
-        ok.push_str(messages::CERT_SET);
+        ok.push_str(&messages::cert_set(st));
     }
     if let Some(key) = &flags.key {
         file.set(props::KEY, &key.display().to_string());
-        ok.push_str(messages::KEY_SET);
+        ok.push_str(&messages::key_set(st));
     }
     if let Some(auth) = &flags.auth {
         file.set(props::AUTH, auth);
-        ok.push_str(messages::AUTH_SET);
+        ok.push_str(&messages::auth_set(st));
     }
     if let Some(host) = &flags.apihost {
         match api_base_url(host) {
             Ok(_) => {
                 file.set(props::APIHOST, host);
-                ok.push_str(&messages::apihost_set(host));
+                ok.push_str(&messages::apihost_set(st, host));
             }
             Err(e) => {
                 failure = Some(CliError::General(format!(
@@ -76,7 +77,7 @@ async fn set(args: &PropertySetArgs, root: &GlobalArgs, ctx: &mut Ctx<'_>) -> Re
     }
     if let Some(version) = &flags.apiversion {
         file.set(props::APIVERSION, version);
-        ok.push_str(&messages::apiversion_set(version));
+        ok.push_str(&messages::apiversion_set(st, version));
     }
     if let Some(ns) = &args.namespace {
         let context =
@@ -97,7 +98,7 @@ async fn set(args: &PropertySetArgs, root: &GlobalArgs, ctx: &mut Ctx<'_>) -> Re
             }
             Ok(_) => {
                 file.set(props::NAMESPACE, ns);
-                ok.push_str(&messages::namespace_set(ns));
+                ok.push_str(&messages::namespace_set(st, ns));
             }
         }
     }
@@ -112,42 +113,52 @@ async fn set(args: &PropertySetArgs, root: &GlobalArgs, ctx: &mut Ctx<'_>) -> Re
 fn unset(args: &PropertyUnsetArgs, props: &Properties, ctx: &mut Ctx<'_>) -> Result<(), CliError> {
     let (path, mut file) = props_file(props, "unset")?;
     let s = &args.select;
+    let st = ctx.style;
     let mut ok = String::new();
     if s.cert {
         file.unset(props::CERT);
-        ok.push_str(messages::CERT_UNSET);
+        ok.push_str(&messages::cert_unset(st));
     }
     if s.key {
         file.unset(props::KEY);
-        ok.push_str(messages::KEY_UNSET);
+        ok.push_str(&messages::key_unset(st));
     }
     if s.auth {
         file.unset(props::AUTH);
-        ok.push_str(messages::AUTH_UNSET);
+        ok.push_str(&messages::auth_unset(st));
     }
     if s.namespace {
         file.unset(props::NAMESPACE);
-        ok.push_str(&messages::namespace_unset(DEFAULT_NAMESPACE));
+        ok.push_str(&messages::namespace_unset(st, DEFAULT_NAMESPACE));
     }
     if s.apihost {
         file.unset(props::APIHOST);
-        ok.push_str(messages::APIHOST_UNSET);
+        ok.push_str(&messages::apihost_unset(st));
     }
     if s.apiversion {
         file.unset(props::APIVERSION);
-        ok.push_str(&messages::apiversion_unset(DEFAULT_API_VERSION));
+        ok.push_str(&messages::apiversion_unset(st, DEFAULT_API_VERSION));
     }
     file.write(&path)
         .map_err(|e| CliError::General(format!("Unable to unset the property value: {e}")))?;
     ctx.print(&ok)
 }
 
-/// `property get`: the seed's table, or the selected lines.
+/// `property get`: the seed's table, or the selected lines; with `-o raw` only the values.
 async fn get(
     args: &PropertyGetArgs,
     props: &Properties,
     ctx: &mut Ctx<'_>,
 ) -> Result<(), CliError> {
+    let raw = match args.output.as_str() {
+        "std" => false,
+        "raw" => true,
+        _ => {
+            return Err(CliError::General(
+                "Supported output format are std|raw".to_owned(),
+            ))
+        }
+    };
     let s = &args.select;
     let all = args.all
         || !(s.cert
@@ -159,28 +170,41 @@ async fn get(
             || args.cliversion
             || args.apibuild
             || args.apibuildno);
+    if all && raw {
+        return Err(CliError::General(
+            "--output|-o raw only supported with specific property type".to_owned(),
+        ));
+    }
+    let st = ctx.style;
+    let line = |label: &str, value: &str| {
+        if raw {
+            format!("{}\n", st.bold(value))
+        } else {
+            property_line(st, label, value)
+        }
+    };
     let mut lines = String::new();
     if all || s.cert {
-        lines.push_str(&property_line("client cert", &props.cert));
+        lines.push_str(&line("client cert", &props.cert));
     }
     if all || s.key {
-        lines.push_str(&property_line("Client key", &props.key));
+        lines.push_str(&line("Client key", &props.key));
     }
     if all || s.auth {
-        lines.push_str(&property_line("whisk auth", &props.auth));
+        lines.push_str(&line("whisk auth", &props.auth));
     }
     if all || s.apihost {
-        lines.push_str(&property_line("whisk API host", &props.api_host));
+        lines.push_str(&line("whisk API host", &props.api_host));
     }
     if all || s.apiversion {
-        lines.push_str(&property_line("whisk API version", &props.api_version));
+        lines.push_str(&line("whisk API version", &props.api_version));
     }
     if all || s.namespace {
         let ns = current_namespace(props).await;
-        lines.push_str(&property_line("whisk namespace", &ns));
+        lines.push_str(&line("whisk namespace", &ns));
     }
     if all || args.cliversion {
-        lines.push_str(&property_line("whisk CLI version", CLI_VERSION));
+        lines.push_str(&line("whisk CLI version", CLI_VERSION));
     }
     let mut failure = None;
     if all || args.apibuild || args.apibuildno {
@@ -197,10 +221,10 @@ async fn get(
             }
         };
         if all || args.apibuild {
-            lines.push_str(&property_line("whisk API build", &build));
+            lines.push_str(&line("whisk API build", &build));
         }
         if all || args.apibuildno {
-            lines.push_str(&property_line("whisk API build number", &buildno));
+            lines.push_str(&line("whisk API build number", &buildno));
         }
     }
     ctx.print(&lines)?;

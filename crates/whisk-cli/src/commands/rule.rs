@@ -7,7 +7,7 @@ use super::entity::{self, qualify, slash_qualified};
 use crate::cli::{GlobalArgs, RuleCommand, RulePutArgs};
 use crate::config::Properties;
 use crate::json::RULE;
-use crate::{client, messages, table, CliError, Ctx};
+use crate::{client, messages, summary, table, CliError, Ctx};
 
 const COLLECTION: &str = "rules";
 
@@ -43,9 +43,16 @@ pub async fn run(cmd: RuleCommand, root: &GlobalArgs, ctx: &mut Ctx<'_>) -> Resu
                 None,
                 &context,
             )
-            .await?;
+            .await
+            .map_err(CliError::with_usage)?;
             let status = r.get("status").and_then(Value::as_str).unwrap_or("");
-            ctx.print(&format!("ok: rule {name} is {status}\n"))
+            let st = ctx.style;
+            ctx.print(&format!(
+                "{} rule {} is {}\n",
+                st.ok(),
+                st.bold(&name),
+                st.bold(status)
+            ))
         }
         RuleCommand::Get(a) => {
             let props = ctx.properties(&root.merge(&a.global));
@@ -62,7 +69,11 @@ pub async fn run(cmd: RuleCommand, root: &GlobalArgs, ctx: &mut Ctx<'_>) -> Resu
                 None,
                 &context,
             )
-            .await?;
+            .await
+            .map_err(CliError::with_usage)?;
+            if a.summary {
+                return ctx.print(&summary::rule(ctx.style, &r));
+            }
             entity::print_got(ctx, "rule", &name, &r, RULE, a.field.as_deref().zip(field))
         }
         RuleCommand::Delete(a) => {
@@ -72,21 +83,23 @@ pub async fn run(cmd: RuleCommand, root: &GlobalArgs, ctx: &mut Ctx<'_>) -> Resu
             let context = format!("Unable to delete rule '{name}'");
             let c = client(&props, &context)?;
             let path = entity::path(COLLECTION, &q);
-            // Disable first, as OpenWhisk's CLI does; the delete reports any real problem.
-            let _ = c
-                .request(
+            if a.disable {
+                entity::call(
+                    &c,
                     Method::POST,
                     &path,
                     &[],
                     Some(&json!({"status": "inactive"})),
+                    &format!("Unable to disable rule '{name}'"),
                 )
-                .await;
+                .await?;
+            }
             entity::call(&c, Method::DELETE, &path, &[], None, &context).await?;
-            ctx.print(&messages::deleted("rule", &name))
+            ctx.print(&messages::deleted(ctx.style, "rule", &name))
         }
         RuleCommand::List(a) => {
             let props = ctx.properties(&root.merge(&a.global));
-            let (ns, shown) = entity::list_namespace(a.namespace.as_deref(), &props)?;
+            let (ns, shown) = entity::list_namespace_only(a.namespace.as_deref(), &props)?;
             let context = format!("Unable to obtain the list of rules for namespace '{shown}'");
             let c = client(&props, &context)?;
             let mut items = entity::list(&c, COLLECTION, &ns, a.limit, a.skip, &context).await?;
@@ -116,7 +129,7 @@ pub async fn run(cmd: RuleCommand, root: &GlobalArgs, ctx: &mut Ctx<'_>) -> Resu
                     .to_owned();
                 rows.push((rule, status));
             }
-            ctx.print(&table::rule_list(&rows))
+            ctx.print(&table::rule_list(ctx.style, &rows))
         }
     }
 }
@@ -153,9 +166,9 @@ async fn put(
     )
     .await?;
     ctx.print(&if update {
-        messages::updated("rule", &name)
+        messages::updated(ctx.style, "rule", &name)
     } else {
-        messages::created("rule", &name)
+        messages::created(ctx.style, "rule", &name)
     })
 }
 
@@ -183,7 +196,8 @@ async fn set_state(
         &context,
     )
     .await?;
-    ctx.print(&format!("ok: {verb}d rule {name}\n"))
+    let st = ctx.style;
+    ctx.print(&format!("{} {verb}d rule {}\n", st.ok(), st.bold(&name)))
 }
 
 #[cfg(test)]

@@ -1,4 +1,6 @@
-//! `wsk sdk install bashauto|docker`.
+//! `wsk sdk install docker|bashauto|zshauto|fishauto`: the docker skeleton (OpenWhisk's
+//! `blackbox.tar.gz`, unpacked) from the repository's `sdk/docker-skeleton`, built into the
+//! binary, and shell completion scripts for the whole command tree.
 
 use std::path::Path;
 
@@ -15,6 +17,9 @@ pub const ZSH_COMPLETION_FILE: &str = "_wsk";
 pub const FISH_COMPLETION_FILE: &str = "wsk.fish";
 /// The directory `sdk install docker` creates, as unpacking OpenWhisk's blackbox tarball does.
 pub const DOCKER_SKELETON_DIR: &str = "dockerSkeleton";
+/// The tarball OpenWhisk's CLI downloads (and removes after unpacking); an existing one
+/// stops the install, as there.
+pub const DOCKER_SKELETON_TARBALL: &str = "blackbox.tar.gz";
 
 /// The docker skeleton from the repository's `sdk/docker-skeleton`, built into the binary:
 /// (file name, content, executable).
@@ -72,6 +77,11 @@ pub fn run(cmd: SdkCommand, _root: &GlobalArgs, ctx: &mut Ctx<'_>) -> Result<(),
             }
         }
         "docker" => {
+            if ctx.cwd.join(DOCKER_SKELETON_TARBALL).exists() {
+                return Err(CliError::General(format!(
+                    "The file '{DOCKER_SKELETON_TARBALL}' already exists.  Delete it and retry."
+                )));
+            }
             install_docker_skeleton(&ctx.cwd.join(DOCKER_SKELETON_DIR))?;
             ctx.print("The docker skeleton is now installed at the current directory.\n")
         }
@@ -85,8 +95,7 @@ pub fn run(cmd: SdkCommand, _root: &GlobalArgs, ctx: &mut Ctx<'_>) -> Result<(),
 fn install_docker_skeleton(dir: &Path) -> Result<(), CliError> {
     if dir.exists() {
         return Err(CliError::General(format!(
-            "The directory '{}' already exists.  Delete it and retry.",
-            DOCKER_SKELETON_DIR
+            "The docker SDK installation failed: The directory '{DOCKER_SKELETON_DIR}' already exists.  Delete it and retry."
         )));
     }
     let failed =
@@ -148,7 +157,63 @@ mod tests {
         let e = install_docker_skeleton(&target).unwrap_err();
         assert_eq!(
             e.to_string(),
-            "The directory 'dockerSkeleton' already exists.  Delete it and retry."
+            "The docker SDK installation failed: The directory 'dockerSkeleton' already exists.  Delete it and retry."
+        );
+    }
+
+    /// Asks the generated bash completion what it offers after `words` (the last one being
+    /// completed), by running the real bash.
+    fn bash_complete(script: &std::path::Path, words: &[&str]) -> Vec<String> {
+        let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+        let cword = words.len() - 1;
+        let cmd = format!(
+            "source '{}'; COMP_WORDS=({}); COMP_CWORD={cword}; _wsk wsk '{}' '{}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            script.display(),
+            quoted.join(" "),
+            words[cword],
+            words[cword - 1],
+        );
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(cmd)
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn bash_completes_subcommands_and_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let script = dir.path().join(BASH_COMPLETION_FILE);
+        write_completion(&script, &completion(clap_complete::Shell::Bash)).unwrap();
+        assert_eq!(
+            bash_complete(&script, &["wsk", "act"]),
+            vec!["action", "activation"]
+        );
+        assert_eq!(
+            bash_complete(&script, &["wsk", "action", "inv"]),
+            vec!["invoke"]
+        );
+        assert_eq!(
+            bash_complete(&script, &["wsk", "action", "create", "--we"]),
+            vec!["--web", "--web-secure"]
+        );
+        assert_eq!(
+            bash_complete(&script, &["wsk", "-i", "trigger", "create", "--feed-"]),
+            vec!["--feed-param"]
+        );
+        assert_eq!(
+            bash_complete(&script, &["wsk", "activation", "-i", "po"]),
+            vec!["poll"]
         );
     }
 
