@@ -25,7 +25,11 @@ pub struct Parameters(pub Vec<KeyValue>);
 
 impl Parameters {
     pub fn get(&self, key: &str) -> Option<&Value> {
-        self.0.iter().rev().find(|kv| kv.key == key).map(|kv| &kv.value)
+        self.0
+            .iter()
+            .rev()
+            .find(|kv| kv.key == key)
+            .map(|kv| &kv.value)
     }
 
     /// Sets `key`, replacing any existing entry.
@@ -113,15 +117,19 @@ impl FromStr for SemVer {
     fn from_str(s: &str) -> Result<Self, String> {
         let bad = || format!("bad semantic version {s}");
         let mut it = s.split('.');
-        let mut next = || -> Result<u32, String> {
-            it.next().ok_or_else(bad)?.parse().map_err(|_| bad())
-        };
+        let mut next =
+            || -> Result<u32, String> { it.next().ok_or_else(bad)?.parse().map_err(|_| bad()) };
         let v = Self {
             major: next()?,
             minor: next()?,
             patch: next()?,
         };
-        if v == (Self { major: 0, minor: 0, patch: 0 }) || s.split('.').count() != 3 {
+        if v == (Self {
+            major: 0,
+            minor: 0,
+            patch: 0,
+        }) || s.split('.').count() != 3
+        {
             return Err(bad());
         }
         Ok(v)
@@ -185,25 +193,46 @@ impl ActionLimits {
     pub fn validate(&self) -> Result<(), String> {
         use limits::*;
         if self.timeout > TIMEOUT_MAX {
-            return Err(format!("duration {} milliseconds exceeds allowed threshold of {TIMEOUT_MAX} milliseconds", self.timeout));
+            return Err(format!(
+                "duration {} milliseconds exceeds allowed threshold of {TIMEOUT_MAX} milliseconds",
+                self.timeout
+            ));
         }
         if self.timeout < TIMEOUT_MIN {
-            return Err(format!("duration {} milliseconds below allowed threshold of {TIMEOUT_MIN} milliseconds", self.timeout));
+            return Err(format!(
+                "duration {} milliseconds below allowed threshold of {TIMEOUT_MIN} milliseconds",
+                self.timeout
+            ));
         }
         if self.memory > MEMORY_MAX {
-            return Err(format!("memory {} MB exceeds allowed threshold of {MEMORY_MAX} MB", self.memory));
+            return Err(format!(
+                "memory {} MB exceeds allowed threshold of {MEMORY_MAX} MB",
+                self.memory
+            ));
         }
         if self.memory < MEMORY_MIN {
-            return Err(format!("memory {} MB below allowed threshold of {MEMORY_MIN} MB", self.memory));
+            return Err(format!(
+                "memory {} MB below allowed threshold of {MEMORY_MIN} MB",
+                self.memory
+            ));
         }
         if self.logs > LOGS_MAX {
-            return Err(format!("log {} MB exceeds allowed threshold of {LOGS_MAX} MB", self.logs));
+            return Err(format!(
+                "log {} MB exceeds allowed threshold of {LOGS_MAX} MB",
+                self.logs
+            ));
         }
         if self.concurrency > CONCURRENCY_MAX {
-            return Err(format!("concurrency {} exceeds allowed threshold of {CONCURRENCY_MAX}", self.concurrency));
+            return Err(format!(
+                "concurrency {} exceeds allowed threshold of {CONCURRENCY_MAX}",
+                self.concurrency
+            ));
         }
         if self.concurrency < 1 {
-            return Err(format!("concurrency {} below allowed threshold of 1", self.concurrency));
+            return Err(format!(
+                "concurrency {} below allowed threshold of 1",
+                self.concurrency
+            ));
         }
         Ok(())
     }

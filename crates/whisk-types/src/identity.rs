@@ -47,8 +47,7 @@ impl AuthKey {
     pub fn parse(s: &str) -> Option<Self> {
         let (u, k) = s.split_once(':')?;
         let uuid = uuid::Uuid::parse_str(u).ok()?;
-        if u.len() != 36 || k.len() != SECRET_LEN || !k.bytes().all(|c| c.is_ascii_alphanumeric())
-        {
+        if u.len() != 36 || k.len() != SECRET_LEN || !k.bytes().all(|c| c.is_ascii_alphanumeric()) {
             return None;
         }
         Some(Self {

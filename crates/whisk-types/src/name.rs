@@ -347,7 +347,11 @@ mod tests {
             Err(NameError::NotFullyQualified)
         );
         let ns = EntityName::new("guest").unwrap();
-        let r = |s| FullyQualifiedName::resolve_relative(s, &ns).unwrap().to_string();
+        let r = |s| {
+            FullyQualifiedName::resolve_relative(s, &ns)
+                .unwrap()
+                .to_string()
+        };
         assert_eq!(r("a"), "guest/a");
         assert_eq!(r("p/a"), "guest/p/a");
         assert_eq!(r("/x/a"), "x/a");
