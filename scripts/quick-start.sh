@@ -8,7 +8,12 @@ WSK=${WSK:-target/release/wsk}
 scripts/whiskd-ctl.sh start
 "$WSK" property set --apihost http://127.0.0.1:3233 --auth "$(cat "$DATA_DIR/guest.key")" --namespace guest
 echo "building the hello function from the docker skeleton (sdk/docker-skeleton) ..."
-sdk/docker-skeleton/buildAndPush.sh whisk/hello >/dev/null
+log=$(mktemp)
+if ! sdk/docker-skeleton/buildAndPush.sh whisk/hello >"$log" 2>&1; then
+  cat "$log" >&2
+  exit 1
+fi
+rm -f "$log"
 echo "adding the function to whisk ..."
 "$WSK" action delete hello >/dev/null 2>&1 || true
 "$WSK" action create hello --docker whisk/hello
