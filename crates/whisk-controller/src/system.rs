@@ -1,6 +1,7 @@
 //! The `whisk.system` namespace, made at start when absent: a subject with a random key
-//! (stored hashed, never shown: nobody logs in as it yet) and the shared package `alarms`
-//! whose feed actions are built in. Several controllers may start at once: a write that
+//! (stored hashed, never shown: nobody logs in as it yet), the shared package `alarms`
+//! whose feed actions are built in, and the shared package `utils` whose small Node.js
+//! actions (`echo`, `cat`, `sort`, `split`, `head`, `date`) behave as OpenWhisk's do. Several controllers may start at once: a write that
 //! loses the race finds the entity there and moves on.
 
 use std::sync::Arc;
@@ -31,6 +32,43 @@ const FEEDS: [(&str, Option<&str>, &str); 3] = [
         "interval",
         Some("isInterval"),
         "Fire trigger at specified interval",
+    ),
+];
+
+/// The kind of the `utils` actions.
+const UTILS_KIND: &str = "nodejs:18";
+
+/// The `utils` actions: name, description, code.
+const UTILS: [(&str, &str, &str); 6] = [
+    (
+        "echo",
+        "Returns the input",
+        include_str!("system/utils/echo.js"),
+    ),
+    (
+        "cat",
+        "Concatenates input into a string",
+        include_str!("system/utils/cat.js"),
+    ),
+    (
+        "sort",
+        "Sorts an array",
+        include_str!("system/utils/sort.js"),
+    ),
+    (
+        "split",
+        "Splits a string into an array",
+        include_str!("system/utils/split.js"),
+    ),
+    (
+        "head",
+        "Extracts the prefix of an array",
+        include_str!("system/utils/head.js"),
+    ),
+    (
+        "date",
+        "Current date and time",
+        include_str!("system/utils/date.js"),
     ),
 ];
 
@@ -102,6 +140,53 @@ pub(crate) async fn ensure(ctl: &Arc<Controller>) -> Result<(), StoreError> {
                 binary: false,
             },
             parameters,
+            limits: ActionLimits::default(),
+            version: SemVer::default(),
+            publish: false,
+            annotations,
+            updated: 0,
+        };
+        create(ctl, Collection::Actions, &action.fqn(), to_value(&action)?).await?;
+    }
+    ensure_utils(ctl, &ns).await
+}
+
+/// The shared package `utils` with its Node.js actions.
+async fn ensure_utils(ctl: &Arc<Controller>, ns: &EntityName) -> Result<(), StoreError> {
+    let pkg_name = name("utils")?;
+    let path = EntityPath::namespace_only(ns.clone());
+    let mut annotations = Parameters::default();
+    annotations.set(
+        "description",
+        json!("Building blocks that format and assemble data"),
+    );
+    let package = Package {
+        namespace: path.clone(),
+        name: pkg_name.clone(),
+        binding: None,
+        parameters: Parameters::default(),
+        version: SemVer::default(),
+        publish: true,
+        annotations,
+        updated: 0,
+    };
+    let pkg_fqn = FullyQualifiedName::new(path, pkg_name.clone());
+    create(ctl, Collection::Packages, &pkg_fqn, to_value(&package)?).await?;
+    for (action_name, description, code) in UTILS {
+        let mut annotations = Parameters::default();
+        annotations.set("description", json!(description));
+        annotations.set(PROVIDE_API_KEY, json!(false));
+        annotations.set(EXEC_ANNOTATION, json!(UTILS_KIND));
+        let action = Action {
+            namespace: EntityPath::with_package(ns.clone(), pkg_name.clone()),
+            name: name(action_name)?,
+            exec: Exec::Code {
+                kind: UTILS_KIND.to_owned(),
+                code: code.to_owned(),
+                main: None,
+                binary: false,
+            },
+            parameters: Parameters::default(),
             limits: ActionLimits::default(),
             version: SemVer::default(),
             publish: false,

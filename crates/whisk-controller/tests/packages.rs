@@ -500,7 +500,17 @@ async fn whisk_system_alarms_is_shared() {
         .check(get(&format!("{ns}/packages")), 200, "")
         .await
         .json();
-    assert_eq!(names(&list), ["alarms"]);
+    let mut listed = names(&list);
+    listed.sort();
+    assert_eq!(listed, ["alarms", "utils"]);
+    let utils = s
+        .check(get(&format!("{ns}/packages/utils")), 200, "")
+        .await
+        .json();
+    assert_eq!(utils["publish"], true);
+    let mut actions = names(&utils["actions"]);
+    actions.sort();
+    assert_eq!(actions, ["cat", "date", "echo", "head", "sort", "split"]);
     let alarms = s
         .check(get(&format!("{ns}/packages/alarms")), 200, "")
         .await

@@ -1,0 +1,4 @@
+/** Returns the current date and time as a string. */
+function main() {
+    return { date: new Date().toString() };
+}
