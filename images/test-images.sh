@@ -117,7 +117,7 @@ reply=$(post "$port" /run '{"value":{"a":[1,2]},"namespace":"guest"}')
 expect_status "skeleton /run" 200 "$reply"
 result=$(canon <<<"${reply#* }")
 [ "$result" = '{"args":{"a":[1,2]},"ns":"guest"}' ] || fail "skeleton: got $result"
-stdout_of "$cid" 4 | grep -qx 'log from sh' || fail "skeleton: log line missing"
+stdout_of "$cid" 4 | grep -x 'log from sh' >/dev/null || fail "skeleton: log line missing"
 docker rm -f "$cid" >/dev/null
 say "openwhisk/dockerskeleton: ok $result"
 
