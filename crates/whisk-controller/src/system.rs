@@ -102,12 +102,60 @@ pub(crate) async fn ensure(ctl: &Arc<Controller>) -> Result<(), StoreError> {
         }
     }
 
-    let pkg_name = name(ALARMS_PACKAGE)?;
-    let pkg_fqn = FullyQualifiedName::new(EntityPath::namespace_only(ns.clone()), pkg_name.clone());
-    let mut annotations = Parameters::default();
-    annotations.set("description", json!("Alarms and periodic utility"));
     let mut parameters = Parameters::default();
     parameters.set("trigger_payload", json!(""));
+    let alarms = ensure_package(
+        ctl,
+        &ns,
+        ALARMS_PACKAGE,
+        "Alarms and periodic utility",
+        parameters,
+    )
+    .await?;
+    for (feed, bound, description) in FEEDS {
+        let mut parameters = Parameters::default();
+        if let Some(p) = bound {
+            parameters.set(p, json!(true));
+        }
+        let mut action =
+            system_action(&alarms, feed, description, BUILTIN_ALARMS, feed, parameters)?;
+        action.annotations.set(FEED, json!(true));
+        create(ctl, Collection::Actions, &action.fqn(), to_value(&action)?).await?;
+    }
+
+    let utils = ensure_package(
+        ctl,
+        &ns,
+        "utils",
+        "Building blocks that format and assemble data",
+        Parameters::default(),
+    )
+    .await?;
+    for (action_name, description, code) in UTILS {
+        let action = system_action(
+            &utils,
+            action_name,
+            description,
+            UTILS_KIND,
+            code,
+            Parameters::default(),
+        )?;
+        create(ctl, Collection::Actions, &action.fqn(), to_value(&action)?).await?;
+    }
+    Ok(())
+}
+
+/// Creates the shared package `name` in `ns` unless it exists; returns its path.
+async fn ensure_package(
+    ctl: &Controller,
+    ns: &EntityName,
+    name_str: &str,
+    description: &str,
+    parameters: Parameters,
+) -> Result<EntityPath, StoreError> {
+    let pkg_name = name(name_str)?;
+    let mut annotations = Parameters::default();
+    annotations.set("description", json!(description));
     let package = Package {
         namespace: EntityPath::namespace_only(ns.clone()),
         name: pkg_name.clone(),
@@ -118,84 +166,40 @@ pub(crate) async fn ensure(ctl: &Arc<Controller>) -> Result<(), StoreError> {
         annotations,
         updated: 0,
     };
-    create(ctl, Collection::Packages, &pkg_fqn, to_value(&package)?).await?;
-
-    for (feed, bound, description) in FEEDS {
-        let mut annotations = Parameters::default();
-        annotations.set(FEED, json!(true));
-        annotations.set("description", json!(description));
-        annotations.set(PROVIDE_API_KEY, json!(false));
-        annotations.set(EXEC_ANNOTATION, json!(BUILTIN_ALARMS));
-        let mut parameters = Parameters::default();
-        if let Some(p) = bound {
-            parameters.set(p, json!(true));
-        }
-        let action = Action {
-            namespace: EntityPath::with_package(ns.clone(), pkg_name.clone()),
-            name: name(feed)?,
-            exec: Exec::Code {
-                kind: BUILTIN_ALARMS.to_owned(),
-                code: feed.to_owned(),
-                main: None,
-                binary: false,
-            },
-            parameters,
-            limits: ActionLimits::default(),
-            version: SemVer::default(),
-            publish: false,
-            annotations,
-            updated: 0,
-        };
-        create(ctl, Collection::Actions, &action.fqn(), to_value(&action)?).await?;
-    }
-    ensure_utils(ctl, &ns).await
+    let fqn = FullyQualifiedName::new(EntityPath::namespace_only(ns.clone()), pkg_name.clone());
+    create(ctl, Collection::Packages, &fqn, to_value(&package)?).await?;
+    Ok(EntityPath::with_package(ns.clone(), pkg_name))
 }
 
-/// The shared package `utils` with its Node.js actions.
-async fn ensure_utils(ctl: &Arc<Controller>, ns: &EntityName) -> Result<(), StoreError> {
-    let pkg_name = name("utils")?;
-    let path = EntityPath::namespace_only(ns.clone());
+/// An action of a system package with its code, kind and description.
+fn system_action(
+    package: &EntityPath,
+    action_name: &str,
+    description: &str,
+    kind: &str,
+    code: &str,
+    parameters: Parameters,
+) -> Result<Action, StoreError> {
     let mut annotations = Parameters::default();
-    annotations.set(
-        "description",
-        json!("Building blocks that format and assemble data"),
-    );
-    let package = Package {
-        namespace: path.clone(),
-        name: pkg_name.clone(),
-        binding: None,
-        parameters: Parameters::default(),
+    annotations.set("description", json!(description));
+    annotations.set(PROVIDE_API_KEY, json!(false));
+    annotations.set(EXEC_ANNOTATION, json!(kind));
+    Ok(Action {
+        namespace: package.clone(),
+        name: name(action_name)?,
+        exec: Exec::Code {
+            kind: kind.to_owned(),
+            code: code.to_owned(),
+            main: None,
+            binary: false,
+        },
+        parameters,
+        limits: ActionLimits::default(),
         version: SemVer::default(),
-        publish: true,
+        publish: false,
         annotations,
         updated: 0,
-    };
-    let pkg_fqn = FullyQualifiedName::new(path, pkg_name.clone());
-    create(ctl, Collection::Packages, &pkg_fqn, to_value(&package)?).await?;
-    for (action_name, description, code) in UTILS {
-        let mut annotations = Parameters::default();
-        annotations.set("description", json!(description));
-        annotations.set(PROVIDE_API_KEY, json!(false));
-        annotations.set(EXEC_ANNOTATION, json!(UTILS_KIND));
-        let action = Action {
-            namespace: EntityPath::with_package(ns.clone(), pkg_name.clone()),
-            name: name(action_name)?,
-            exec: Exec::Code {
-                kind: UTILS_KIND.to_owned(),
-                code: code.to_owned(),
-                main: None,
-                binary: false,
-            },
-            parameters: Parameters::default(),
-            limits: ActionLimits::default(),
-            version: SemVer::default(),
-            publish: false,
-            annotations,
-            updated: 0,
-        };
-        create(ctl, Collection::Actions, &action.fqn(), to_value(&action)?).await?;
-    }
-    Ok(())
+    })
 }
 
 /// Creates the entity unless it exists.
