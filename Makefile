@@ -14,9 +14,11 @@ all: build
 build:
 	cargo build --release -p whiskd -p whisk-cli
 
-## images: the skeleton base image (whisk/dockerskeleton, openwhisk/dockerskeleton); idempotent
+## images: the skeleton base image (whisk/dockerskeleton, openwhisk/dockerskeleton) and the
+## native runtime images (whisk/action-nodejs:18, whisk/action-python:3.11); idempotent
 images:
 	images/build-skeleton.sh
+	images/build-runtimes.sh
 
 ## sdk-images: the seed's C and Go examples as action images (whisk/example-c, whisk/example-go)
 sdk-images: images
@@ -47,6 +49,7 @@ test:
 	scripts/setup-host.sh
 	$(MAKE) --no-print-directory images sdk-images
 	images/test-images.sh
+	images/test-runtimes.sh
 	cargo build --workspace --all-targets
 	cargo test --workspace --no-fail-fast
 

@@ -1,7 +1,13 @@
-//! `loadgen`: measures what whiskd adds to a warm invocation. It sends a fixed number of
-//! blocking invokes of a no-op action through whiskd at each concurrency, then the same load
-//! straight to the warm containers' `/run` (the floor), and prints p50, p99, throughput and
-//! the ratios. Both paths use the same HTTP client with keep-alive.
+//! `loadgen`: measures whiskd against a baseline taken in the same run.
+//!
+//! - `--scenario warm` (default): what whiskd adds to a warm invocation. It sends a fixed
+//!   number of blocking invokes of a no-op action through whiskd at each concurrency, then
+//!   the same load straight to the warm containers' `/run` (the floor), and prints p50, p99,
+//!   throughput and the ratios. Both paths use the same HTTP client with keep-alive.
+//! - `--scenario runtimes`: start-up paths of the native kinds (raw `docker run`, cold,
+//!   from a stem cell, warm); see `runtimes.rs`.
+
+mod runtimes;
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -10,9 +16,21 @@ use anyhow::{bail, Context, Result};
 use clap::Parser;
 use serde_json::{json, Value};
 
+/// What to measure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Scenario {
+    /// Warm blocking invokes through whiskd beside the container's own `/run`.
+    Warm,
+    /// Per native kind: raw `docker run`, cold start, start from a stem cell, warm.
+    Runtimes,
+}
+
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Args {
+    /// What to measure.
+    #[arg(long, value_enum, default_value_t = Scenario::Warm)]
+    scenario: Scenario,
     /// whiskd base URL.
     #[arg(long, default_value = "http://127.0.0.1:3233")]
     apihost: String,
@@ -34,6 +52,17 @@ struct Args {
     /// Unmeasured requests per worker before each run.
     #[arg(long, default_value_t = 20)]
     warmup: usize,
+    /// Runtimes scenario: the kinds to measure.
+    #[arg(long, value_delimiter = ',', default_value = "nodejs:18,python:3.11")]
+    kinds: Vec<String>,
+    /// Runtimes scenario: samples per kind of the docker run, cold and stem-cell paths
+    /// (`--count` is the number of warm invokes).
+    #[arg(long, default_value_t = 20)]
+    cold_count: usize,
+    /// Runtimes scenario: the `rwhisk.invoker` label of whiskd's containers
+    /// (`$(cat DATA_DIR/instance)-0`).
+    #[arg(long)]
+    invoker_label: Option<String>,
 }
 
 /// Latencies of one run.
@@ -45,15 +74,20 @@ struct Run {
     errors: usize,
 }
 
+/// The `p` quantile (nearest rank) of `latencies`; zero when there are none.
+fn percentile(latencies: &[Duration], p: f64) -> Duration {
+    let mut v = latencies.to_vec();
+    v.sort();
+    if v.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((v.len() as f64 - 1.0) * p).round() as usize;
+    v[idx]
+}
+
 impl Run {
     fn percentile(&self, p: f64) -> Duration {
-        let mut v = self.latencies.clone();
-        v.sort();
-        if v.is_empty() {
-            return Duration::ZERO;
-        }
-        let idx = ((v.len() as f64 - 1.0) * p).round() as usize;
-        v[idx]
+        percentile(&self.latencies, p)
     }
 
     fn throughput(&self) -> f64 {
@@ -149,6 +183,24 @@ async fn main() -> Result<()> {
         .tcp_nodelay(true)
         .pool_max_idle_per_host(64)
         .build()?;
+    if args.scenario == Scenario::Runtimes {
+        let api = runtimes::Api {
+            client,
+            apihost: args.apihost.clone(),
+            user: user.to_owned(),
+            pass: pass.to_owned(),
+        };
+        let settings = runtimes::Settings {
+            kinds: args.kinds.clone(),
+            cold_count: args.cold_count,
+            warm_count: args.count,
+            invoker_label: args
+                .invoker_label
+                .clone()
+                .context("--scenario runtimes needs --invoker-label")?,
+        };
+        return runtimes::run(&api, &settings).await;
+    }
     let action_url = format!(
         "{}/api/v1/namespaces/_/actions/{}",
         args.apihost, args.action

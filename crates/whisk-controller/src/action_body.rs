@@ -410,6 +410,60 @@ mod tests {
         assert_eq!(next_version("1.2.3".parse().unwrap()).to_string(), "1.2.4");
     }
 
+    fn build_native(body: Value) -> Result<Action, ApiError> {
+        let put = parse_put(body.to_string().as_bytes(), &RuntimeManifest::standard())?;
+        build_action(
+            put,
+            EntityPath::parse("guest").unwrap(),
+            EntityName::new("a").unwrap(),
+            None,
+            SIZES,
+        )
+    }
+
+    #[test]
+    fn native_kinds_resolve_to_the_concrete_kind() {
+        let a =
+            build_native(json!({"exec":{"kind":" NodeJS:Default ","code":"function main(){}"}}))
+                .unwrap();
+        assert_eq!(
+            a.exec,
+            Exec::Code {
+                kind: "nodejs:18".into(),
+                code: "function main(){}".into(),
+                main: None,
+                binary: false,
+            }
+        );
+        assert_eq!(a.annotations.get("exec"), Some(&json!("nodejs:18")));
+        assert_eq!(a.annotations.get("provide-api-key"), Some(&json!(false)));
+        // A zip sent as base64 text, without `binary` (serverless-openwhisk does this).
+        let a = build_native(
+            json!({"exec":{"kind":"python:default","code":"UEsDBBQAAAAIAA==","main":"run"}}),
+        )
+        .unwrap();
+        assert_eq!(a.exec.kind(), "python:3.11");
+        assert!(a.exec.is_binary());
+        assert!(matches!(&a.exec, Exec::Code { main: Some(m), .. } if m == "run"));
+        let a = build_native(
+            json!({"exec":{"kind":"python:3.11","code":"def main(a): return a","binary":true}}),
+        )
+        .unwrap();
+        assert!(!a.exec.is_binary(), "binary is computed, not taken");
+        assert_eq!(
+            build_native(json!({"exec":{"kind":"nodejs:default"}}))
+                .unwrap_err()
+                .to_string(),
+            "The request content was malformed:\n'code' must be a string defined in 'exec' for 'nodejs:18' actions"
+        );
+        assert_eq!(
+            build_native(json!({"exec":{"kind":"java:default","code":"x"}}))
+                .unwrap_err()
+                .to_string(),
+            "The request content was malformed:\nThe specified runtime 'java:default' is not supported by this platform. Valid values are: 'blackbox', 'nodejs:18', 'python:3.11'."
+        );
+    }
+
     #[test]
     fn binary_is_computed() {
         let a = build(

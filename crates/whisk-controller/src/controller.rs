@@ -14,7 +14,9 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use whisk_bus::{Bus, BusError, Subscription};
 use whisk_store::{ActivationStore, EntityStore, IdentityStore};
-use whisk_types::message::{completion_subject, invoker_topic, ACTION_CHANGED_SUBJECT};
+use whisk_types::message::{
+    completion_subject, invoker_topic, ActionChange, ACTION_CHANGED_SUBJECT,
+};
 use whisk_types::{
     Activation, ActivationId, ActivationMessage, CompletionMessage, EntityName, FullyQualifiedName,
 };
@@ -221,13 +223,21 @@ impl Controller {
         Ok(())
     }
 
-    /// Tells invokers (and other controllers) that an action changed or went away.
-    pub(crate) async fn announce_action_change(&self, fqn: &FullyQualifiedName) {
-        if let Err(e) = self
-            .bus
-            .notify(ACTION_CHANGED_SUBJECT, fqn.to_string().into_bytes())
-            .await
-        {
+    /// Tells invokers that an action changed or went away: containers of versions written
+    /// before `before` (an `updated` value) are stale.
+    pub(crate) async fn announce_action_change(&self, fqn: &FullyQualifiedName, before: i64) {
+        let change = ActionChange {
+            fqn: fqn.clone(),
+            before,
+        };
+        let payload = match serde_json::to_vec(&change) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(%fqn, error = %e, "Could not encode an action change.");
+                return;
+            }
+        };
+        if let Err(e) = self.bus.notify(ACTION_CHANGED_SUBJECT, payload).await {
             tracing::warn!(%fqn, error = %e, "Could not announce an action change.");
         }
     }

@@ -167,8 +167,27 @@ pub(crate) fn content_length(headers: &HeaderMap) -> Option<u64> {
         .ok()
 }
 
+/// The most of a refused body that is read and dropped before the 413 goes out.
+const DRAIN_MAX: u64 = 64 * 1024 * 1024;
+
+/// Reads and drops `body` up to [`DRAIN_MAX`] bytes. A client still sending a refused body
+/// would otherwise get a broken pipe instead of the 413, since the server closes a
+/// connection whose request it did not read to the end.
+async fn drain(mut body: Body) {
+    let mut read = 0u64;
+    while let Some(Ok(frame)) = body.frame().await {
+        if let Ok(data) = frame.into_data() {
+            read += data.len() as u64;
+            if read > DRAIN_MAX {
+                return;
+            }
+        }
+    }
+}
+
 /// Reads a whole body, refusing more than `limit` bytes (by `Content-Length` first, so a
-/// big upload is refused before it is read).
+/// big upload is refused without being kept; up to [`DRAIN_MAX`] of it is read and
+/// dropped so the client gets the answer).
 ///
 /// # Errors
 /// 413 `Request larger than allowed`, or 400 when the body cannot be read.
@@ -184,6 +203,7 @@ pub(crate) async fn read_body(
     };
     if let Some(len) = content_length(headers) {
         if len > limit as u64 {
+            drain(body).await;
             return Err(too_large(len));
         }
     }
@@ -194,6 +214,7 @@ pub(crate) async fn read_body(
         if let Ok(data) = frame.into_data() {
             let size = buf.len() + data.len();
             if size > limit {
+                drain(body).await;
                 return Err(too_large(size as u64));
             }
             buf.extend_from_slice(&data);

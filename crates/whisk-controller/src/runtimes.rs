@@ -1,6 +1,10 @@
 //! The runtimes manifest: which `exec.kind` values actions may use, with their images.
-//! `GET /` and `GET /api/v1` show it; action PUT resolves kinds through it. It is the one
-//! place native kinds (nodejs, python) get added once their images exist.
+//! `GET /` and `GET /api/v1` show it; action PUT resolves kinds through it.
+//! [`RuntimeManifest::standard`] is the one place the native kinds are listed: `whiskd`
+//! gives the same manifest to the controller and derives the invoker's kind-to-image map
+//! ([`RuntimeManifest::images`]) and its default stem cells from it.
+
+use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
@@ -13,6 +17,11 @@ pub const SEQUENCE: &str = "sequence";
 pub const BUILTIN_PREFIX: &str = "builtin:";
 /// The built-in kind of the alarms feed actions (`/whisk.system/alarms/*`).
 pub const BUILTIN_ALARMS: &str = "builtin:alarms";
+
+/// The image of the `nodejs:18` kind, built by `images/build-runtimes.sh`.
+pub const NODEJS_18_IMAGE: &str = "whisk/action-nodejs:18";
+/// The image of the `python:3.11` kind, built by `images/build-runtimes.sh`.
+pub const PYTHON_311_IMAGE: &str = "whisk/action-python:3.11";
 
 /// Whether the controller runs actions of `kind` itself.
 pub fn is_builtin(kind: &str) -> bool {
@@ -59,12 +68,49 @@ pub struct RuntimeManifest {
 }
 
 impl RuntimeManifest {
+    /// A manifest of `kinds` (one default per family, as OpenWhisk requires).
     pub fn new(kinds: Vec<RuntimeKind>) -> Self {
         Self { kinds }
     }
 
+    /// The native kinds of this build, with the images `images/build-runtimes.sh` makes
+    /// from Debian bookworm: `nodejs:18` and `python:3.11`, each its family's default.
+    pub fn standard() -> Self {
+        let kind = |family: &str, kind: &str, image: &str| RuntimeKind {
+            family: family.into(),
+            kind: kind.into(),
+            image: image.into(),
+            default: true,
+            deprecated: false,
+            require_main: false,
+        };
+        Self::new(vec![
+            kind("nodejs", "nodejs:18", NODEJS_18_IMAGE),
+            kind("python", "python:3.11", PYTHON_311_IMAGE),
+        ])
+    }
+
+    /// Every kind, in manifest order.
     pub fn kinds(&self) -> &[RuntimeKind] {
         &self.kinds
+    }
+
+    /// The image of every kind that can still run (`kind` → image): what the invoker
+    /// starts for code actions.
+    pub fn images(&self) -> HashMap<String, String> {
+        self.kinds
+            .iter()
+            .filter(|k| !k.deprecated)
+            .map(|k| (k.kind.clone(), k.image.clone()))
+            .collect()
+    }
+
+    /// The default kind of each family (`nodejs:18`, `python:3.11`), in manifest order.
+    pub fn default_kinds(&self) -> Vec<&RuntimeKind> {
+        self.kinds
+            .iter()
+            .filter(|k| k.default && !k.deprecated)
+            .collect()
     }
 
     /// Resolves a client's kind: trimmed, lowercased, `<family>:default` mapped to the
@@ -168,6 +214,39 @@ mod tests {
             "The specified runtime 'cobol' is not supported by this platform. Valid values are: 'blackbox', 'nodejs:18', 'nodejs:20'."
         );
         assert_eq!(m.to_json()["nodejs"].as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn standard_manifest_lists_the_native_kinds() {
+        let m = RuntimeManifest::standard();
+        assert!(
+            matches!(m.resolve(" NodeJS:Default "), Ok(ResolvedKind::Runtime(k)) if k.kind == "nodejs:18")
+        );
+        assert!(
+            matches!(m.resolve("python:default"), Ok(ResolvedKind::Runtime(k)) if k.kind == "python:3.11")
+        );
+        assert_eq!(
+            m.resolve("nodejs:20").unwrap_err().to_string(),
+            "The specified runtime 'nodejs:20' is not supported by this platform. Valid values are: 'blackbox', 'nodejs:18', 'python:3.11'."
+        );
+        assert_eq!(
+            m.images(),
+            HashMap::from([
+                ("nodejs:18".to_owned(), NODEJS_18_IMAGE.to_owned()),
+                ("python:3.11".to_owned(), PYTHON_311_IMAGE.to_owned()),
+            ])
+        );
+        let defaults: Vec<&str> = m.default_kinds().iter().map(|k| k.kind.as_str()).collect();
+        assert_eq!(defaults, ["nodejs:18", "python:3.11"]);
+        assert_eq!(
+            m.to_json(),
+            json!({
+                "nodejs": [{"kind": "nodejs:18", "image": NODEJS_18_IMAGE, "deprecated": false,
+                            "default": true, "attached": false, "requireMain": false}],
+                "python": [{"kind": "python:3.11", "image": PYTHON_311_IMAGE, "deprecated": false,
+                            "default": true, "attached": false, "requireMain": false}],
+            })
+        );
     }
 
     #[test]

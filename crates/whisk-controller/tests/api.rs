@@ -6,6 +6,7 @@ mod support;
 use axum::http::Method;
 use serde_json::{json, Value};
 use support::{delete, eventually, get, post, put, req, Stack};
+use whisk_controller::{ControllerConfig, RuntimeManifest};
 use whisk_store::ActivationStore;
 use whisk_types::message::ACTION_CHANGED_SUBJECT;
 use whisk_types::{
@@ -15,6 +16,66 @@ use whisk_types::{
 const ACTIONS: &str = "/api/v1/namespaces/_/actions";
 const ACTIVATIONS: &str = "/api/v1/namespaces/_/activations";
 const CORS_ORIGIN: &str = "access-control-allow-origin";
+
+#[tokio::test]
+async fn native_kinds_from_the_standard_manifest() {
+    let s = Stack::start_with(ControllerConfig {
+        runtimes: RuntimeManifest::standard(),
+        ..ControllerConfig::default()
+    })
+    .await;
+    for path in ["/", "/api/v1"] {
+        let r = s.check(get(path).no_auth(), 200, "").await;
+        let runtimes = &r.json()["runtimes"];
+        assert_eq!(runtimes["nodejs"][0]["kind"], "nodejs:18", "{path}");
+        assert_eq!(runtimes["nodejs"][0]["image"], "whisk/action-nodejs:18");
+        assert_eq!(runtimes["nodejs"][0]["default"], true);
+        assert_eq!(runtimes["python"][0]["kind"], "python:3.11", "{path}");
+        assert_eq!(runtimes["python"][0]["default"], true);
+        assert!(runtimes.get("blackbox").is_none());
+    }
+    let r = s
+        .check(
+            put(
+                &format!("{ACTIONS}/hello"),
+                json!({"exec":{"kind":"NODEJS:default ","code":"function main(p){return p}","main":"main"}}),
+            ),
+            200,
+            "",
+        )
+        .await;
+    let j = r.json();
+    assert_eq!(j["exec"]["kind"], "nodejs:18");
+    assert_eq!(j["exec"]["binary"], false);
+    assert_eq!(j["exec"]["main"], "main");
+    let exec_annotation = j["annotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["key"] == "exec")
+        .map(|a| a["value"].clone());
+    assert_eq!(exec_annotation, Some(json!("nodejs:18")));
+    let r = s
+        .check(
+            put(
+                &format!("{ACTIONS}/zipped"),
+                json!({"exec":{"kind":"python:default","code":"UEsDBBQAAAAIAA==","binary":false}}),
+            ),
+            200,
+            "",
+        )
+        .await;
+    assert_eq!(r.json()["exec"]["kind"], "python:3.11");
+    assert_eq!(r.json()["exec"]["binary"], true);
+    let r = s.check(get(&format!("{ACTIONS}/zipped")), 200, "").await;
+    assert_eq!(r.json()["exec"]["binary"], true);
+    s.check(
+        put(&format!("{ACTIONS}/old"), json!({"exec":{"kind":"nodejs:20","code":"x"}})),
+        400,
+        "The specified runtime 'nodejs:20' is not supported by this platform. Valid values are: 'blackbox', 'nodejs:18', 'python:3.11'.",
+    )
+    .await;
+}
 
 #[tokio::test]
 async fn info_ping_and_metrics() {
@@ -224,7 +285,12 @@ async fn crud_and_version_bump() {
                {"key":"provide-api-key","value":false},{"key":"exec","value":"blackbox"}])
     );
     assert!(created["updated"].as_i64().unwrap() > 0);
-    assert_eq!(changes.next().await.unwrap(), b"guest/hello");
+    let change: Value = serde_json::from_slice(&changes.next().await.unwrap()).unwrap();
+    assert_eq!(
+        change,
+        json!({"fqn": "/guest/hello", "before": created["updated"]}),
+        "containers of versions before this one are stale"
+    );
 
     let got = s
         .check(get(&format!("{ACTIONS}/hello")), 200, "")
@@ -272,7 +338,11 @@ async fn crud_and_version_bump() {
         .collect();
     assert_eq!(keys, ["provide-api-key", "b", "exec"]);
     assert!(updated["updated"].as_i64() > created["updated"].as_i64());
-    assert_eq!(changes.next().await.unwrap(), b"guest/hello");
+    let change: Value = serde_json::from_slice(&changes.next().await.unwrap()).unwrap();
+    assert_eq!(
+        change,
+        json!({"fqn": "/guest/hello", "before": updated["updated"]})
+    );
     let again = s
         .check(
             put(&format!("{ACTIONS}/hello?overwrite=true"), json!({})),
@@ -299,6 +369,14 @@ async fn crud_and_version_bump() {
         .json();
     assert_eq!(deleted["version"], "0.0.3");
     assert_eq!(deleted["name"], "hello");
+    // again (0.0.3) and fresh were announced; then the delete: every version is stale.
+    let _ = changes.next().await.unwrap();
+    let _ = changes.next().await.unwrap();
+    let change: Value = serde_json::from_slice(&changes.next().await.unwrap()).unwrap();
+    assert_eq!(
+        change,
+        json!({"fqn": "/guest/hello", "before": deleted["updated"].as_i64().unwrap() + 1})
+    );
     s.check(
         get(&format!("{ACTIONS}/hello")),
         404,

@@ -24,6 +24,9 @@ pub struct InvokerConfig {
     pub api_host: String,
     /// Images for code kinds (`nodejs:20` → image); blackbox actions name their own image.
     pub runtime_images: HashMap<String, String>,
+    /// Prewarmed containers to keep per kind (none by default). Their memory counts
+    /// against `memory_mb`; they are evicted last when memory is short.
+    pub stem_cells: Vec<StemCells>,
     /// Deliveries being processed at once (running or waiting for pool capacity).
     pub max_in_flight: usize,
     /// How long shutdown waits for running activations before removing their containers.
@@ -42,11 +45,26 @@ impl Default for InvokerConfig {
             pids_limit: 1024,
             api_host: "http://127.0.0.1:3233".into(),
             runtime_images: HashMap::new(),
+            stem_cells: Vec::new(),
             max_in_flight: 128,
             shutdown_grace: Duration::from_secs(30),
             log_wait: Duration::from_secs(2),
         }
     }
+}
+
+/// Prewarmed containers of one kind (OpenWhisk's stem cells): started when the invoker
+/// starts, before any action needs them, and refilled in the background after one is
+/// taken, so a cold start of that kind pays only `/init`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StemCells {
+    /// The kind (`nodejs:18`); the image is the kind's entry in `runtime_images`.
+    pub kind: String,
+    /// How many to keep ready.
+    pub count: usize,
+    /// The memory limit of each, in MB. An action takes a stem cell whose memory is at
+    /// least its own limit (the container keeps the stem cell's limit).
+    pub memory_mb: u64,
 }
 
 impl InvokerConfig {

@@ -13,6 +13,10 @@ pub const LABEL_INVOKER: &str = "rwhisk.invoker";
 pub const LABEL_ACTION: &str = "rwhisk.action";
 /// Label carrying the action's revision.
 pub const LABEL_REVISION: &str = "rwhisk.revision";
+/// Label carrying the kind of a stem cell (a container started before any action needed it,
+/// see [`StemCells`](crate::StemCells)). Labels cannot change, so a stem cell keeps it (and
+/// lacks [`LABEL_ACTION`]) after an action took it.
+pub const LABEL_STEM_CELL: &str = "rwhisk.stem-cell";
 
 /// Why a factory operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -24,6 +28,9 @@ pub enum FactoryError {
     /// its log can still be read; the caller removes it.
     #[error("container {0} exited at start")]
     Exited(String),
+    /// This factory cannot run actions of this kind; the text says why, for the developer.
+    #[error("{0}")]
+    Unsupported(String),
     /// Any other engine failure.
     #[error("container engine failed: {0}")]
     Engine(String),
@@ -34,6 +41,9 @@ pub enum FactoryError {
 pub struct ContainerSpec {
     /// A readable, unique container name.
     pub name: String,
+    /// The action's kind (`nodejs:18`, `blackbox`): a factory without images (the process
+    /// factory) picks its launcher by it.
+    pub kind: String,
     pub image: String,
     /// Memory limit in MB (memory and memory plus swap).
     pub memory_mb: u64,
@@ -62,8 +72,8 @@ pub trait ContainerFactory: Send + Sync + 'static {
     /// # Errors
     /// [`FactoryError::ImageUnavailable`] when the image is missing and cannot be pulled;
     /// [`FactoryError::Exited`] when the container stopped at once (it is left for the
-    /// caller to read its log and remove it); [`FactoryError::Engine`] otherwise, with
-    /// nothing left behind.
+    /// caller to read its log and remove it); [`FactoryError::Unsupported`] for a kind the
+    /// factory cannot run; [`FactoryError::Engine`] otherwise, with nothing left behind.
     async fn create(&self, spec: &ContainerSpec) -> Result<ContainerHandle, FactoryError>;
 
     /// Stops and removes a container; removing one that is already gone succeeds.

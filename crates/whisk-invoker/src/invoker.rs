@@ -14,13 +14,15 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, info_span, warn, Instrument};
 use whisk_bus::{Bus, BusError, Consumer, Delivery, Subscription};
 use whisk_store::ActivationStore;
-use whisk_types::message::{completion_subject, invoker_topic, ACTION_CHANGED_SUBJECT};
+use whisk_types::message::{
+    completion_subject, invoker_topic, ActionChange, ACTION_CHANGED_SUBJECT,
+};
 use whisk_types::{Activation, ActivationMessage, CompletionMessage, FullyQualifiedName};
 
 use crate::config::InvokerConfig;
 use crate::factory::ContainerFactory;
 use crate::pool::Pool;
-use crate::runner::{Abandoned, Runner};
+use crate::runner::{stem_plans, Abandoned, Runner};
 
 /// Attempts to store a record before giving up (the message then stays unacknowledged).
 const STORE_ATTEMPTS: u32 = 3;
@@ -62,7 +64,13 @@ impl Invoker {
         bus: Arc<dyn Bus>,
     ) -> Arc<Self> {
         let config = Arc::new(config);
-        let pool = Pool::new(factory, config.label(), config.memory_mb, config.idle_timeout);
+        let pool = Pool::new(
+            factory,
+            config.label(),
+            config.memory_mb,
+            config.idle_timeout,
+            stem_plans(&config),
+        );
         Arc::new(Self {
             runner: Runner::new(Arc::clone(&pool), Arc::clone(&config)),
             config,
@@ -72,15 +80,18 @@ impl Invoker {
         })
     }
 
-    /// Removes every container of the action `fqn` (idle ones now, busy ones when their
-    /// activation ends). Called for each notification on `ACTION_CHANGED_SUBJECT`.
-    pub fn retire(&self, fqn: &FullyQualifiedName) {
-        let n = self.pool.retire(fqn);
+    /// Removes the containers of the action `fqn` made for versions written before
+    /// `before` (`Action::updated`; `None`: every container it has now), idle ones now, busy
+    /// ones when their activation ends. Called for each notification on
+    /// `ACTION_CHANGED_SUBJECT`.
+    pub fn retire(&self, fqn: &FullyQualifiedName, before: Option<i64>) {
+        let n = self.pool.retire(fqn, before);
         debug!(action = %fqn, removed = n, "Containers of a changed action retired.");
     }
 
-    /// Runs until `shutdown` completes: removes leftovers of an earlier run, consumes the
-    /// topic `invoker<id>`, retires containers of changed actions and reaps idle ones.
+    /// Runs until `shutdown` completes: removes leftovers of an earlier run, starts the
+    /// stem cells and keeps them refilled, consumes the topic `invoker<id>`, retires
+    /// containers of changed actions and reaps idle ones.
     /// On shutdown it stops taking messages, lets running activations finish within the
     /// grace period (the rest stay unacknowledged and are delivered again), and removes
     /// every container.
@@ -96,6 +107,7 @@ impl Invoker {
             Ok(n) => info!(removed = n, "Leftover containers removed."),
             Err(e) => warn!(error = %e, "Could not remove leftover containers."),
         }
+        self.pool.start_stem_cells();
         let topic = invoker_topic(self.config.id);
         let consumer = self.bus.consume(&topic).await?;
         let changes = self.bus.subscribe(ACTION_CHANGED_SUBJECT).await?;
@@ -180,7 +192,7 @@ impl Invoker {
             };
             match next {
                 Ok(payload) => match parse_changed(&payload) {
-                    Some(fqn) => self.retire(&fqn),
+                    Some((fqn, before)) => self.retire(&fqn, before),
                     None => warn!("Undecodable action-changed notification ignored."),
                 },
                 Err(BusError::Closed) => return,
@@ -298,15 +310,18 @@ impl Invoker {
     }
 }
 
-/// The action named by an action-changed notification: `ns[/pkg]/name`, with or without a
-/// leading slash, or the same as a JSON string.
-fn parse_changed(payload: &[u8]) -> Option<FullyQualifiedName> {
+/// The action and the bound of an action-changed notification: an [`ActionChange`], or
+/// (with no bound) `ns[/pkg]/name` with or without a leading slash, or that as a JSON string.
+fn parse_changed(payload: &[u8]) -> Option<(FullyQualifiedName, Option<i64>)> {
+    if let Ok(change) = serde_json::from_slice::<ActionChange>(payload) {
+        return Some((change.fqn, Some(change.before)));
+    }
     let text = std::str::from_utf8(payload).ok()?.trim();
     let text = match serde_json::from_str::<String>(text) {
         Ok(s) => s,
         Err(_) => text.to_owned(),
     };
-    FullyQualifiedName::parse(&text).ok()
+    FullyQualifiedName::parse(&text).ok().map(|fqn| (fqn, None))
 }
 
 #[cfg(test)]
@@ -316,9 +331,13 @@ mod tests {
     #[test]
     fn changed_notifications() {
         let want = FullyQualifiedName::parse("guest/pkg/a").unwrap();
-        assert_eq!(parse_changed(b"guest/pkg/a"), Some(want.clone()));
-        assert_eq!(parse_changed(b"/guest/pkg/a\n"), Some(want.clone()));
-        assert_eq!(parse_changed(br#""/guest/pkg/a""#), Some(want));
+        assert_eq!(
+            parse_changed(br#"{"fqn":"/guest/pkg/a","before":1700000000000}"#),
+            Some((want.clone(), Some(1_700_000_000_000)))
+        );
+        assert_eq!(parse_changed(b"guest/pkg/a"), Some((want.clone(), None)));
+        assert_eq!(parse_changed(b"/guest/pkg/a\n"), Some((want.clone(), None)));
+        assert_eq!(parse_changed(br#""/guest/pkg/a""#), Some((want, None)));
         assert_eq!(parse_changed(b"nope"), None);
         assert_eq!(parse_changed(&[0xff, 0xfe]), None);
     }

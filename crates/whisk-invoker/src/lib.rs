@@ -4,13 +4,16 @@
 //! controller that waits for it.
 //!
 //! # Layout
-//! - [`InvokerConfig`]: capacity, idle timeout, container limits, API host.
+//! - [`InvokerConfig`]: capacity, idle timeout, container limits, API host, runtime
+//!   images and [`StemCells`].
 //! - [`Invoker`]: the bus loop, redelivery handling, shutdown.
 //! - `runner`: one activation from message to record (timings, `/init`, `/run`, logs).
 //! - `pool`: warm containers keyed by action revision, memory capacity, waiting callers,
-//!   eviction, idle reaping, retirement of changed actions.
+//!   eviction, idle reaping, retirement of changed actions; `pool::stem` keeps prewarmed
+//!   stem cells per kind that cold starts of that kind take.
 //! - [`ContainerFactory`]: the engine seam; [`DockerFactory`] implements it over the
-//!   Docker Engine API.
+//!   Docker Engine API, [`ProcessFactory`] with local `whisk-proxy` processes (native kinds
+//!   only, no isolation, for machines without Docker).
 //! - `client`: keep-alive HTTP to containers with a bounded body read.
 //! - [`outcome`]: container replies to activation responses, with OpenWhisk's texts.
 //! - [`logs`]: log lines, sentinels, formatting and the log limit.
@@ -24,14 +27,16 @@ mod invoker;
 pub mod logs;
 pub mod outcome;
 mod pool;
+mod process;
 mod runner;
 
-pub use config::InvokerConfig;
+pub use config::{InvokerConfig, StemCells};
 pub use docker::{DockerFactory, DEFAULT_SOCKET};
 pub use factory::{
     ContainerFactory, ContainerHandle, ContainerSpec, FactoryError, LABEL_ACTION, LABEL_INVOKER,
-    LABEL_REVISION,
+    LABEL_REVISION, LABEL_STEM_CELL,
 };
 pub use invoker::{Invoker, InvokerError};
 pub use logs::{LogLine, LogLines, LogStream};
+pub use process::{ProcessConfig, ProcessFactory, ProcessRuntime};
 pub use runner::ENV_API_HOST;

@@ -1,15 +1,25 @@
-//! The container pool: warm containers keyed by the action's exact revision, one activation
-//! at a time per container, and a memory capacity shared by all containers.
+//! The container pool: warm containers keyed by the action's exact revision, prewarmed stem
+//! cells per kind, one activation at a time per container, and a memory capacity shared by
+//! all of them.
 //!
 //! Callers queue in arrival order. A caller is served by an idle container of its revision
-//! as soon as one exists (these hand-offs may pass callers waiting for memory); otherwise,
-//! in order, by a memory reservation for a cold start, evicting idle containers of other
-//! revisions (least recently used first) when that makes room. Whoever holds a container or a
+//! as soon as one exists, else by a stem cell of its kind with at least its memory (these
+//! hand-offs may pass callers waiting for memory); otherwise, in order, by a memory
+//! reservation for a cold start, evicting idle containers of other revisions (least recently
+//! used first) and then stem cells when that makes room. Whoever holds a container or a
 //! reservation gives it back by dropping it at the latest: a container dropped without
 //! [`Busy::release`] is destroyed, an unused reservation returns its memory.
 //!
+//! Stem cells (`stem`) are started once [`Pool::start_stem_cells`] is called and refilled
+//! in the background whenever one is taken or removed, from free memory only: a refill never
+//! evicts anything and waits while callers wait for memory.
+//!
 //! Removal is asynchronous: the pool stops counting a container's memory when it decides to
 //! remove it and leaves the engine call to a tracked background task.
+
+mod stem;
+#[cfg(test)]
+mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
@@ -24,7 +34,11 @@ use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 use whisk_types::FullyQualifiedName;
 
-use crate::factory::{ContainerFactory, ContainerSpec, FactoryError, LABEL_INVOKER};
+pub(crate) use self::stem::StemPlan;
+use self::stem::{PlanState, Stem};
+use crate::factory::{
+    ContainerFactory, ContainerHandle, ContainerSpec, FactoryError, LABEL_INVOKER,
+};
 use crate::logs::LogReceiver;
 
 /// Why the pool could not give a container.
@@ -36,11 +50,15 @@ pub(crate) enum PoolError {
     TooLarge { need: u64, capacity: u64 },
 }
 
-/// What a container is for; fixed at creation.
+/// What a container is for; fixed at creation (or when a stem cell is taken).
 #[derive(Debug, Clone)]
 pub(crate) struct ContainerKey {
     pub fqn: FullyQualifiedName,
     pub revision: Arc<str>,
+    /// The action version's `updated` (epoch ms), compared with retirements.
+    pub updated: i64,
+    /// The container's memory limit: the action's, or the larger one of the stem cell it
+    /// came from. This is what the pool counts.
     pub memory_mb: u64,
 }
 
@@ -52,7 +70,7 @@ pub(crate) struct Container {
     pub run_uri: Uri,
     /// Lines from the container's log, in order.
     pub logs: LogReceiver,
-    /// Creation order, compared with retirements of its action.
+    /// Its number in the pool's table of live containers (and of stem-cell holds).
     seq: u64,
 }
 
@@ -65,6 +83,16 @@ impl fmt::Debug for Container {
     }
 }
 
+/// `http://<addr>/init` and `http://<addr>/run` of a started container.
+fn container_uris(handle: &ContainerHandle) -> (Uri, Uri) {
+    let uri = |path: &str| -> Uri {
+        format!("http://{}{path}", handle.addr)
+            .parse()
+            .unwrap_or_else(|_| Uri::from_static("http://127.0.0.1/"))
+    };
+    (uri("/init"), uri("/run"))
+}
+
 struct Idle {
     container: Box<Container>,
     since: Instant,
@@ -72,26 +100,49 @@ struct Idle {
 
 enum Grant {
     Warm(Busy),
+    Stem(Busy),
     Cold(Reservation),
 }
 
 struct Waiter {
-    revision: Arc<str>,
-    memory_mb: u64,
+    key: ContainerKey,
+    /// The kind, for code actions that a stem cell can serve.
+    kind: Option<Arc<str>>,
     tx: oneshot::Sender<Grant>,
+}
+
+/// Engine calls decided under the lock, made after it is released.
+#[derive(Default)]
+#[must_use]
+struct Effects {
+    /// Containers to remove.
+    remove: Vec<String>,
+    /// Stem cells to start, by plan index (their memory is already counted).
+    start: Vec<usize>,
+    /// Instants to dispatch again at (when a stem cell's refill hold ends).
+    wake: Vec<Instant>,
 }
 
 #[derive(Default)]
 struct State {
-    /// Memory of live containers (busy and idle) and of reservations.
+    /// Memory of live containers (busy, idle and stem cells) and of reservations and
+    /// stem cells being started.
     used_mb: u64,
     idle: Vec<Idle>,
+    /// Stem cells ready to be taken.
+    stems: Vec<Stem>,
+    /// Per stem-cell plan: starts under way, failures, whether it gave up.
+    plans: Vec<PlanState>,
+    /// Whether stem cells are started and refilled (after the leftovers of an earlier run
+    /// are gone).
+    stems_enabled: bool,
     waiters: VecDeque<Waiter>,
-    /// Per retired action with live containers, the first sequence number after its
-    /// retirement: containers numbered below it go when given back.
-    retired: HashMap<FullyQualifiedName, u64>,
-    /// Live containers (busy, idle and being created) by sequence number.
-    live: HashMap<u64, FullyQualifiedName>,
+    /// Per retired action with live containers of stale versions, the bound: containers of
+    /// versions `updated` before it go when given back.
+    retired: HashMap<FullyQualifiedName, i64>,
+    /// Live containers of actions (busy, idle and being created) by sequence number, with
+    /// their action and its version's `updated`.
+    live: HashMap<u64, (FullyQualifiedName, i64)>,
     next_seq: u64,
     closed: bool,
 }
@@ -101,6 +152,15 @@ impl State {
     fn forget(&mut self, container: &Container) {
         self.used_mb -= container.key.memory_mb;
         self.live.remove(&container.seq);
+        Pool::unhold(self, container.seq);
+    }
+
+    /// Numbers a container of `key` about to exist.
+    fn number(&mut self, key: &ContainerKey) -> u64 {
+        self.next_seq += 1;
+        self.live
+            .insert(self.next_seq, (key.fqn.clone(), key.updated));
+        self.next_seq
     }
 }
 
@@ -110,15 +170,20 @@ pub(crate) struct Pool {
     invoker_id: String,
     capacity_mb: u64,
     idle_timeout: Duration,
+    /// The stem cells to keep, per kind.
+    plans: Vec<StemPlan>,
     state: Mutex<State>,
-    /// Background removals, awaited at shutdown.
-    removals: TaskTracker,
+    /// Background removals and stem-cell starts, awaited at shutdown.
+    tasks: TaskTracker,
+    /// Cancelled at shutdown: ends waits for a stem-cell retry.
+    stop: CancellationToken,
 }
 
 impl fmt::Debug for Pool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Pool")
             .field("capacity_mb", &self.capacity_mb)
+            .field("stem_cells", &self.plans)
             .finish_non_exhaustive()
     }
 }
@@ -128,6 +193,8 @@ impl fmt::Debug for Pool {
 pub(crate) enum Lease {
     /// An initialized container of the requested revision.
     Warm(Busy),
+    /// A stem cell of the action's kind, started earlier: it needs `/init`.
+    Prewarmed(Busy),
     /// Memory for a new container: start it with [`Reservation::start`].
     Cold(Reservation),
 }
@@ -160,19 +227,28 @@ impl fmt::Debug for Reservation {
 // === impl Pool ===
 
 impl Pool {
+    /// A pool of `capacity_mb` over `factory`; `invoker_id` is the value of the invoker
+    /// label of its containers. Stem cells of `plans` start with [`Pool::start_stem_cells`].
     pub(crate) fn new(
         factory: Arc<dyn ContainerFactory>,
         invoker_id: String,
         capacity_mb: u64,
         idle_timeout: Duration,
+        plans: Vec<StemPlan>,
     ) -> Arc<Self> {
+        let state = State {
+            plans: vec![PlanState::default(); plans.len()],
+            ..State::default()
+        };
         Arc::new(Self {
             factory,
             invoker_id,
             capacity_mb,
             idle_timeout,
-            state: Mutex::default(),
-            removals: TaskTracker::new(),
+            plans,
+            state: Mutex::new(state),
+            tasks: TaskTracker::new(),
+            stop: CancellationToken::new(),
         })
     }
 
@@ -185,76 +261,53 @@ impl Pool {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Waits for a warm container of `revision` or for memory to start one.
+    /// Waits for a warm container of `key.revision`, a stem cell of `kind` with at least
+    /// `key.memory_mb`, or memory to start a container.
     pub(crate) async fn acquire(
         self: &Arc<Self>,
-        revision: &Arc<str>,
-        memory_mb: u64,
+        key: &ContainerKey,
+        kind: Option<&str>,
     ) -> Result<Lease, PoolError> {
-        if memory_mb > self.capacity_mb {
+        if key.memory_mb > self.capacity_mb {
             return Err(PoolError::TooLarge {
-                need: memory_mb,
+                need: key.memory_mb,
                 capacity: self.capacity_mb,
             });
         }
         let (tx, rx) = oneshot::channel();
-        let evicted = {
+        let effects = {
             let mut st = self.lock();
             if st.closed {
                 return Err(PoolError::Closed);
             }
             st.waiters.push_back(Waiter {
-                revision: Arc::clone(revision),
-                memory_mb,
+                key: key.clone(),
+                kind: kind.map(Arc::from),
                 tx,
             });
             self.dispatch(&mut st)
         };
-        self.remove_all(evicted);
+        self.apply(effects);
         match rx.await {
             Ok(Grant::Warm(busy)) => Ok(Lease::Warm(busy)),
+            Ok(Grant::Stem(busy)) => Ok(Lease::Prewarmed(busy)),
             Ok(Grant::Cold(reservation)) => Ok(Lease::Cold(reservation)),
             Err(_) => Err(PoolError::Closed),
         }
     }
 
-    /// Serves waiters: warm hand-offs first, then memory in arrival order. Returns the
-    /// containers evicted to make room, to be removed once the lock is released.
-    fn dispatch(self: &Arc<Self>, st: &mut State) -> Vec<String> {
-        let mut evicted = Vec::new();
+    /// Serves waiters: warm and stem-cell hand-offs first, then memory in arrival order,
+    /// then refills stem cells from what memory is left.
+    fn dispatch(self: &Arc<Self>, st: &mut State) -> Effects {
+        let mut effects = Effects::default();
         let mut i = 0;
         while i < st.waiters.len() {
             if st.waiters[i].tx.is_closed() {
                 st.waiters.remove(i);
                 continue;
             }
-            let revision = &st.waiters[i].revision;
-            let Some(pos) = st
-                .idle
-                .iter()
-                .rposition(|c| c.container.key.revision == *revision)
-            else {
+            if !(self.hand_over_warm(st, i) || self.hand_over_stem(st, i, &mut effects.wake)) {
                 i += 1;
-                continue;
-            };
-            let idle = st.idle.remove(pos);
-            let Some(waiter) = st.waiters.remove(i) else {
-                break;
-            };
-            let grant = Grant::Warm(Busy {
-                pool: Arc::clone(self),
-                container: Some(idle.container),
-            });
-            if let Err(Grant::Warm(mut busy)) = waiter.tx.send(grant) {
-                if let Some(container) = busy.container.take() {
-                    st.idle.insert(
-                        pos,
-                        Idle {
-                            container,
-                            since: idle.since,
-                        },
-                    );
-                }
             }
         }
         while let Some(front) = st.waiters.front() {
@@ -262,18 +315,12 @@ impl Pool {
                 st.waiters.pop_front();
                 continue;
             }
-            let need = front.memory_mb;
-            while st.used_mb + need > self.capacity_mb && !st.idle.is_empty() {
-                let lru = st
-                    .idle
-                    .iter()
-                    .enumerate()
-                    .min_by_key(|(_, c)| c.since)
-                    .map_or(0, |(i, _)| i);
-                let gone = st.idle.remove(lru).container;
-                st.forget(&gone);
-                debug!(container = %gone.id, "Idle container evicted to make room.");
-                evicted.push(gone.id);
+            let need = front.key.memory_mb;
+            while st.used_mb + need > self.capacity_mb {
+                match self.evict_one(st) {
+                    Some(id) => effects.remove.push(id),
+                    None => break,
+                }
             }
             if st.used_mb + need > self.capacity_mb {
                 break;
@@ -292,40 +339,119 @@ impl Pool {
                 st.used_mb -= need;
             }
         }
-        evicted
+        effects.start = self.plan_refills(st);
+        effects
     }
 
-    /// Removes containers in the background.
-    fn remove_all(&self, ids: Vec<String>) {
-        for id in ids {
+    /// Gives waiter `i` an idle container of its revision, if there is one.
+    fn hand_over_warm(self: &Arc<Self>, st: &mut State, i: usize) -> bool {
+        let revision = &st.waiters[i].key.revision;
+        let Some(pos) = st
+            .idle
+            .iter()
+            .rposition(|c| c.container.key.revision == *revision)
+        else {
+            return false;
+        };
+        let idle = st.idle.remove(pos);
+        let Some(waiter) = st.waiters.remove(i) else {
+            return false;
+        };
+        let grant = Grant::Warm(Busy {
+            pool: Arc::clone(self),
+            container: Some(idle.container),
+        });
+        if let Err(Grant::Warm(mut busy)) = waiter.tx.send(grant) {
+            if let Some(container) = busy.container.take() {
+                st.idle.insert(
+                    pos,
+                    Idle {
+                        container,
+                        since: idle.since,
+                    },
+                );
+            }
+        }
+        true
+    }
+
+    /// Evicts the least recently used idle container, or else the oldest stem cell;
+    /// returns its id for removal.
+    fn evict_one(&self, st: &mut State) -> Option<String> {
+        if !st.idle.is_empty() {
+            let lru = st
+                .idle
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, c)| c.since)
+                .map_or(0, |(i, _)| i);
+            let gone = st.idle.remove(lru).container;
+            st.forget(&gone);
+            debug!(container = %gone.id, "Idle container evicted to make room.");
+            return Some(gone.id);
+        }
+        let oldest = st
+            .stems
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, s)| s.since)
+            .map(|(i, _)| i)?;
+        let gone = st.stems.remove(oldest);
+        st.used_mb -= self.plans[gone.plan].memory_mb;
+        debug!(container = %gone.id, "Stem cell evicted to make room.");
+        Some(gone.id)
+    }
+
+    /// Makes the engine calls decided under the lock.
+    fn apply(self: &Arc<Self>, effects: Effects) {
+        for id in effects.remove {
             self.remove_later(id);
+        }
+        for plan in effects.start {
+            self.start_stem_later(plan);
+        }
+        for at in effects.wake {
+            self.kick_at(at);
+        }
+    }
+
+    /// Runs `task` on the tracker, so shutdown waits for it.
+    fn track(&self, what: &str, task: impl std::future::Future<Output = ()> + Send + 'static) {
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                self.tasks.spawn_on(task, &runtime);
+            }
+            Err(_) => warn!(what, "No runtime for a pool task; it is skipped."),
         }
     }
 
     fn remove_later(&self, id: String) {
-        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
-            warn!(container = %id, "No runtime to remove a container; it is left for the next start.");
-            return;
-        };
         let factory = Arc::clone(&self.factory);
-        self.removals.spawn_on(
-            async move {
-                if let Err(e) = factory.destroy(&id).await {
-                    warn!(container = %id, error = %e, "Container removal failed.");
-                }
-            },
-            &runtime,
-        );
+        self.track("container removal", async move {
+            if let Err(e) = factory.destroy(&id).await {
+                warn!(container = %id, error = %e, "Container removal failed.");
+            }
+        });
+    }
+
+    /// Serves waiters and refills stem cells after something changed outside `dispatch`.
+    fn kick(self: &Arc<Self>) {
+        let effects = {
+            let mut st = self.lock();
+            self.dispatch(&mut st)
+        };
+        self.apply(effects);
     }
 
     /// Takes a container back after an activation.
     fn put_back(self: &Arc<Self>, container: Box<Container>, reusable: bool) {
-        let (evicted, gone) = {
+        let (effects, gone) = {
             let mut st = self.lock();
+            Pool::unhold(&mut st, container.seq);
             let retired = st
                 .retired
                 .get(&container.key.fqn)
-                .is_some_and(|&at| container.seq < at);
+                .is_some_and(|&before| container.key.updated < before);
             let gone = if reusable && !retired && !st.closed {
                 st.idle.push(Idle {
                     container,
@@ -338,7 +464,7 @@ impl Pool {
             };
             (self.dispatch(&mut st), gone)
         };
-        self.remove_all(evicted);
+        self.apply(effects);
         if let Some(c) = gone {
             self.remove_later(c.id);
         }
@@ -346,27 +472,28 @@ impl Pool {
 
     /// Stops counting a container that is being removed, and removes it.
     fn forget(self: &Arc<Self>, container: &Container) {
-        let evicted = {
+        let effects = {
             let mut st = self.lock();
             st.forget(container);
             self.dispatch(&mut st)
         };
-        self.remove_all(evicted);
+        self.apply(effects);
         self.remove_later(container.id.clone());
     }
 
     fn unreserve(self: &Arc<Self>, memory_mb: u64) {
-        let evicted = {
+        let effects = {
             let mut st = self.lock();
             st.used_mb -= memory_mb;
             self.dispatch(&mut st)
         };
-        self.remove_all(evicted);
+        self.apply(effects);
     }
 
     /// Removes idle containers unused for the idle timeout at `now`; returns how many.
+    /// Stem cells are not reaped.
     pub(crate) fn reap(self: &Arc<Self>, now: Instant) -> usize {
-        let (expired, evicted) = {
+        let (expired, effects) = {
             let mut st = self.lock();
             let (expired, kept): (Vec<Idle>, Vec<Idle>) = std::mem::take(&mut st.idle)
                 .into_iter()
@@ -376,13 +503,14 @@ impl Pool {
                 st.forget(&c.container);
             }
             let State { retired, live, .. } = &mut *st;
-            retired
-                .retain(|fqn, first_kept| live.iter().any(|(seq, f)| f == fqn && seq < first_kept));
+            retired.retain(|fqn, before| live.values().any(|(f, u)| f == fqn && u < before));
             (expired, self.dispatch(&mut st))
         };
         let n = expired.len();
-        self.remove_all(expired.into_iter().map(|c| c.container.id).collect());
-        self.remove_all(evicted);
+        for c in expired {
+            self.remove_later(c.container.id);
+        }
+        self.apply(effects);
         n
     }
 
@@ -403,17 +531,28 @@ impl Pool {
         }
     }
 
-    /// Removes every container of `fqn`: idle ones now, busy ones when they are given back.
-    pub(crate) fn retire(self: &Arc<Self>, fqn: &FullyQualifiedName) -> usize {
-        let (gone, evicted) = {
+    /// Removes the containers of `fqn` made for versions written before `before` (an
+    /// `updated` value; `None`: every version that has a container now): idle ones now,
+    /// busy ones when they are given back. Containers of newer versions stay, so a late
+    /// notice of a write cannot retire what was started for that very write.
+    pub(crate) fn retire(self: &Arc<Self>, fqn: &FullyQualifiedName, before: Option<i64>) -> usize {
+        let (gone, effects) = {
             let mut st = self.lock();
-            if st.live.values().any(|f| f == fqn) {
-                let first_kept = st.next_seq + 1;
-                st.retired.insert(fqn.clone(), first_kept);
+            let before = before.unwrap_or_else(|| {
+                st.live
+                    .values()
+                    .filter(|(f, _)| f == fqn)
+                    .map(|(_, u)| u.saturating_add(1))
+                    .max()
+                    .unwrap_or(i64::MIN)
+            });
+            if st.live.values().any(|(f, u)| f == fqn && *u < before) {
+                let bound = st.retired.entry(fqn.clone()).or_insert(before);
+                *bound = (*bound).max(before);
             }
             let (gone, kept): (Vec<Idle>, Vec<Idle>) = std::mem::take(&mut st.idle)
                 .into_iter()
-                .partition(|c| c.container.key.fqn == *fqn);
+                .partition(|c| c.container.key.fqn == *fqn && c.container.key.updated < before);
             st.idle = kept;
             for c in &gone {
                 st.forget(&c.container);
@@ -421,8 +560,10 @@ impl Pool {
             (gone, self.dispatch(&mut st))
         };
         let n = gone.len();
-        self.remove_all(gone.into_iter().map(|c| c.container.id).collect());
-        self.remove_all(evicted);
+        for c in gone {
+            self.remove_later(c.container.id);
+        }
+        self.apply(effects);
         n
     }
 
@@ -433,11 +574,11 @@ impl Pool {
             .await
     }
 
-    /// Refuses new callers, removes idle containers and waits for every removal, then
-    /// removes anything still labelled with this invoker. Busy containers should have been
-    /// given back (or dropped) before.
+    /// Refuses new callers, removes idle containers and stem cells and waits for every
+    /// removal and start under way, then removes anything still labelled with this
+    /// invoker. Busy containers should have been given back (or dropped) before.
     pub(crate) async fn shutdown(self: &Arc<Self>) {
-        let idle = {
+        let gone: Vec<String> = {
             let mut st = self.lock();
             st.closed = true;
             st.waiters.clear();
@@ -445,11 +586,21 @@ impl Pool {
             for c in &idle {
                 st.forget(&c.container);
             }
-            idle
+            let stems = std::mem::take(&mut st.stems);
+            for s in &stems {
+                st.used_mb -= self.plans[s.plan].memory_mb;
+            }
+            idle.into_iter()
+                .map(|c| c.container.id)
+                .chain(stems.into_iter().map(|s| s.id))
+                .collect()
         };
-        self.remove_all(idle.into_iter().map(|c| c.container.id).collect());
-        self.removals.close();
-        self.removals.wait().await;
+        self.stop.cancel();
+        for id in gone {
+            self.remove_later(id);
+        }
+        self.tasks.close();
+        self.tasks.wait().await;
         match self.remove_leftovers().await {
             Ok(0) => {}
             Ok(n) => info!(removed = n, "Remaining containers removed at shutdown."),
@@ -457,7 +608,7 @@ impl Pool {
         }
     }
 
-    /// Memory in use (busy, idle and reserved).
+    /// Memory in use (busy, idle, stem cells and reserved).
     #[cfg(test)]
     pub(crate) fn used_mb(&self) -> u64 {
         self.lock().used_mb
@@ -482,14 +633,8 @@ impl Reservation {
         spec: &ContainerSpec,
         key: ContainerKey,
     ) -> Result<Busy, FactoryError> {
-        // Numbered before creation, so a retirement during the creation applies to it.
-        let seq = {
-            let mut st = self.pool.lock();
-            st.next_seq += 1;
-            let seq = st.next_seq;
-            st.live.insert(seq, key.fqn.clone());
-            seq
-        };
+        // Counted as live before creation, so a retirement during the creation applies to it.
+        let seq = self.pool.lock().number(&key);
         let handle = match self.pool.factory.create(spec).await {
             Ok(handle) => handle,
             Err(e) => {
@@ -498,17 +643,13 @@ impl Reservation {
             }
         };
         let logs = LogReceiver::spawn(self.pool.factory.logs(&handle.id));
-        let uri = |path: &str| -> Uri {
-            format!("http://{}{path}", handle.addr)
-                .parse()
-                .unwrap_or_else(|_| Uri::from_static("http://127.0.0.1/"))
-        };
+        let (init_uri, run_uri) = container_uris(&handle);
         self.armed = false;
         Ok(Busy {
             pool: Arc::clone(&self.pool),
             container: Some(Box::new(Container {
-                init_uri: uri("/init"),
-                run_uri: uri("/run"),
+                init_uri,
+                run_uri,
                 id: handle.id,
                 key,
                 logs,
@@ -561,355 +702,5 @@ impl Drop for Busy {
         if let Some(c) = self.container.take() {
             self.pool.put_back(c, false);
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use std::net::SocketAddr;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    use async_trait::async_trait;
-    use futures_util::StreamExt;
-
-    use super::*;
-    use crate::factory::ContainerHandle;
-    use crate::logs::LogLines;
-
-    /// A factory that only counts: the pool's logic is under test, not an engine.
-    #[derive(Debug, Default)]
-    struct CountingFactory {
-        created: AtomicUsize,
-        destroyed: Mutex<Vec<String>>,
-        fail_create: bool,
-    }
-
-    #[async_trait]
-    impl ContainerFactory for CountingFactory {
-        async fn create(&self, spec: &ContainerSpec) -> Result<ContainerHandle, FactoryError> {
-            if self.fail_create {
-                return Err(FactoryError::ImageUnavailable(spec.image.clone()));
-            }
-            let n = self.created.fetch_add(1, Ordering::SeqCst) + 1;
-            Ok(ContainerHandle {
-                id: format!("c{n}"),
-                addr: SocketAddr::from(([127, 0, 0, 1], 9)),
-            })
-        }
-        async fn destroy(&self, id: &str) -> Result<(), FactoryError> {
-            self.destroyed.lock().unwrap().push(id.to_owned());
-            Ok(())
-        }
-        async fn remove_labelled(&self, _: &str, _: &str) -> Result<usize, FactoryError> {
-            Ok(0)
-        }
-        fn logs(&self, _: &str) -> LogLines {
-            futures_util::stream::pending().boxed()
-        }
-    }
-
-    impl CountingFactory {
-        fn destroyed(&self) -> Vec<String> {
-            let mut d = self.destroyed.lock().unwrap().clone();
-            d.sort();
-            d
-        }
-    }
-
-    fn pool(capacity_mb: u64) -> (Arc<Pool>, Arc<CountingFactory>) {
-        let factory = Arc::new(CountingFactory::default());
-        let pool = Pool::new(factory.clone(), "7".into(), capacity_mb, Duration::from_secs(60));
-        (pool, factory)
-    }
-
-    fn key(action: &str, rev: &str, memory_mb: u64) -> ContainerKey {
-        ContainerKey {
-            fqn: FullyQualifiedName::parse(&format!("guest/{action}")).unwrap(),
-            revision: format!("guest/{action}@{rev}").into(),
-            memory_mb,
-        }
-    }
-
-    fn spec() -> ContainerSpec {
-        ContainerSpec {
-            name: "n".into(),
-            image: "img".into(),
-            memory_mb: 128,
-            pids_limit: 10,
-            env: vec![],
-            labels: vec![],
-        }
-    }
-
-    /// Acquires for `key` and starts a container when the lease is cold.
-    async fn get(pool: &Arc<Pool>, key: &ContainerKey) -> (Busy, bool) {
-        match pool.acquire(&key.revision, key.memory_mb).await.unwrap() {
-            Lease::Warm(b) => (b, false),
-            Lease::Cold(r) => (r.start(&spec(), key.clone()).await.unwrap(), true),
-        }
-    }
-
-    /// Lets spawned removals run.
-    async fn settle(pool: &Arc<Pool>) {
-        for _ in 0..10 {
-            tokio::task::yield_now().await;
-        }
-        let _ = pool;
-    }
-
-    #[tokio::test]
-    async fn same_revision_reuses_the_container() {
-        let (pool, factory) = pool(1024);
-        let a = key("a", "1", 128);
-        let (busy, cold) = get(&pool, &a).await;
-        assert!(cold);
-        let id = busy.id().to_owned();
-        busy.release();
-        let (busy, cold) = get(&pool, &a).await;
-        assert!(!cold);
-        assert_eq!(busy.id(), id);
-        assert_eq!(pool.used_mb(), 128);
-        busy.release();
-        // Another revision of the same action does not reuse it.
-        let (other, cold) = get(&pool, &key("a", "2", 128)).await;
-        assert!(cold);
-        assert_ne!(other.id(), id);
-        assert_eq!(factory.created.load(Ordering::SeqCst), 2);
-        assert_eq!(pool.used_mb(), 256);
-    }
-
-    #[tokio::test]
-    async fn a_busy_container_is_not_shared() {
-        let (pool, _) = pool(1024);
-        let a = key("a", "1", 128);
-        let (first, _) = get(&pool, &a).await;
-        let (second, cold) = get(&pool, &a).await;
-        assert!(cold);
-        assert_ne!(first.id(), second.id());
-    }
-
-    #[tokio::test]
-    async fn beyond_capacity_callers_wait_for_a_release() {
-        let (pool, factory) = pool(256);
-        let a = key("a", "1", 128);
-        let (one, _) = get(&pool, &a).await;
-        let (two, _) = get(&pool, &a).await;
-        let waiting = tokio::spawn({
-            let pool = pool.clone();
-            let a = a.clone();
-            async move { get(&pool, &a).await }
-        });
-        settle(&pool).await;
-        assert!(!waiting.is_finished());
-        let id = one.id().to_owned();
-        one.release();
-        let (three, cold) = waiting.await.unwrap();
-        assert!(!cold, "the released container is handed over");
-        assert_eq!(three.id(), id);
-        assert_eq!(factory.created.load(Ordering::SeqCst), 2);
-        drop((two, three));
-    }
-
-    #[tokio::test]
-    async fn idle_containers_of_other_actions_are_evicted_lru_first() {
-        let (pool, factory) = pool(256);
-        let (a, _) = get(&pool, &key("a", "1", 128)).await;
-        let (b, _) = get(&pool, &key("b", "1", 128)).await;
-        let (a_id, b_id) = (a.id().to_owned(), b.id().to_owned());
-        a.release();
-        tokio::time::sleep(Duration::from_millis(5)).await;
-        b.release();
-        let (c, cold) = get(&pool, &key("c", "1", 128)).await;
-        assert!(cold);
-        settle(&pool).await;
-        assert_eq!(factory.destroyed(), vec![a_id]);
-        assert_eq!(pool.idle_count(), 1);
-        assert_eq!(pool.used_mb(), 256);
-        // b is still warm.
-        c.release();
-        let (b2, cold) = get(&pool, &key("b", "1", 128)).await;
-        assert!(!cold);
-        assert_eq!(b2.id(), b_id);
-    }
-
-    #[tokio::test]
-    async fn waiters_for_memory_are_served_in_order() {
-        let (pool, _) = pool(128);
-        let (a, _) = get(&pool, &key("a", "1", 128)).await;
-        let first = tokio::spawn({
-            let pool = pool.clone();
-            async move { get(&pool, &key("b", "1", 128)).await }
-        });
-        settle(&pool).await;
-        let second = tokio::spawn({
-            let pool = pool.clone();
-            async move { get(&pool, &key("c", "1", 128)).await }
-        });
-        settle(&pool).await;
-        a.release(); // idle a is evicted for the first waiter, b
-        let (b, cold) = first.await.unwrap();
-        assert!(cold);
-        settle(&pool).await;
-        assert!(!second.is_finished());
-        drop(b); // dropped without release: removed, memory back
-        let (c, cold) = second.await.unwrap();
-        assert!(cold);
-        assert_eq!(pool.used_mb(), 128);
-        drop(c);
-    }
-
-    #[tokio::test]
-    async fn a_cancelled_waiter_loses_nothing() {
-        let (pool, _) = pool(128);
-        let a = key("a", "1", 128);
-        let (busy, _) = get(&pool, &a).await;
-        let id = busy.id().to_owned();
-        let waiting = tokio::spawn({
-            let pool = pool.clone();
-            let a = a.clone();
-            async move { get(&pool, &a).await }
-        });
-        settle(&pool).await;
-        waiting.abort();
-        let _ = waiting.await;
-        busy.release();
-        assert_eq!(pool.idle_count(), 1);
-        let (again, cold) = get(&pool, &a).await;
-        assert!(!cold);
-        assert_eq!(again.id(), id);
-    }
-
-    #[tokio::test]
-    async fn failed_start_and_unused_reservation_return_memory() {
-        let factory = Arc::new(CountingFactory {
-            fail_create: true,
-            ..Default::default()
-        });
-        let pool = Pool::new(factory, "7".into(), 128, Duration::from_secs(60));
-        let a = key("a", "1", 128);
-        let Lease::Cold(r) = pool.acquire(&a.revision, 128).await.unwrap() else {
-            panic!("cold expected");
-        };
-        assert_eq!(pool.used_mb(), 128);
-        assert_eq!(
-            r.start(&spec(), a.clone()).await.unwrap_err(),
-            FactoryError::ImageUnavailable("img".into())
-        );
-        assert_eq!(pool.used_mb(), 0);
-        let lease = pool.acquire(&a.revision, 128).await.unwrap();
-        assert_eq!(pool.used_mb(), 128);
-        drop(lease);
-        assert_eq!(pool.used_mb(), 0);
-        assert_eq!(
-            pool.acquire(&a.revision, 256).await.unwrap_err(),
-            PoolError::TooLarge {
-                need: 256,
-                capacity: 128
-            }
-        );
-    }
-
-    #[tokio::test]
-    async fn discarded_containers_are_removed() {
-        let (pool, factory) = pool(1024);
-        let (busy, _) = get(&pool, &key("a", "1", 128)).await;
-        let id = busy.id().to_owned();
-        let logs = busy.discard();
-        assert!(logs.is_some());
-        settle(&pool).await;
-        assert_eq!(factory.destroyed(), vec![id]);
-        assert_eq!(pool.used_mb(), 0);
-        assert_eq!(pool.idle_count(), 0);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn idle_containers_are_reaped_after_the_timeout() {
-        let (pool, factory) = pool(1024);
-        let stop = CancellationToken::new();
-        let reaper = tokio::spawn(pool.clone().run_reaper(stop.clone()));
-        let (a, _) = get(&pool, &key("a", "1", 128)).await;
-        let (b, _) = get(&pool, &key("b", "1", 128)).await;
-        let a_id = a.id().to_owned();
-        a.release();
-        tokio::time::sleep(Duration::from_secs(50)).await;
-        assert_eq!(pool.idle_count(), 1, "not yet expired");
-        // b is used again after 50 s: its idle time starts now.
-        b.release();
-        tokio::time::sleep(Duration::from_secs(30)).await;
-        settle(&pool).await;
-        assert_eq!(factory.destroyed(), vec![a_id]);
-        assert_eq!(pool.idle_count(), 1);
-        tokio::time::sleep(Duration::from_secs(60)).await;
-        settle(&pool).await;
-        assert_eq!(pool.idle_count(), 0);
-        assert_eq!(pool.used_mb(), 0);
-        stop.cancel();
-        reaper.await.unwrap();
-    }
-
-    #[tokio::test]
-    async fn retire_removes_idle_now_and_busy_on_release() {
-        let (pool, factory) = pool(1024);
-        let a1 = key("a", "1", 128);
-        let (other, _) = get(&pool, &key("b", "1", 128)).await;
-        let (idle, _) = get(&pool, &a1).await;
-        // The most recently created container is retired too.
-        let (busy, _) = get(&pool, &a1).await;
-        let (idle_id, busy_id) = (idle.id().to_owned(), busy.id().to_owned());
-        idle.release();
-        other.release();
-        assert_eq!(pool.retire(&a1.fqn), 1);
-        busy.release();
-        settle(&pool).await;
-        assert_eq!(factory.destroyed(), {
-            let mut v = vec![idle_id, busy_id];
-            v.sort();
-            v
-        });
-        assert_eq!(pool.idle_count(), 1, "the other action stays");
-        // A container started after the retirement is kept.
-        let (fresh, cold) = get(&pool, &key("a", "2", 128)).await;
-        assert!(cold);
-        fresh.release();
-        assert_eq!(pool.idle_count(), 2);
-        assert_eq!(pool.used_mb(), 256);
-    }
-
-    #[tokio::test]
-    async fn retirements_are_forgotten_once_no_older_container_lives() {
-        let (pool, _) = pool(1024);
-        let a = key("a", "1", 128);
-        let (old, _) = get(&pool, &a).await;
-        pool.retire(&a.fqn);
-        pool.retire(&FullyQualifiedName::parse("guest/never-ran").unwrap());
-        pool.reap(Instant::now());
-        assert_eq!(pool.lock().retired.len(), 1, "`old` may still come back");
-        old.release();
-        pool.reap(Instant::now());
-        assert!(pool.lock().retired.is_empty());
-        assert!(pool.lock().live.is_empty());
-    }
-
-    #[tokio::test]
-    async fn shutdown_removes_idle_and_refuses_callers() {
-        let (pool, factory) = pool(128);
-        let a = key("a", "1", 128);
-        let (busy, _) = get(&pool, &a).await;
-        let id = busy.id().to_owned();
-        let waiting = tokio::spawn({
-            let pool = pool.clone();
-            let a = a.clone();
-            async move { pool.acquire(&a.revision, 128).await.map(|_| ()) }
-        });
-        settle(&pool).await;
-        busy.release();
-        // The waiter got the container; give it back by dropping (removal).
-        waiting.await.unwrap().unwrap();
-        pool.shutdown().await;
-        assert_eq!(factory.destroyed(), vec![id]);
-        assert_eq!(
-            pool.acquire(&a.revision, 128).await.unwrap_err(),
-            PoolError::Closed
-        );
     }
 }

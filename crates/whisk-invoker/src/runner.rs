@@ -18,10 +18,12 @@ use whisk_types::{
 
 use crate::client::{ContainerClient, ExchangeError};
 use crate::config::InvokerConfig;
-use crate::factory::{ContainerSpec, FactoryError, LABEL_ACTION, LABEL_INVOKER, LABEL_REVISION};
+use crate::factory::{
+    ContainerSpec, FactoryError, LABEL_ACTION, LABEL_INVOKER, LABEL_REVISION, LABEL_STEM_CELL,
+};
 use crate::logs::{LogAccumulator, LogReceiver};
 use crate::outcome::{self, MAX_RESULT_BYTES};
-use crate::pool::{Busy, Container, ContainerKey, Lease, Pool, PoolError};
+use crate::pool::{Busy, Container, ContainerKey, Lease, Pool, PoolError, StemPlan};
 
 /// Environment variable giving containers the API host.
 pub const ENV_API_HOST: &str = "__OW_API_HOST";
@@ -84,8 +86,17 @@ impl Runner {
                 );
             }
         };
-        let revision: Arc<str> = action.revision().into();
-        let lease = match self.pool.acquire(&revision, action.limits.memory).await {
+        let key = ContainerKey {
+            fqn: action.fqn(),
+            revision: action.revision().into(),
+            updated: action.updated,
+            memory_mb: action.limits.memory,
+        };
+        let kind = match &action.exec {
+            Exec::Code { kind, .. } => Some(kind.as_str()),
+            _ => None,
+        };
+        let lease = match self.pool.acquire(&key, kind).await {
             Ok(lease) => lease,
             Err(PoolError::Closed) => return Err(Abandoned),
             Err(e) => {
@@ -97,12 +108,8 @@ impl Runner {
         };
         let (busy, cold) = match lease {
             Lease::Warm(busy) => (busy, false),
+            Lease::Prewarmed(busy) => (busy, true),
             Lease::Cold(reservation) => {
-                let key = ContainerKey {
-                    fqn: action.fqn(),
-                    revision,
-                    memory_mb: action.limits.memory,
-                };
                 let spec = self.spec(msg, image, &key);
                 match reservation.start(&spec, key).await {
                     Ok(busy) => (busy, true),
@@ -113,6 +120,9 @@ impl Runner {
                         return Ok(rec.failed_early(ActivationResponse::developer_error(
                             outcome::image_pull_failed(&image),
                         )));
+                    }
+                    Err(FactoryError::Unsupported(why)) => {
+                        return Ok(rec.failed_early(ActivationResponse::developer_error(why)));
                     }
                     Err(e) => {
                         warn!(error = %e, "Container start failed.");
@@ -141,22 +151,10 @@ impl Runner {
 
     fn spec(&self, msg: &ActivationMessage, image: String, key: &ContainerKey) -> ContainerSpec {
         let short = uuid::Uuid::new_v4().simple().to_string();
-        let name: String = msg
-            .action
-            .name
-            .as_str()
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .take(40)
-            .collect();
+        let name = container_name_part(msg.action.name.as_str());
         ContainerSpec {
             name: format!("rwhisk{}_{}_{name}", self.config.id, &short[..12]),
+            kind: msg.action.exec.kind().to_owned(),
             image,
             memory_mb: key.memory_mb,
             pids_limit: self.config.pids_limit,
@@ -322,6 +320,54 @@ impl Runner {
         };
         rec.finish(response, logs.finish(Some(outcome::LOGS_AFTER_FAILURE)))
     }
+}
+
+/// `text` with characters Docker refuses in names replaced by `_`, at most 40 of them.
+fn container_name_part(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect()
+}
+
+/// The stem cells `config` asks for, for kinds with an image; others are skipped with a
+/// warning. Each container is named `rwhisk<id>_stem_<kind>_<unique>`, carries the
+/// invoker label and [`LABEL_STEM_CELL`], and gets the API host like any action container.
+pub(crate) fn stem_plans(config: &InvokerConfig) -> Vec<StemPlan> {
+    config
+        .stem_cells
+        .iter()
+        .filter(|s| s.count > 0)
+        .filter_map(|s| {
+            let Some(image) = config.runtime_images.get(&s.kind) else {
+                warn!(kind = %s.kind, "No image for the kind of a stem cell; none started.");
+                return None;
+            };
+            Some(StemPlan {
+                kind: Arc::from(s.kind.as_str()),
+                count: s.count,
+                memory_mb: s.memory_mb,
+                spec: ContainerSpec {
+                    name: format!("rwhisk{}_stem_{}_", config.id, container_name_part(&s.kind)),
+                    kind: s.kind.clone(),
+                    image: image.clone(),
+                    memory_mb: s.memory_mb,
+                    pids_limit: config.pids_limit,
+                    env: vec![(ENV_API_HOST.into(), config.api_host.clone())],
+                    labels: vec![
+                        (LABEL_INVOKER.into(), config.label()),
+                        (LABEL_STEM_CELL.into(), s.kind.clone()),
+                    ],
+                },
+            })
+        })
+        .collect()
 }
 
 // === request bodies ===

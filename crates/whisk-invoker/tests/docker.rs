@@ -760,6 +760,7 @@ async fn leftovers_are_removed_at_start_and_changed_actions_retired() {
     let leftover = factory
         .create(&ContainerSpec {
             name: format!("rwhisk{id}_leftover"),
+            kind: "blackbox".into(),
             image: SKELETON.into(),
             memory_mb: 128,
             pids_limit: 64,

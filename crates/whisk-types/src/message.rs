@@ -7,7 +7,7 @@ use crate::action::Action;
 use crate::activation::Activation;
 use crate::identity::Identity;
 use crate::ids::{ActivationId, TransactionId};
-use crate::name::EntityPath;
+use crate::name::{EntityPath, FullyQualifiedName};
 
 /// One accepted invocation, published durably to an invoker's topic.
 /// It carries a snapshot of the action so the invoker never reads entities.
@@ -54,6 +54,21 @@ pub fn completion_subject(controller: &str) -> String {
     format!("completed.{controller}")
 }
 
-/// Notifications carrying the fully qualified name (`ns[/pkg]/name`) of an action that was
-/// updated or deleted, so invokers retire its containers and controllers drop cached copies.
+/// Notifications about an action that was written or deleted, so invokers retire its
+/// containers. The payload is an [`ActionChange`] as JSON; the bare fully qualified name
+/// (`ns[/pkg]/name`, as text or a JSON string) is also accepted and means "every container
+/// of the action that exists now".
 pub const ACTION_CHANGED_SUBJECT: &str = "action-changed";
+
+/// The payload of an [`ACTION_CHANGED_SUBJECT`] notification: containers of `fqn` made for
+/// an action version written before `before` are stale.
+///
+/// The bound, not just the name, lets an invoker that hears of a change late keep the
+/// containers it already started for the new version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionChange {
+    pub fqn: FullyQualifiedName,
+    /// Epoch ms compared with `Action::updated`: on a write, the new version's `updated`;
+    /// on a delete, one more than the deleted version's.
+    pub before: i64,
+}

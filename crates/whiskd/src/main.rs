@@ -2,6 +2,7 @@
 
 mod admin;
 mod bootstrap;
+mod containers;
 mod standalone;
 
 use std::path::PathBuf;

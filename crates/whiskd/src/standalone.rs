@@ -1,5 +1,6 @@
 //! `whiskd standalone`: controller, invoker, embedded store and embedded bus in one
-//! process, serving the API on a loopback HTTP and HTTPS listener by default.
+//! process, serving the API on a loopback HTTP and HTTPS listener by default. Actions run
+//! in Docker containers unless `--container-factory process` asks for local processes.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -9,11 +10,12 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use tokio::sync::watch;
 use whisk_bus::EmbeddedBus;
-use whisk_controller::{Controller, ControllerConfig};
-use whisk_invoker::{DockerFactory, Invoker, InvokerConfig, DEFAULT_SOCKET};
+use whisk_controller::{Controller, ControllerConfig, RuntimeManifest};
+use whisk_invoker::{Invoker, InvokerConfig};
 use whisk_store::SqliteStore;
 
 use crate::bootstrap;
+use crate::containers::{self, FactoryChoice};
 
 /// The store's file in the data directory.
 pub const STORE_FILE: &str = "whisk.db";
@@ -50,12 +52,30 @@ pub struct StandaloneArgs {
     /// Seconds a running activation may take to finish when the server stops.
     #[arg(long, env = "RWHISK_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     shutdown_grace_secs: u64,
+    /// How actions run: `docker` containers, or `process`: local child processes for
+    /// machines without Docker (native kinds only; isolates nothing). Never chosen unless
+    /// asked for.
+    #[arg(long, env = "RWHISK_CONTAINER_FACTORY", value_enum, default_value_t = FactoryChoice::Docker)]
+    container_factory: FactoryChoice,
+    /// Prewarmed containers per kind: `0` for none, or KIND=COUNT[@MEMORY_MB],... such as
+    /// `nodejs:18=2,python:3.11=1@512` [default: one of 256 MB per default kind].
+    #[arg(long, env = "RWHISK_STEM_CELLS", value_name = "KIND=COUNT[@MB],...")]
+    stem_cells: Option<String>,
+    /// The whisk-proxy binary the process factory starts [default: next to whiskd, or a
+    /// build in the target directory whiskd runs from].
+    #[arg(long, env = "RWHISK_PROXY_BIN")]
+    proxy_bin: Option<PathBuf>,
+    /// The launchers the process factory uses (the repository's `runtimes/`) [default:
+    /// `runtimes/` next to whiskd, or the repository whiskd was built from].
+    #[arg(long, env = "RWHISK_RUNTIMES_DIR")]
+    runtimes_dir: Option<PathBuf>,
 }
 
 /// Builds the runtime and runs until SIGINT or SIGTERM.
 ///
 /// # Errors
-/// Bad configuration, an unusable data directory, a port in use, Docker unreachable.
+/// Bad configuration, an unusable data directory, a port in use, Docker unreachable (or,
+/// with `--container-factory process`, no proxy binary or launchers).
 pub fn main(args: StandaloneArgs) -> Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -90,8 +110,15 @@ async fn run(args: StandaloneArgs) -> Result<()> {
         .with_context(|| format!("binding {}", args.https_addr))?;
     https.set_nonblocking(true)?;
 
+    // One manifest: the kinds the API accepts, the images the invoker starts for them and
+    // the kinds of the default stem cells.
+    let runtimes = RuntimeManifest::standard();
+    let stem_cells = containers::stem_cells(args.stem_cells.as_deref(), &runtimes)?;
     let controller = Controller::new(
-        ControllerConfig::default(),
+        ControllerConfig {
+            runtimes: runtimes.clone(),
+            ..ControllerConfig::default()
+        },
         store.clone(),
         store.clone(),
         store.clone(),
@@ -103,11 +130,16 @@ async fn run(args: StandaloneArgs) -> Result<()> {
         .context("starting the controller")?;
     let app = whisk_controller::router(controller.clone());
 
-    let factory = Arc::new(
-        DockerFactory::connect(DEFAULT_SOCKET)
-            .await
-            .context("connecting to Docker")?,
-    );
+    let factory = containers::factory(
+        args.container_factory,
+        &runtimes,
+        containers::ProcessPaths {
+            proxy: args.proxy_bin.clone(),
+            runtimes_dir: args.runtimes_dir.clone(),
+            work_dir: data_dir.join(containers::PROCESS_DIR),
+        },
+    )
+    .await?;
     let invoker_config = InvokerConfig {
         instance: bootstrap::ensure_instance(&data_dir)?,
         memory_mb: args.invoker_memory_mb,
@@ -117,6 +149,8 @@ async fn run(args: StandaloneArgs) -> Result<()> {
             .clone()
             .unwrap_or_else(|| format!("http://{}", args.http_addr)),
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
+        runtime_images: runtimes.images(),
+        stem_cells,
         ..InvokerConfig::default()
     };
     let invoker = Invoker::new(invoker_config, factory, store.clone(), bus.clone());

@@ -133,7 +133,9 @@ pub(super) async fn put(
         .entities
         .put(Collection::Actions, fqn, value, revision)
         .await?;
-    ctl.announce_action_change(fqn).await;
+    // Containers of earlier versions are stale; those of this one (an invoke may already
+    // have started one) are not.
+    ctl.announce_action_change(fqn, doc.updated).await;
     Ok(Json(doc.body).into_response())
 }
 
@@ -148,7 +150,9 @@ pub(super) async fn delete(call: &Call, fqn: &FullyQualifiedName) -> Result<Resp
     {
         return Err(ApiError::NotFound);
     }
-    call.ctl.announce_action_change(fqn).await;
+    call.ctl
+        .announce_action_change(fqn, doc.updated.saturating_add(1))
+        .await;
     Ok(Json(doc.body).into_response())
 }
 

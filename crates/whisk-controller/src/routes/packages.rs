@@ -317,7 +317,8 @@ pub(super) async fn delete(call: &Call, name: &EntityName) -> Result<Response, A
             ctl.entities
                 .delete(Collection::Actions, &a.fqn, a.revision)
                 .await?;
-            ctl.announce_action_change(&a.fqn).await;
+            ctl.announce_action_change(&a.fqn, a.updated.saturating_add(1))
+                .await;
         }
     }
     if !ctl

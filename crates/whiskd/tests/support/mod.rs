@@ -58,10 +58,17 @@ pub struct Server {
     pub key: String,
     child: Option<Child>,
     pub client: reqwest::Client,
+    /// More `whiskd standalone` flags, passed on every (re)start.
+    pub extra_args: Vec<String>,
 }
 
 impl Server {
     pub async fn start() -> Server {
+        Self::start_with(&[]).await
+    }
+
+    /// Starts with more `whiskd standalone` flags (`["--stem-cells", "0"]`).
+    pub async fn start_with(args: &[&str]) -> Server {
         let data = tempfile::Builder::new()
             .prefix("rwhisk-e2e")
             .tempdir()
@@ -73,6 +80,7 @@ impl Server {
             key: String::new(),
             child: None,
             client: reqwest::Client::new(),
+            extra_args: args.iter().map(|a| a.to_string()).collect(),
         };
         s.spawn().await;
         s
@@ -95,6 +103,7 @@ impl Server {
             .arg(format!("127.0.0.1:{}", self.http))
             .arg("--https-addr")
             .arg(format!("127.0.0.1:{}", self.https))
+            .args(&self.extra_args)
             .env("RUST_LOG", "info,whisk_invoker=debug")
             .stdout(Stdio::null())
             .stderr(log)
@@ -123,6 +132,12 @@ impl Server {
             .unwrap()
             .trim()
             .to_owned();
+    }
+
+    /// The value of the `rwhisk.invoker` label on this server's containers.
+    pub fn invoker_label(&self) -> String {
+        let instance = std::fs::read_to_string(self.data.path().join("instance")).unwrap();
+        format!("{}-0", instance.trim())
     }
 
     pub fn log(&self) -> String {
