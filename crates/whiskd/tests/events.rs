@@ -383,3 +383,33 @@ async fn other_namespaces_see_only_shared_packages() {
     let (st, _) = s.invoke(&private, "blocking=true", json!({})).await;
     assert_eq!(st, 200);
 }
+
+#[tokio::test]
+async fn sequence_of_the_seed_action_and_utils_actions() {
+    let s = Server::start().await;
+    let c = unique("seed_c");
+    let seq = unique("utils_then_c");
+    s.docker_action(&c, C_IMAGE, None, json!({})).await;
+    // split → sort → head (Node.js utils) → the seed's C action: each result is the next input.
+    let (st, body) = send(
+        &s,
+        Method::PUT,
+        &format!("actions/{seq}"),
+        json!({"exec": {"kind": "sequence", "components": [
+            "/whisk.system/utils/split", "/whisk.system/utils/sort", "/whisk.system/utils/head", format!("/_/{c}")]}}),
+    )
+    .await;
+    assert_eq!(st, 200, "{body}");
+    let (st, result) = s
+        .invoke(
+            &seq,
+            "blocking=true&result=true",
+            json!({"payload": "pear,apple,fig", "separator": ",", "num": 2}),
+        )
+        .await;
+    assert_eq!(st, 200, "{result}");
+    assert_eq!(
+        result,
+        json!({"args": {"lines": ["apple"], "num": 1}, "msg": "Hello from C program!"})
+    );
+}
