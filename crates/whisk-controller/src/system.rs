@@ -18,7 +18,7 @@ use crate::alarms::{ALARMS_PACKAGE, SYSTEM_NAMESPACE};
 use crate::controller::Controller;
 use crate::entities::{to_value, Package};
 use crate::routes::FEED;
-use crate::runtimes::BUILTIN_ALARMS;
+use crate::runtimes::{ResolvedKind, BUILTIN_ALARMS};
 
 /// The feed actions of `alarms`, each with its bound parameter and description.
 const FEEDS: [(&str, Option<&str>, &str); 3] = [
@@ -35,8 +35,8 @@ const FEEDS: [(&str, Option<&str>, &str); 3] = [
     ),
 ];
 
-/// The kind of the `utils` actions.
-const UTILS_KIND: &str = "nodejs:18";
+/// The kind of the `utils` actions, resolved through the runtimes manifest.
+const UTILS_KIND: &str = "nodejs:default";
 
 /// The `utils` actions: name, description, code.
 const UTILS: [(&str, &str, &str); 6] = [
@@ -131,12 +131,19 @@ pub(crate) async fn ensure(ctl: &Arc<Controller>) -> Result<(), StoreError> {
         Parameters::default(),
     )
     .await?;
+    let utils_kind = match ctl.config().runtimes.resolve(UTILS_KIND) {
+        Ok(ResolvedKind::Runtime(k)) => k.kind.clone(),
+        _ => {
+            tracing::warn!("No Node.js runtime: whisk.system/utils is not installed.");
+            return Ok(());
+        }
+    };
     for (action_name, description, code) in UTILS {
         let action = system_action(
             &utils,
             action_name,
             description,
-            UTILS_KIND,
+            &utils_kind,
             code,
             Parameters::default(),
         )?;

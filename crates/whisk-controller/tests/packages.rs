@@ -5,6 +5,7 @@ mod support;
 
 use serde_json::{json, Value};
 use support::{basic, delete, get, post, put, Stack};
+use whisk_controller::{ControllerConfig, RuntimeManifest};
 
 const PACKAGES: &str = "/api/v1/namespaces/_/packages";
 const ACTIONS: &str = "/api/v1/namespaces/_/actions";
@@ -494,7 +495,12 @@ async fn other_namespaces_see_only_shared_packages_and_get_403() {
 
 #[tokio::test]
 async fn whisk_system_alarms_is_shared() {
-    let s = Stack::start().await;
+    // `utils` needs a Node.js kind, which the standard manifest has.
+    let s = Stack::start_with(ControllerConfig {
+        runtimes: RuntimeManifest::standard(),
+        ..ControllerConfig::default()
+    })
+    .await;
     let ns = "/api/v1/namespaces/whisk.system";
     let list = s
         .check(get(&format!("{ns}/packages")), 200, "")
