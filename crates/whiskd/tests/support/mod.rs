@@ -34,12 +34,21 @@ where
     }
 }
 
+/// A loopback port that no other test of this process was given. Ports come from a counter
+/// in 20000-29999 (below the kernel's ephemeral range, which `bind(0)` and docker-proxy use),
+/// offset by the process id, so two tests never race for the same port: with `bind(0)` a
+/// server that lost such a race exits, and the test then talks to the other test's server.
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let offset = (std::process::id() % 400) * 25;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = 20_000 + ((offset + n) % 10_000) as u16;
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 /// The directory holding the workspace's built binaries (`target/debug`).
