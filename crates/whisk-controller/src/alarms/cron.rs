@@ -4,7 +4,8 @@
 //! `second` field. Each field takes `*` (or `?`), numbers, ranges `a-b`, steps `*/n`,
 //! `a-b/n` and `a/n`, and comma lists; months and weekdays also take three-letter names,
 //! and weekday 7 is Sunday like 0. When both day fields are restricted, a day matches
-//! either one (classic cron). Times are computed in a fixed UTC offset.
+//! either one (classic cron). Times are computed in a [`Zone`]: a fixed UTC offset, or a
+//! named IANA zone with its daylight-saving rules (the tz database is built in).
 
 use time::{Date, Month, PrimitiveDateTime, Time, UtcOffset};
 
@@ -116,13 +117,15 @@ impl Cron {
         }
     }
 
-    /// The first tick strictly after `after` (epoch ms), in the fixed `offset`; `None`
-    /// when none comes within five years.
-    pub fn next_after(&self, after: i64, offset: UtcOffset) -> Option<i64> {
+    /// The first tick strictly after `after` (epoch ms), read in `zone`; `None` when none
+    /// comes within five years. In a named zone a local time that does not exist (in the
+    /// hour skipped when clocks go forward) fires shifted by the gap (02:30 becomes 03:30),
+    /// and one that happens twice (clocks go back) fires once, at its first occurrence.
+    pub fn next_after(&self, after: i64, zone: &Zone) -> Option<i64> {
         let secs = after.div_euclid(1000) + 1;
         let start = time::OffsetDateTime::from_unix_timestamp(secs)
             .ok()?
-            .to_offset(offset);
+            .to_offset(zone.offset_at(secs)?);
         let mut t = PrimitiveDateTime::new(start.date(), start.time());
         let limit = t.date().checked_add(time::Duration::days(HORIZON_DAYS))?;
         while t.date() <= limit {
@@ -138,8 +141,12 @@ impl Cron {
             } else if !has(self.seconds, clock.second()) {
                 t = t.checked_add(time::Duration::SECOND)?;
             } else {
-                let at = t.assume_offset(offset).unix_timestamp();
-                return Some(at * 1000);
+                let at = zone.instant_of(t)?;
+                if at >= secs {
+                    return Some(at * 1000);
+                }
+                // The second pass through a repeated local hour: it already fired.
+                t = t.checked_add(time::Duration::SECOND)?;
             }
         }
         None
@@ -167,10 +174,76 @@ fn first_of_next_month(d: Date) -> Option<PrimitiveDateTime> {
     ))
 }
 
-/// Parses a `timezone`: `UTC`, `GMT`, `Z`, `Etc/UTC`, an offset `+02:00`, `-0530`, `+2`,
-/// `UTC+2`, `GMT-03:00`, or `Etc/GMT-2` (POSIX sign: `Etc/GMT-2` is two hours east).
-/// Named zones with daylight saving time (`Europe/Berlin`) are not supported.
-pub(crate) fn parse_timezone(tz: &str) -> Option<UtcOffset> {
+/// The time zone a cron pattern is read in.
+#[derive(Debug, Clone)]
+pub enum Zone {
+    /// A fixed offset from UTC.
+    Fixed(UtcOffset),
+    /// A named IANA zone (`Europe/Berlin`), with its daylight-saving rules.
+    Named(String, jiff::tz::TimeZone),
+}
+
+impl PartialEq for Zone {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Zone::Fixed(a), Zone::Fixed(b)) => a == b,
+            (Zone::Named(a, _), Zone::Named(b, _)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for Zone {}
+
+impl Zone {
+    /// The zone's offset from UTC at `secs` (epoch seconds).
+    fn offset_at(&self, secs: i64) -> Option<UtcOffset> {
+        match self {
+            Zone::Fixed(o) => Some(*o),
+            Zone::Named(_, tz) => {
+                let ts = jiff::Timestamp::from_second(secs).ok()?;
+                UtcOffset::from_whole_seconds(tz.to_offset(ts).seconds()).ok()
+            }
+        }
+    }
+
+    /// Epoch seconds of the local date and time `t` in this zone.
+    fn instant_of(&self, t: PrimitiveDateTime) -> Option<i64> {
+        match self {
+            Zone::Fixed(o) => Some(t.assume_offset(*o).unix_timestamp()),
+            Zone::Named(_, tz) => {
+                let civil = jiff::civil::DateTime::new(
+                    i16::try_from(t.year()).ok()?,
+                    i8::try_from(u8::from(t.month())).ok()?,
+                    i8::try_from(t.day()).ok()?,
+                    i8::try_from(t.hour()).ok()?,
+                    i8::try_from(t.minute()).ok()?,
+                    i8::try_from(t.second()).ok()?,
+                    0,
+                )
+                .ok()?;
+                let ts = tz.to_ambiguous_timestamp(civil).compatible().ok()?;
+                Some(ts.as_second())
+            }
+        }
+    }
+}
+
+/// Parses a `timezone`: a fixed offset as [`parse_offset_zone`] reads it, or a named IANA
+/// zone such as `Europe/Berlin` or `America/New_York`.
+pub(crate) fn parse_timezone(tz: &str) -> Option<Zone> {
+    if let Some(o) = parse_offset_zone(tz) {
+        return Some(Zone::Fixed(o));
+    }
+    let name = tz.trim();
+    jiff::tz::TimeZone::get(name)
+        .ok()
+        .map(|z| Zone::Named(name.to_owned(), z))
+}
+
+/// Parses a fixed `timezone`: `UTC`, `GMT`, `Z`, `Etc/UTC`, an offset `+02:00`, `-0530`,
+/// `+2`, `UTC+2`, `GMT-03:00`, or `Etc/GMT-2` (POSIX sign: `Etc/GMT-2` is two hours east).
+fn parse_offset_zone(tz: &str) -> Option<UtcOffset> {
     let t = tz.trim();
     let upper = t.to_ascii_uppercase();
     if matches!(
@@ -224,7 +297,9 @@ mod tests {
 
     fn next(pattern: &str, after: time::OffsetDateTime) -> time::OffsetDateTime {
         let c = Cron::parse(pattern).unwrap_or_else(|| panic!("{pattern}"));
-        let at = c.next_after(ms(after), UtcOffset::UTC).unwrap();
+        let at = c
+            .next_after(ms(after), &Zone::Fixed(UtcOffset::UTC))
+            .unwrap();
         time::OffsetDateTime::from_unix_timestamp(at / 1000).unwrap()
     }
 
@@ -282,7 +357,7 @@ mod tests {
         );
         assert!(Cron::parse("0 0 30 2 *")
             .unwrap()
-            .next_after(ms(t), UtcOffset::UTC)
+            .next_after(ms(t), &Zone::Fixed(UtcOffset::UTC))
             .is_none());
     }
 
@@ -291,7 +366,7 @@ mod tests {
         let c = Cron::parse("0 9 * * *").unwrap();
         let plus2 = parse_timezone("+02:00").unwrap();
         let at = c
-            .next_after(ms(datetime!(2024-01-01 00:00:00 UTC)), plus2)
+            .next_after(ms(datetime!(2024-01-01 00:00:00 UTC)), &plus2)
             .unwrap();
         assert_eq!(at, ms(datetime!(2024-01-01 07:00:00 UTC)));
         for (tz, secs) in [
@@ -303,10 +378,43 @@ mod tests {
             ("Etc/GMT-2", 7200),
             ("+1", 3600),
         ] {
-            assert_eq!(parse_timezone(tz).unwrap().whole_seconds(), secs, "{tz}");
+            let offset = UtcOffset::from_whole_seconds(secs).unwrap();
+            assert_eq!(parse_timezone(tz).unwrap(), Zone::Fixed(offset), "{tz}");
         }
-        for bad in ["Europe/Berlin", "+25", "2", "+1:75"] {
+        for bad in ["Mars/Olympus", "+25", "2", "+1:75"] {
             assert!(parse_timezone(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn named_zones_follow_daylight_saving() {
+        let c = Cron::parse("0 9 * * *").unwrap();
+        let berlin = parse_timezone("Europe/Berlin").unwrap();
+        // Winter: 09:00 CET is 08:00 UTC; summer: 09:00 CEST is 07:00 UTC.
+        let winter = c.next_after(ms(datetime!(2024-01-15 00:00:00 UTC)), &berlin);
+        assert_eq!(winter, Some(ms(datetime!(2024-01-15 08:00:00 UTC))));
+        let summer = c.next_after(ms(datetime!(2024-07-15 00:00:00 UTC)), &berlin);
+        assert_eq!(summer, Some(ms(datetime!(2024-07-15 07:00:00 UTC))));
+        let ny = parse_timezone("America/New_York").unwrap();
+        let at = c.next_after(ms(datetime!(2024-07-15 00:00:00 UTC)), &ny);
+        assert_eq!(at, Some(ms(datetime!(2024-07-15 13:00:00 UTC))));
+    }
+
+    #[test]
+    fn repeated_local_hour_fires_once() {
+        // Berlin goes back from 03:00 CEST to 02:00 CET on 2024-10-27: 02:30 happens twice.
+        let c = Cron::parse("30 2 * * *").unwrap();
+        let berlin = parse_timezone("Europe/Berlin").unwrap();
+        let first = c
+            .next_after(ms(datetime!(2024-10-26 12:00:00 UTC)), &berlin)
+            .unwrap();
+        assert_eq!(first, ms(datetime!(2024-10-26 00:30:00 UTC)) + 86_400_000);
+        let next = c.next_after(first, &berlin).unwrap();
+        assert_eq!(next, ms(datetime!(2024-10-28 01:30:00 UTC)));
+        // In the skipped hour (2024-03-31, 02:00 to 03:00) 02:30 fires an hour later, 03:30.
+        let spring = c
+            .next_after(ms(datetime!(2024-03-30 12:00:00 UTC)), &berlin)
+            .unwrap();
+        assert_eq!(spring, ms(datetime!(2024-03-31 01:30:00 UTC)));
     }
 }

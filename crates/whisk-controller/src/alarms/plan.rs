@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 use time::format_description::well_known::{Iso8601, Rfc3339};
 use time::UtcOffset;
 
-use super::cron::{parse_timezone, Cron};
+use super::cron::{parse_timezone, Cron, Zone};
 
 /// Which feed made the schedule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub(crate) enum DeleteAfterFire {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum When {
-    Cron(Cron, UtcOffset),
+    Cron(Cron, Zone),
     Once(i64),
     /// Every `minutes` from `base`; the first tick is `base` itself when `from_base`.
     Interval {
@@ -177,10 +177,10 @@ impl Plan {
                     .and_then(Cron::parse)
                     .ok_or_else(|| format!("cron pattern '{pattern}' is not valid"))?;
                 let tz = match get("timezone") {
-                    None => UtcOffset::UTC,
+                    None => Zone::Fixed(UtcOffset::UTC),
                     Some(v) => v.as_str().and_then(parse_timezone).ok_or_else(|| {
                         format!(
-                            "timezone '{}' is not supported: use UTC or a UTC offset such as +02:00",
+                            "timezone '{}' is not supported: use an IANA zone such as Europe/Berlin, UTC, or an offset such as +02:00",
                             text(v)
                         )
                     })?,
@@ -238,7 +238,7 @@ impl Plan {
             None => after,
         };
         let tick = match &self.when {
-            When::Cron(c, tz) => c.next_after(after, *tz)?,
+            When::Cron(c, tz) => c.next_after(after, tz)?,
             When::Once(at) => (*at > after).then_some(*at)?,
             When::Interval {
                 minutes,
