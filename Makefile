@@ -44,8 +44,9 @@ hello-world:
 destroy:
 	DATA_DIR=$(DATA_DIR) scripts/whiskd-ctl.sh stop
 
-## test: install and start what tests need, build images, run unit, integration and e2e tests
-test:
+## test: formatting and lints, then install and start what tests need, build images, and
+## run unit, integration and e2e tests
+test: check
 	scripts/setup-host.sh
 	$(MAKE) --no-print-directory images sdk-images
 	images/test-images.sh
