@@ -8,6 +8,7 @@ use whisk_types::{
     Action, ActionLimits, EntityName, EntityPath, Exec, FullyQualifiedName, Parameters, SemVer,
 };
 
+use crate::body::{key_values, malformed, publish, take, version};
 use crate::error::ApiError;
 use crate::runtimes::{KindError, ResolvedKind, RuntimeManifest, SEQUENCE};
 
@@ -55,10 +56,6 @@ impl LimitsPatch {
     }
 }
 
-fn malformed(detail: impl Into<String>) -> ApiError {
-    ApiError::Malformed(detail.into())
-}
-
 /// Parses a PUT body. An empty body counts as `{}`; `namespace` and `name` are ignored.
 ///
 /// # Errors
@@ -73,7 +70,7 @@ pub(crate) fn parse_put(body: &[u8], manifest: &RuntimeManifest) -> Result<Actio
         return Err(malformed("JSON object expected"));
     };
     let mut put = ActionPut::default();
-    let mut take = |key: &str| obj.remove(key).filter(|v| !v.is_null());
+    let mut take = |key: &str| take(&mut obj, key);
     if let Some(v) = take("exec") {
         put.exec = Some(parse_exec(v, manifest)?);
     }
@@ -87,26 +84,16 @@ pub(crate) fn parse_put(body: &[u8], manifest: &RuntimeManifest) -> Result<Actio
         put.limits = parse_limits(v)?;
     }
     if let Some(v) = take("version") {
-        let s = v
-            .as_str()
-            .ok_or_else(|| malformed("version must be a string"))?;
-        put.version = Some(s.parse().map_err(malformed)?);
+        put.version = Some(version(&v)?);
     }
     if let Some(v) = take("publish") {
-        put.publish = Some(
-            v.as_bool()
-                .ok_or_else(|| malformed("publish must be a boolean"))?,
-        );
+        put.publish = Some(publish(&v)?);
     }
     if let Some(v) = take("delAnnotations") {
         put.del_annotations = serde_json::from_value(v)
             .map_err(|_| malformed("delAnnotations must be an array of strings"))?;
     }
     Ok(put)
-}
-
-fn key_values(v: Value, field: &str) -> Result<Parameters, ApiError> {
-    serde_json::from_value(v).map_err(|e| malformed(format!("{field}: {e}")))
 }
 
 fn parse_limits(v: Value) -> Result<LimitsPatch, ApiError> {

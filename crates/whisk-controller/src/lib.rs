@@ -20,6 +20,8 @@
 //! - `alarms` runs the built-in feeds; `alarms::cron`, `alarms::plan` and
 //!   `alarms::scheduler` compute and fire their ticks.
 //! - `action_body` has the action PUT rules (create, update merge, validation).
+//! - `body` parses the fields every entity PUT shares (parameters, annotations, publish,
+//!   version) and makes the malformed-content error.
 //! - [`error`] holds [`ApiError`], the one mapping of failures to statuses and texts.
 //! - `transaction` is the layer giving every response `X-Request-ID`, CORS and the error body.
 //! - `auth` does Basic authentication with a short-lived subject cache.
@@ -30,6 +32,7 @@
 mod action_body;
 mod alarms;
 mod auth;
+mod body;
 mod conductor;
 pub mod config;
 pub mod controller;

@@ -10,6 +10,7 @@ use whisk_store::{Collection, ListQuery, StoreError};
 use whisk_types::{EntityName, EntityPath, Parameters, SemVer};
 
 use super::Call;
+use crate::body::{self, malformed};
 use crate::entities::{decode, to_value, Binding, Package};
 use crate::error::ApiError;
 use crate::request::{list_params, read_body};
@@ -118,10 +119,6 @@ struct PackagePut {
     version: Option<SemVer>,
 }
 
-fn malformed(detail: impl Into<String>) -> ApiError {
-    ApiError::Malformed(detail.into())
-}
-
 fn parse_put(bytes: &[u8], own: &EntityName) -> Result<PackagePut, ApiError> {
     let value: Value = if bytes.iter().all(u8::is_ascii_whitespace) {
         Value::Object(Map::new())
@@ -158,24 +155,16 @@ fn parse_put(bytes: &[u8], own: &EntityName) -> Result<PackagePut, ApiError> {
         });
     }
     if let Some(v) = take("parameters") {
-        put.parameters =
-            Some(serde_json::from_value(v).map_err(|e| malformed(format!("parameters: {e}")))?);
+        put.parameters = Some(body::key_values(v, "parameters")?);
     }
     if let Some(v) = take("annotations") {
-        put.annotations =
-            Some(serde_json::from_value(v).map_err(|e| malformed(format!("annotations: {e}")))?);
+        put.annotations = Some(body::key_values(v, "annotations")?);
     }
     if let Some(v) = take("publish") {
-        put.publish = Some(
-            v.as_bool()
-                .ok_or_else(|| malformed("publish must be a boolean"))?,
-        );
+        put.publish = Some(body::publish(&v)?);
     }
     if let Some(v) = take("version") {
-        let s = v
-            .as_str()
-            .ok_or_else(|| malformed("version must be a string"))?;
-        put.version = Some(s.parse().map_err(malformed)?);
+        put.version = Some(body::version(&v)?);
     }
     Ok(put)
 }

@@ -8,9 +8,10 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 use whisk_store::{Collection, ListQuery, StoreError};
-use whisk_types::{EntityName, EntityPath, FullyQualifiedName, NameError, Parameters, SemVer};
+use whisk_types::{EntityName, EntityPath, FullyQualifiedName, NameError};
 
 use super::Call;
+use crate::body::{self, malformed};
 use crate::controller::Controller;
 use crate::entities::{decode, to_value, PathName, Rule, RuleLink, RuleStatus, Trigger};
 use crate::error::ApiError;
@@ -131,10 +132,6 @@ fn unlink(t: &mut Trigger, rule: &str) {
     }
 }
 
-fn malformed(detail: impl Into<String>) -> ApiError {
-    ApiError::Malformed(detail.into())
-}
-
 /// A trigger or action reference: `/ns/name`, `/ns/pkg/name`, `ns/name`, or
 /// `{"path": "ns", "name": "x"}`, with `_` resolved to `ns`.
 fn reference(v: &Value, ns: &EntityName) -> Result<FullyQualifiedName, ApiError> {
@@ -169,23 +166,11 @@ pub(super) async fn put(call: &Call, name: &EntityName, body: Body) -> Result<Re
     let ns = &call.namespace;
     let trigger_ref = take("trigger").map(|v| reference(&v, ns)).transpose()?;
     let action_ref = take("action").map(|v| reference(&v, ns)).transpose()?;
-    let annotations: Option<Parameters> = take("annotations")
-        .map(|v| serde_json::from_value(v).map_err(|e| malformed(format!("annotations: {e}"))))
+    let annotations = take("annotations")
+        .map(|v| body::key_values(v, "annotations"))
         .transpose()?;
-    let publish = take("publish")
-        .map(|v| {
-            v.as_bool()
-                .ok_or_else(|| malformed("publish must be a boolean"))
-        })
-        .transpose()?;
-    let version: Option<SemVer> = take("version")
-        .map(|v| {
-            v.as_str()
-                .ok_or_else(|| malformed("version must be a string"))?
-                .parse()
-                .map_err(malformed)
-        })
-        .transpose()?;
+    let publish = take("publish").map(|v| body::publish(&v)).transpose()?;
+    let version = take("version").map(|v| body::version(&v)).transpose()?;
 
     let fqn = call.fqn(name);
     let existing = ctl.entities.get(Collection::Rules, &fqn).await?;

@@ -7,11 +7,12 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 use whisk_store::{Collection, ListQuery, StoreError};
-use whisk_types::{ActivationId, EntityName, EntityPath, FullyQualifiedName, Parameters, SemVer};
+use whisk_types::{ActivationId, EntityName, EntityPath, FullyQualifiedName};
 
 use super::invoke::{accepted, parse_payload};
 use super::packages::FEED;
 use super::{Call, ACTIVATION_ID_HEADER};
+use crate::body::{self, malformed};
 use crate::entities::{decode, to_value, Trigger};
 use crate::error::ApiError;
 use crate::fire::{Fired, Firing};
@@ -59,10 +60,6 @@ pub(super) async fn get(call: &Call, name: &EntityName) -> Result<Response, ApiE
     Ok(Json(to_value(&trigger)?).into_response())
 }
 
-fn malformed(detail: impl Into<String>) -> ApiError {
-    ApiError::Malformed(detail.into())
-}
-
 /// `PUT .../triggers/{name}?overwrite=`.
 pub(super) async fn put(call: &Call, name: &EntityName, body: Body) -> Result<Response, ApiError> {
     let ctl = &call.ctl;
@@ -77,26 +74,14 @@ pub(super) async fn put(call: &Call, name: &EntityName, body: Body) -> Result<Re
         return Err(malformed("JSON object expected"));
     };
     let mut take = |key: &str| obj.remove(key).filter(|v| !v.is_null());
-    let parameters: Option<Parameters> = take("parameters")
-        .map(|v| serde_json::from_value(v).map_err(|e| malformed(format!("parameters: {e}"))))
+    let parameters = take("parameters")
+        .map(|v| body::key_values(v, "parameters"))
         .transpose()?;
-    let annotations: Option<Parameters> = take("annotations")
-        .map(|v| serde_json::from_value(v).map_err(|e| malformed(format!("annotations: {e}"))))
+    let annotations = take("annotations")
+        .map(|v| body::key_values(v, "annotations"))
         .transpose()?;
-    let publish = take("publish")
-        .map(|v| {
-            v.as_bool()
-                .ok_or_else(|| malformed("publish must be a boolean"))
-        })
-        .transpose()?;
-    let version: Option<SemVer> = take("version")
-        .map(|v| {
-            v.as_str()
-                .ok_or_else(|| malformed("version must be a string"))?
-                .parse()
-                .map_err(malformed)
-        })
-        .transpose()?;
+    let publish = take("publish").map(|v| body::publish(&v)).transpose()?;
+    let version = take("version").map(|v| body::version(&v)).transpose()?;
     if let Some(feed) = annotations.as_ref().and_then(|a| a.get(FEED)) {
         let valid = feed
             .as_str()
