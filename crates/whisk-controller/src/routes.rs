@@ -23,13 +23,15 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
+use serde_json::Value;
+use whisk_store::{Collection, Document, ListQuery};
 use whisk_types::name::DEFAULT_NAMESPACE;
 use whisk_types::{EntityName, EntityPath, FullyQualifiedName, NameError, TransactionId};
 
 use crate::auth::Caller;
 use crate::controller::Controller;
 use crate::error::ApiError;
-use crate::request::{percent_decode, Query};
+use crate::request::{percent_decode, ListParams, Query};
 
 pub(crate) use info::{api_info, metrics, not_found, ping, server_info};
 pub(crate) use packages::FEED;
@@ -44,6 +46,37 @@ const ENTITY_METHODS: &[&str] = &["GET", "PUT", "DELETE", "POST"];
 const PACKAGE_METHODS: &[&str] = &["GET", "PUT", "DELETE"];
 
 /// One authenticated request, with what every handler needs.
+/// Answers a list route over `namespace` (and `package`): `{"<collection>": N}` with
+/// `count=true`, else `row` of each document, newest first.
+pub(super) async fn list_or_count<E: Into<ApiError>>(
+    call: &Call,
+    collection: Collection,
+    params: &ListParams,
+    namespace: EntityName,
+    package: Option<EntityName>,
+    row: impl Fn(&Document) -> Result<Value, E>,
+) -> Result<Response, ApiError> {
+    let query = ListQuery {
+        namespace,
+        package,
+        skip: params.skip,
+        limit: params.limit,
+    };
+    let store = &call.ctl.entities;
+    if params.count {
+        let n = store.count(collection, &query).await?;
+        return Ok(axum::Json(serde_json::json!({ collection.as_str(): n })).into_response());
+    }
+    let rows = store
+        .list(collection, &query)
+        .await?
+        .iter()
+        .map(row)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Into::into)?;
+    Ok(axum::Json(rows).into_response())
+}
+
 pub(crate) struct Call {
     pub ctl: Arc<Controller>,
     pub tid: TransactionId,

@@ -6,9 +6,10 @@ use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
-use whisk_store::{Collection, Document, ListQuery, StoreError};
+use whisk_store::{Collection, Document, StoreError};
 use whisk_types::{Action, EntityName, Exec, FullyQualifiedName, Parameters};
 
+use super::list_or_count;
 use super::Call;
 use crate::action_body::{build_action, parse_put, SizeLimits};
 use crate::error::ApiError;
@@ -42,20 +43,15 @@ pub(super) async fn list(call: &Call, package: Option<EntityName>) -> Result<Res
         }
         None => (call.namespace.clone(), None),
     };
-    let query = ListQuery {
+    list_or_count(
+        call,
+        Collection::Actions,
+        &params,
         namespace,
         package,
-        skip: params.skip,
-        limit: params.limit,
-    };
-    let store = &call.ctl.entities;
-    if params.count {
-        let n = store.count(Collection::Actions, &query).await?;
-        return Ok(Json(json!({ "actions": n })).into_response());
-    }
-    let docs = store.list(Collection::Actions, &query).await?;
-    let rows: Vec<Value> = docs.iter().map(|d| summary(&d.body)).collect();
-    Ok(Json(rows).into_response())
+        |d| Ok::<_, ApiError>(summary(&d.body)),
+    )
+    .await
 }
 
 fn summary(body: &Value) -> Value {

@@ -7,9 +7,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
-use whisk_store::{Collection, ListQuery, StoreError};
+use whisk_store::{Collection, StoreError};
 use whisk_types::{EntityName, EntityPath, FullyQualifiedName, NameError};
 
+use super::list_or_count;
 use super::Call;
 use crate::body::{self, malformed};
 use crate::controller::Controller;
@@ -24,23 +25,11 @@ const LINK_RETRIES: usize = 5;
 /// `GET .../rules`: full documents without `status`.
 pub(super) async fn list(call: &Call) -> Result<Response, ApiError> {
     let params = list_params(&call.query, "rules")?;
-    let query = ListQuery {
-        namespace: call.namespace.clone(),
-        package: None,
-        skip: params.skip,
-        limit: params.limit,
-    };
-    let store = &call.ctl.entities;
-    if params.count {
-        let n = store.count(Collection::Rules, &query).await?;
-        return Ok(Json(json!({ "rules": n })).into_response());
-    }
-    let docs = store.list(Collection::Rules, &query).await?;
-    let rows = docs
-        .iter()
-        .map(|d| decode::<Rule>(d).and_then(|r| to_value(&r)))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(rows).into_response())
+    let ns = call.namespace.clone();
+    list_or_count(call, Collection::Rules, &params, ns, None, |d| {
+        decode::<Rule>(d).and_then(|r| to_value(&r))
+    })
+    .await
 }
 
 async fn read(call: &Call, fqn: &FullyQualifiedName) -> Result<(Rule, u64), ApiError> {

@@ -6,10 +6,11 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
-use whisk_store::{Collection, ListQuery, StoreError};
+use whisk_store::{Collection, StoreError};
 use whisk_types::{ActivationId, EntityName, EntityPath, FullyQualifiedName};
 
 use super::invoke::{accepted, parse_payload};
+use super::list_or_count;
 use super::packages::FEED;
 use super::{Call, ACTIVATION_ID_HEADER};
 use crate::body::{self, malformed};
@@ -21,23 +22,11 @@ use crate::request::{list_params, read_body};
 /// `GET .../triggers`: summaries, newest first.
 pub(super) async fn list(call: &Call) -> Result<Response, ApiError> {
     let params = list_params(&call.query, "triggers")?;
-    let query = ListQuery {
-        namespace: call.namespace.clone(),
-        package: None,
-        skip: params.skip,
-        limit: params.limit,
-    };
-    let store = &call.ctl.entities;
-    if params.count {
-        let n = store.count(Collection::Triggers, &query).await?;
-        return Ok(Json(json!({ "triggers": n })).into_response());
-    }
-    let docs = store.list(Collection::Triggers, &query).await?;
-    let rows = docs
-        .iter()
-        .map(|d| decode::<Trigger>(d).map(|t| t.summary()))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(Json(rows).into_response())
+    let ns = call.namespace.clone();
+    list_or_count(call, Collection::Triggers, &params, ns, None, |d| {
+        decode::<Trigger>(d).map(|t| t.summary())
+    })
+    .await
 }
 
 /// The trigger and its revision, or 404.
