@@ -30,11 +30,11 @@ if docker info >/dev/null 2>&1; then
 fi
 if [ "$(id -u)" -ne 0 ]; then
   echo "dockerd is not running and this user cannot start it." >&2
-  echo "Start it with: sudo dockerd --iptables=false --ip6tables=false &" >&2
+  echo "Start it with: sudo dockerd &" >&2
   exit 1
 fi
 say "starting dockerd (log: /var/log/rwhisk-dockerd.log)"
-nohup dockerd --iptables=false --ip6tables=false >/var/log/rwhisk-dockerd.log 2>&1 &
+nohup dockerd >/var/log/rwhisk-dockerd.log 2>&1 &
 for _ in $(seq 1 60); do
   if docker info >/dev/null 2>&1; then
     say "dockerd is ready"
