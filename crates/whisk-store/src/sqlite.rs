@@ -36,8 +36,6 @@ use crate::{
     Schedule, StoreError, SubjectRecord,
 };
 
-/// The schema version this build writes.
-const SCHEMA_VERSION: i64 = 2;
 /// Reader connections kept open between reads.
 const MAX_IDLE_READERS: usize = 4;
 /// How long a statement waits for another connection's lock.
@@ -76,8 +74,6 @@ CREATE TABLE activations (
     record TEXT NOT NULL
 );
 CREATE INDEX activations_by_start ON activations (namespace, start);
-
-INSERT INTO schema_version (component, version) VALUES ('store', 1);
 ";
 
 /// Version 2: alarm schedules, and subjects looked up by namespace.
@@ -88,8 +84,15 @@ CREATE TABLE schedules (
     last_tick INTEGER NOT NULL
 );
 CREATE INDEX subjects_by_namespace ON subjects (namespace);
-UPDATE schema_version SET version = 2 WHERE component = 'store';
 ";
+
+/// Every schema change in order: `(version, statements)`. A file at version `v` gets each
+/// step above `v`, in one transaction; new steps are appended with the next free number
+/// (gaps are allowed, so parallel branches can reserve numbers).
+const MIGRATIONS: &[(i64, &str)] = &[(1, SCHEMA), (2, SCHEMA_V2)];
+
+/// The schema version this build writes: the last migration's.
+const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
 
 /// The embedded store. Cloning is cheap and shares the connections.
 #[derive(Debug, Clone)]
@@ -175,18 +178,20 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         )
         .optional()
         .db()?;
-    match version {
-        None => {
-            tx.execute_batch(SCHEMA).db()?;
-            tx.execute_batch(SCHEMA_V2).db()?;
-        }
-        Some(1) => tx.execute_batch(SCHEMA_V2).db()?,
-        Some(v) if v > SCHEMA_VERSION => {
-            return Err(StoreError::Backend(format!(
-                "store schema version {v} is newer than this build supports ({SCHEMA_VERSION})"
-            )));
-        }
-        Some(_) => {}
+    let current = version.unwrap_or(0);
+    if current > SCHEMA_VERSION {
+        return Err(StoreError::Backend(format!(
+            "store schema version {current} is newer than this build supports ({SCHEMA_VERSION})"
+        )));
+    }
+    for (step, statements) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        tx.execute_batch(statements).db()?;
+        tx.execute(
+            "INSERT INTO schema_version (component, version) VALUES ('store', ?1)
+             ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+            params![step],
+        )
+        .db()?;
     }
     tx.commit().db()
 }
@@ -930,6 +935,8 @@ mod tests {
         )
         .unwrap();
         conn.execute_batch(SCHEMA).unwrap();
+        conn.execute_batch("INSERT INTO schema_version (component, version) VALUES ('store', 1);")
+            .unwrap();
         conn.execute(
             "INSERT INTO subjects (uuid, subject, namespace, salt, secret_hash)
              VALUES ('00000000-0000-4000-8000-000000000000', 'old', 'old', 's', 'h')",
