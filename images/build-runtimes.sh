@@ -170,7 +170,10 @@ COPY whisk-proxy /usr/local/bin/whisk-proxy
 COPY $name /usr/local/lib/whisk/$name
 ENV WHISK_PROXY_MODE=actionloop \\
     WHISK_LAUNCHER=/usr/local/lib/whisk/$name \\
-    WHISK_LAUNCHER_SOURCE=$source_file
+    WHISK_LAUNCHER_SOURCE=$source_file \\
+    HOME=/tmp
+RUN chown 1000:1000 /action
+USER 1000:1000
 EXPOSE 8080
 CMD ["/usr/local/bin/whisk-proxy"]
 EOF

@@ -56,6 +56,9 @@ root=$(mktemp -d)
 trap 'rm -rf "$root"' EXIT
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,usr/local/bin,action,tmp,etc,root}
 chmod 1777 "$root/tmp"
+# The proxy runs as uid 1000 and writes the action's code here at /init, possibly over an
+# /action/exec that a derived image copied in as root (hence no sticky bit).
+chmod 0777 "$root/action"
 cp "$busybox" "$root/bin/busybox"
 # The applet links, as `busybox --install -s` would make them inside the image.
 "$busybox" --list-full | while read -r applet; do
@@ -66,13 +69,15 @@ if command -v strip >/dev/null; then
 else
   cp "$proxy" "$root/usr/local/bin/whisk-proxy"
 fi
-printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
-printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+printf 'root:x:0:0:root:/root:/bin/sh\naction:x:1000:1000:action:/tmp:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' >"$root/etc/passwd"
+printf 'root:x:0:\naction:x:1000:\nnogroup:x:65534:\n' >"$root/etc/group"
 
 say "importing image $IMAGE"
 tar -C "$root" --numeric-owner --owner=0 --group=0 -c . |
   docker import \
     --change 'CMD ["/usr/local/bin/whisk-proxy"]' \
+    --change 'USER 1000:1000' \
+    --change 'ENV HOME=/tmp' \
     --change 'EXPOSE 8080' \
     --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
     --change "LABEL $LABEL=$hash" \

@@ -1,11 +1,12 @@
 //! The HTTP client for `/init` and `/run`: one keep-alive connection pool shared by all
-//! containers (keyed by their loopback address), TCP_NODELAY, and a bounded body read.
+//! containers (keyed by their loopback address), TCP_NODELAY, a bounded body read, and the
+//! container's token on every request ([`Endpoint`]).
 
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
-use hyper::header::{HeaderValue, CONTENT_LENGTH, CONTENT_TYPE};
+use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::{Method, Request, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
@@ -23,6 +24,36 @@ pub(crate) enum ExchangeError {
     /// The response body broke off.
     #[error("response body failed: {0}")]
     Body(#[from] hyper::Error),
+}
+
+/// `/init` or `/run` of one container: its address and the token its proxy demands.
+#[derive(Clone)]
+pub(crate) struct Endpoint {
+    pub uri: Uri,
+    /// `Bearer <token>`, marked sensitive so it is never logged.
+    auth: HeaderValue,
+}
+
+impl Endpoint {
+    /// `path` (`/init`, `/run`) at `addr`, called with `token`.
+    pub(crate) fn new(addr: std::net::SocketAddr, path: &str, token: &str) -> Self {
+        let uri = format!("http://{addr}{path}")
+            .parse()
+            .unwrap_or_else(|_| Uri::from_static("http://127.0.0.1/"));
+        // A token with bytes a header cannot carry is sent empty, and refused.
+        let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))
+            .unwrap_or_else(|_| HeaderValue::from_static(""));
+        auth.set_sensitive(true);
+        Self { uri, auth }
+    }
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("uri", &self.uri)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A cheap-to-clone client for action containers.
@@ -43,19 +74,19 @@ impl ContainerClient {
         Self { client }
     }
 
-    /// POSTs a JSON body and reads at most `max` bytes of the reply.
+    /// POSTs a JSON body with the endpoint's token and reads at most `max` bytes of the reply.
     pub(crate) async fn post(
         &self,
-        uri: &Uri,
+        endpoint: &Endpoint,
         body: Bytes,
         max: usize,
     ) -> Result<ContainerReply, ExchangeError> {
         let mut request = Request::new(Full::new(body));
         *request.method_mut() = Method::POST;
-        *request.uri_mut() = uri.clone();
-        request
-            .headers_mut()
-            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        *request.uri_mut() = endpoint.uri.clone();
+        let headers = request.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        headers.insert(AUTHORIZATION, endpoint.auth.clone());
         let response = self.client.request(request).await?;
         let status = response.status().as_u16();
         let declared = response
@@ -101,10 +132,10 @@ mod tests {
 
     use super::*;
 
-    /// A loopback server answering every request with `reply(request body)`; counts connections.
+    /// A loopback server answering every request with `reply(request)`; counts connections.
     async fn serve(
-        reply: fn(Bytes) -> Response<Full<Bytes>>,
-    ) -> (Uri, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+        reply: fn(Option<HeaderValue>, Bytes) -> Response<Full<Bytes>>,
+    ) -> (Endpoint, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let connections = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -115,8 +146,9 @@ mod tests {
                 counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: Request<Incoming>| async move {
+                        let auth = req.headers().get(AUTHORIZATION).cloned();
                         let body = req.into_body().collect().await.unwrap().to_bytes();
-                        Ok::<_, Infallible>(reply(body))
+                        Ok::<_, Infallible>(reply(auth, body))
                     });
                     let _ = hyper::server::conn::http1::Builder::new()
                         .serve_connection(TokioIo::new(stream), svc)
@@ -124,16 +156,16 @@ mod tests {
                 });
             }
         });
-        (format!("http://{addr}/run").parse().unwrap(), connections)
+        (Endpoint::new(addr, "/run", "t0ken"), connections)
     }
 
     #[tokio::test]
     async fn echoes_and_keeps_the_connection() {
-        let (uri, connections) = serve(|b| Response::new(Full::new(b))).await;
+        let (endpoint, connections) = serve(|_, b| Response::new(Full::new(b))).await;
         let client = ContainerClient::new(Duration::from_secs(60));
         for i in 0..3 {
             let body = Bytes::from(format!("{{\"i\":{i}}}"));
-            let reply = client.post(&uri, body.clone(), 1024).await.unwrap();
+            let reply = client.post(&endpoint, body.clone(), 1024).await.unwrap();
             assert_eq!(reply, ContainerReply::new(200, body));
         }
         assert_eq!(connections.load(std::sync::atomic::Ordering::SeqCst), 1);
@@ -141,22 +173,36 @@ mod tests {
 
     #[tokio::test]
     async fn cuts_a_long_body_at_the_limit() {
-        let (uri, _) = serve(|_| Response::new(Full::new(Bytes::from(vec![b'x'; 5000])))).await;
+        let (endpoint, _) =
+            serve(|_, _| Response::new(Full::new(Bytes::from(vec![b'x'; 5000])))).await;
         let client = ContainerClient::new(Duration::from_secs(60));
-        let reply = client.post(&uri, Bytes::new(), 1000).await.unwrap();
+        let reply = client.post(&endpoint, Bytes::new(), 1000).await.unwrap();
         assert_eq!(reply.body.len(), 1000);
         assert_eq!(reply.truncated_from, Some(5000));
     }
 
     #[tokio::test]
+    async fn sends_the_token() {
+        let (endpoint, _) = serve(|auth, _| {
+            let seen = auth
+                .map(|a| a.to_str().unwrap().to_owned())
+                .unwrap_or_default();
+            Response::new(Full::new(Bytes::from(seen)))
+        })
+        .await;
+        let client = ContainerClient::new(Duration::from_secs(60));
+        let reply = client.post(&endpoint, Bytes::new(), 100).await.unwrap();
+        assert_eq!(reply.body, Bytes::from("Bearer t0ken"));
+        assert!(!format!("{endpoint:?}").contains("t0ken"));
+    }
+
+    #[tokio::test]
     async fn refused_connection_is_no_response() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let uri: Uri = format!("http://{}/init", listener.local_addr().unwrap())
-            .parse()
-            .unwrap();
+        let endpoint = Endpoint::new(listener.local_addr().unwrap(), "/init", "t");
         drop(listener);
         let client = ContainerClient::new(Duration::from_secs(60));
-        let err = client.post(&uri, Bytes::new(), 10).await.unwrap_err();
+        let err = client.post(&endpoint, Bytes::new(), 10).await.unwrap_err();
         assert!(matches!(err, ExchangeError::NoResponse(_)), "{err:?}");
     }
 }

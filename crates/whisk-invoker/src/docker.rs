@@ -1,9 +1,22 @@
 //! [`DockerFactory`]: action containers through the Docker Engine API over its unix socket.
 //!
-//! Every container gets the action's memory limit (memory and memory plus swap), a pids
-//! limit, `no-new-privileges`, no added capabilities (and `NET_RAW` dropped), a `nofile`
-//! ulimit of 1024, the invoker's labels, and its port 8080 published on 127.0.0.1 with an
-//! ephemeral host port that is read back once after start.
+//! Every container is hardened the same way ([`DockerFactory::create_body`]):
+//! - its own secret ([`new_token`]) in the proxy's environment, which the proxy removes
+//!   before the action starts and then demands on `/init` and `/run`;
+//! - on the installation's action network ([`ActionNetwork`]), a bridge network whose
+//!   containers cannot reach each other (`enable_icc=false`), created at the first start
+//!   if missing; a network that lets containers talk is refused, never used;
+//! - every capability dropped and none added, `no-new-privileges`;
+//! - the action's memory limit (memory and memory plus swap), a pids limit, a `nofile`
+//!   ulimit of 1024, CPU shares by its share of the invoker's memory;
+//! - for the runtime images (code kinds), a read-only root filesystem with writable tmpfs
+//!   mounts at `/tmp` and `/action` (what the proxy writes at `/init`); blackbox images
+//!   keep a writable root, since the user's image decides where its program writes;
+//! - the invoker's labels, and its port 8080 published on 127.0.0.1 only, with an
+//!   ephemeral host port that is read back once after start.
+//!
+//! The runtime images and the skeleton also run as an unprivileged user (uid 1000), set in
+//! the images (`images/`).
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -13,7 +26,8 @@ use async_trait::async_trait;
 use bollard::container::LogOutput;
 use bollard::errors::Error as DockerError;
 use bollard::models::{
-    ContainerCreateBody, HostConfig, HostConfigLogConfig, PortBinding, ResourcesUlimits,
+    ContainerCreateBody, HostConfig, HostConfigLogConfig, NetworkCreateRequest, NetworkInspect,
+    PortBinding, ResourcesUlimits,
 };
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, EventsOptions, InspectContainerOptions,
@@ -21,9 +35,11 @@ use bollard::query_parameters::{
 };
 use bollard::{Docker, API_DEFAULT_VERSION};
 use futures_util::{future, StreamExt};
-use tracing::{debug, warn};
+use tokio::sync::OnceCell;
+use tracing::{debug, error, info, warn};
+use whisk_proxy::config::ENV_TOKEN;
 
-use crate::factory::{ContainerFactory, ContainerHandle, ContainerSpec, FactoryError};
+use crate::factory::{new_token, ContainerFactory, ContainerHandle, ContainerSpec, FactoryError};
 use crate::logs::{LogLine, LogLines, LogStream};
 
 /// Where dockerd listens unless told otherwise.
@@ -34,12 +50,42 @@ const ACTION_PORT: &str = "8080/tcp";
 const API_TIMEOUT_SECS: u64 = 120;
 /// How long the past-events query of [`DockerFactory::oom_killed`] may take.
 const EVENTS_TIMEOUT: Duration = Duration::from_secs(2);
+/// The bridge option that, set to `false`, stops traffic between a network's containers.
+const ICC_OPTION: &str = "com.docker.network.bridge.enable_icc";
+/// The label marking a network this factory created.
+const LABEL_NETWORK: &str = "rwhisk.network";
+/// The kind whose images are the user's own: they keep a writable root filesystem.
+const BLACKBOX: &str = "blackbox";
+
+/// The network that action containers join, unless configured otherwise: one per Docker
+/// engine, shared by every installation on it. Sharing costs no isolation (no container on
+/// it reaches another) and keeps to one of the engine's few address pools.
+pub const DEFAULT_ACTION_NETWORK: &str = "rwhisk-actions";
+
+/// Where action containers are attached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ActionNetwork {
+    /// The bridge network of this name, with traffic between its containers disabled
+    /// (`com.docker.network.bridge.enable_icc=false`; created so if missing). Containers
+    /// reach outside as dockerd's NAT allows (OpenWhisk's default: actions may call out),
+    /// but no other container. It holds only while dockerd manages iptables.
+    Isolated(String),
+}
+
+impl Default for ActionNetwork {
+    fn default() -> Self {
+        Self::Isolated(DEFAULT_ACTION_NETWORK.into())
+    }
+}
 
 /// Containers through dockerd. Cheap to clone; clones share the connection settings.
 #[derive(Debug, Clone)]
 pub struct DockerFactory {
     docker: Docker,
     pull_timeout: Duration,
+    network: ActionNetwork,
+    /// Set once the network is known to exist with isolation (checked at the first start).
+    network_ready: std::sync::Arc<OnceCell<()>>,
 }
 
 fn engine(e: DockerError) -> FactoryError {
@@ -68,7 +114,69 @@ impl DockerFactory {
         Ok(Self {
             docker,
             pull_timeout: Duration::from_secs(5),
+            network: ActionNetwork::default(),
+            network_ready: std::sync::Arc::default(),
         })
+    }
+
+    /// Attaches action containers to `network` (default: [`ActionNetwork::default`]).
+    pub fn with_network(mut self, network: ActionNetwork) -> Self {
+        self.network = network;
+        self.network_ready = std::sync::Arc::default();
+        self
+    }
+
+    /// Makes sure the action network exists and isolates its containers, creating it if
+    /// missing. Called by the first container start; call it at start-up to learn early.
+    ///
+    /// # Errors
+    /// The network cannot be created, or a network of that name exists that lets its
+    /// containers reach each other (it is not used: no container starts).
+    pub async fn prepare(&self) -> Result<(), FactoryError> {
+        self.network_ready
+            .get_or_try_init(|| async {
+                let ActionNetwork::Isolated(name) = &self.network;
+                let result = self.ensure_isolated_network(name).await;
+                if let Err(e) = &result {
+                    error!(network = %name, error = %e, "ACTION NETWORK NOT ISOLATED: no action container will start until this is fixed.");
+                }
+                result
+            })
+            .await
+            .map(|_| ())
+    }
+
+    async fn ensure_isolated_network(&self, name: &str) -> Result<(), FactoryError> {
+        match self.docker.inspect_network(name, None).await {
+            Ok(net) => return isolating(name, &net),
+            Err(e) if status_of(&e) == Some(404) => {}
+            Err(e) => return Err(engine(e)),
+        }
+        let request = NetworkCreateRequest {
+            name: name.to_owned(),
+            driver: Some("bridge".into()),
+            options: Some(HashMap::from([(ICC_OPTION.to_owned(), "false".to_owned())])),
+            labels: Some(HashMap::from([(
+                LABEL_NETWORK.to_owned(),
+                "actions".to_owned(),
+            )])),
+            ..Default::default()
+        };
+        match self.docker.create_network(request).await {
+            Ok(_) => info!(
+                network = name,
+                "Action network created (containers isolated from each other)."
+            ),
+            // Created meanwhile by another installation: check what it is.
+            Err(e) if status_of(&e) == Some(409) => {}
+            Err(e) => return Err(engine(e)),
+        }
+        let net = self
+            .docker
+            .inspect_network(name, None)
+            .await
+            .map_err(engine)?;
+        isolating(name, &net)
     }
 
     /// How long a pull of a missing image may take before the activation fails
@@ -83,11 +191,24 @@ impl DockerFactory {
         &self.docker
     }
 
-    fn create_body(spec: &ContainerSpec) -> ContainerCreateBody {
+    /// What to create for `spec`, with `token` for its proxy (see the module documentation).
+    fn create_body(&self, spec: &ContainerSpec, token: &str) -> ContainerCreateBody {
         let memory = i64::try_from(spec.memory_mb.saturating_mul(1024 * 1024)).unwrap_or(i64::MAX);
+        let ActionNetwork::Isolated(network) = &self.network;
+        // The runtime images keep nothing outside these; blackbox images are the user's.
+        let read_only = spec.kind != BLACKBOX;
+        let tmpfs = read_only.then(|| {
+            let options = format!("rw,exec,nosuid,nodev,mode=1777,size={}m", spec.memory_mb);
+            HashMap::from([
+                ("/tmp".to_owned(), options.clone()),
+                (whisk_proxy::config::DEFAULT_ACTION_DIR.to_owned(), options),
+            ])
+        });
+        let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        env.push(format!("{ENV_TOKEN}={token}"));
         ContainerCreateBody {
             image: Some(spec.image.clone()),
-            env: Some(spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+            env: Some(env),
             labels: Some(spec.labels.iter().cloned().collect()),
             exposed_ports: Some(vec![ACTION_PORT.into()]),
             tty: Some(false),
@@ -95,8 +216,13 @@ impl DockerFactory {
                 memory: Some(memory),
                 memory_swap: Some(memory),
                 pids_limit: Some(spec.pids_limit),
+                cpu_shares: Some(i64::try_from(spec.cpu_shares).unwrap_or(1024)),
                 security_opt: Some(vec!["no-new-privileges".into()]),
-                cap_drop: Some(vec!["NET_RAW".into()]),
+                cap_drop: Some(vec!["ALL".into()]),
+                cap_add: Some(Vec::new()),
+                readonly_rootfs: Some(read_only),
+                tmpfs,
+                network_mode: Some(network.clone()),
                 ulimits: Some(vec![ResourcesUlimits {
                     name: Some("nofile".into()),
                     soft: Some(1024),
@@ -122,14 +248,18 @@ impl DockerFactory {
         }
     }
 
-    async fn create_container(&self, spec: &ContainerSpec) -> Result<String, DockerError> {
+    async fn create_container(
+        &self,
+        spec: &ContainerSpec,
+        token: &str,
+    ) -> Result<String, DockerError> {
         let options = CreateContainerOptions {
             name: Some(spec.name.clone()),
             ..Default::default()
         };
         let created = self
             .docker
-            .create_container(Some(options), Self::create_body(spec))
+            .create_container(Some(options), self.create_body(spec, token))
             .await?;
         Ok(created.id)
     }
@@ -173,7 +303,7 @@ impl DockerFactory {
             .ok_or_else(|| FactoryError::Engine(format!("container {id} has no published port")))
     }
 
-    async fn start(&self, id: &str) -> Result<ContainerHandle, FactoryError> {
+    async fn start(&self, id: &str, token: String) -> Result<ContainerHandle, FactoryError> {
         self.docker
             .start_container(id, None)
             .await
@@ -182,20 +312,37 @@ impl DockerFactory {
         Ok(ContainerHandle {
             id: id.to_owned(),
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            token,
         })
+    }
+}
+
+/// Whether `net` keeps its containers from reaching each other.
+fn isolating(name: &str, net: &NetworkInspect) -> Result<(), FactoryError> {
+    let icc = net.options.as_ref().and_then(|o| o.get(ICC_OPTION));
+    if net.driver.as_deref() == Some("bridge") && icc.map(String::as_str) == Some("false") {
+        Ok(())
+    } else {
+        Err(FactoryError::Engine(format!(
+            "the Docker network {name} lets its containers reach each other (it must be a \
+             bridge network with {ICC_OPTION}=false); remove it so rwhisk creates it, or \
+             choose another action network"
+        )))
     }
 }
 
 #[async_trait]
 impl ContainerFactory for DockerFactory {
     async fn create(&self, spec: &ContainerSpec) -> Result<ContainerHandle, FactoryError> {
-        let id = match self.create_container(spec).await {
+        self.prepare().await?;
+        let token = new_token();
+        let id = match self.create_container(spec, &token).await {
             Ok(id) => id,
             Err(e) if status_of(&e) == Some(404) => {
                 if !self.pull(&spec.image).await {
                     return Err(FactoryError::ImageUnavailable(spec.image.clone()));
                 }
-                self.create_container(spec).await.map_err(|e| {
+                self.create_container(spec, &token).await.map_err(|e| {
                     if status_of(&e) == Some(404) {
                         FactoryError::ImageUnavailable(spec.image.clone())
                     } else {
@@ -205,7 +352,7 @@ impl ContainerFactory for DockerFactory {
             }
             Err(e) => return Err(engine(e)),
         };
-        match self.start(&id).await {
+        match self.start(&id, token).await {
             Ok(handle) => Ok(handle),
             Err(e @ FactoryError::Exited(_)) => Err(e),
             Err(e) => {

@@ -1,5 +1,9 @@
 //! The seam between the pool and a container engine: create and start a container that
 //! serves the action protocol on a loopback port, read its log, remove it.
+//!
+//! Every container gets a secret of its own ([`new_token`]) when it is created; the proxy
+//! in it answers only requests that carry it ([`ContainerHandle::token`]), so code in one
+//! container cannot `/init` or `/run` another even where it can reach its port.
 
 use std::net::SocketAddr;
 
@@ -47,7 +51,11 @@ pub struct ContainerSpec {
     pub image: String,
     /// Memory limit in MB (memory and memory plus swap).
     pub memory_mb: u64,
+    /// Processes and threads the container may have at once (a fork bomb ends there).
     pub pids_limit: i64,
+    /// The container's CPU weight against the others, by its share of the invoker's
+    /// memory as OpenWhisk gives it ([`cpu_shares`]).
+    pub cpu_shares: u64,
     /// Environment variables.
     pub env: Vec<(String, String)>,
     /// Labels (see [`LABEL_INVOKER`], [`LABEL_ACTION`], [`LABEL_REVISION`]).
@@ -61,6 +69,29 @@ pub struct ContainerHandle {
     pub id: String,
     /// Where its port 8080 is reachable (a loopback address).
     pub addr: SocketAddr,
+    /// The secret the container's proxy demands on `/init` and `/run`, as
+    /// `Authorization: Bearer <token>`; made by the factory for this container alone.
+    pub token: String,
+}
+
+/// A fresh secret for one container: 244 random bits (two v4 UUIDs) as hex.
+pub fn new_token() -> String {
+    format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    )
+}
+
+/// Docker's CPU weight of a container with `memory_mb` on an invoker with `capacity_mb`,
+/// as OpenWhisk computes it: the full weight 1024 divided by how many such containers fit,
+/// at least 2 (the smallest weight Docker accepts).
+pub fn cpu_shares(memory_mb: u64, capacity_mb: u64) -> u64 {
+    let fit = capacity_mb
+        .checked_div(memory_mb.max(1))
+        .unwrap_or(0)
+        .max(1);
+    (1024 / fit).max(2)
 }
 
 /// Creates, observes and removes action containers.
@@ -95,5 +126,31 @@ pub trait ContainerFactory: Send + Sync + 'static {
     /// Whether the container ran out of memory (asked on failure paths only).
     async fn oom_killed(&self, _id: &str) -> bool {
         false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cpu_shares_follow_the_share_of_memory() {
+        assert_eq!(cpu_shares(256, 2048), 128);
+        assert_eq!(cpu_shares(512, 2048), 256);
+        assert_eq!(cpu_shares(2048, 2048), 1024);
+        // 2 containers of 700 MB fit in 2048 MB; 3 of 600 MB.
+        assert_eq!(cpu_shares(700, 2048), 512);
+        assert_eq!(cpu_shares(600, 2048), 341);
+        assert_eq!(cpu_shares(128, 1_000_000), 2);
+        assert_eq!(cpu_shares(0, 2048), 2);
+        assert_eq!(cpu_shares(4096, 2048), 1024);
+    }
+
+    #[test]
+    fn tokens_are_long_and_distinct() {
+        let (a, b) = (new_token(), new_token());
+        assert_eq!(a.len(), 64);
+        assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
     }
 }

@@ -31,10 +31,10 @@ mod process;
 mod runner;
 
 pub use config::{InvokerConfig, StemCells};
-pub use docker::{DockerFactory, DEFAULT_SOCKET};
+pub use docker::{ActionNetwork, DockerFactory, DEFAULT_ACTION_NETWORK, DEFAULT_SOCKET};
 pub use factory::{
-    ContainerFactory, ContainerHandle, ContainerSpec, FactoryError, LABEL_ACTION, LABEL_INVOKER,
-    LABEL_REVISION, LABEL_STEM_CELL,
+    cpu_shares, new_token, ContainerFactory, ContainerHandle, ContainerSpec, FactoryError,
+    LABEL_ACTION, LABEL_INVOKER, LABEL_REVISION, LABEL_STEM_CELL,
 };
 pub use invoker::{Invoker, InvokerError};
 pub use logs::{LogLine, LogLines, LogStream};

@@ -1,9 +1,14 @@
-//! The container pool: warm containers keyed by the action's exact revision, prewarmed stem
-//! cells per kind, one activation at a time per container, and a memory capacity shared by
-//! all of them.
+//! The container pool: warm containers keyed by the action's exact revision and the
+//! invoking namespace, prewarmed stem cells per kind, one activation at a time per
+//! container, and a memory capacity shared by all of them.
+//!
+//! A warm container serves only callers of the namespace it was first used for (as in
+//! OpenWhisk), so what one namespace's activation leaves in a container (files in `/tmp`,
+//! globals of a Node.js action) is never seen by another namespace running the same shared
+//! action. Stem cells have run nothing before `/init`, so any namespace may take one.
 //!
 //! Callers queue in arrival order. A caller is served by an idle container of its revision
-//! as soon as one exists, else by a stem cell of its kind with at least its memory (these
+//! and namespace as soon as one exists, else by a stem cell of its kind with at least its memory (these
 //! hand-offs may pass callers waiting for memory); otherwise, in order, by a memory
 //! reservation for a cold start, evicting idle containers of other revisions (least recently
 //! used first) and then stem cells when that makes room. Whoever holds a container or a
@@ -26,16 +31,16 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use hyper::Uri;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
-use whisk_types::FullyQualifiedName;
+use whisk_types::{EntityName, FullyQualifiedName};
 
 pub(crate) use self::stem::StemPlan;
 use self::stem::{PlanState, Stem};
+use crate::client::Endpoint;
 use crate::factory::{
     ContainerFactory, ContainerHandle, ContainerSpec, FactoryError, LABEL_INVOKER,
 };
@@ -55,6 +60,8 @@ pub(crate) enum PoolError {
 pub(crate) struct ContainerKey {
     pub fqn: FullyQualifiedName,
     pub revision: Arc<str>,
+    /// The invoking namespace (not the action's): a warm container serves this one only.
+    pub namespace: EntityName,
     /// The action version's `updated` (epoch ms), compared with retirements.
     pub updated: i64,
     /// The container's memory limit: the action's, or the larger one of the stem cell it
@@ -66,8 +73,9 @@ pub(crate) struct ContainerKey {
 pub(crate) struct Container {
     pub id: String,
     pub key: ContainerKey,
-    pub init_uri: Uri,
-    pub run_uri: Uri,
+    /// `/init` and `/run`, with the container's token.
+    pub init_uri: Endpoint,
+    pub run_uri: Endpoint,
     /// Lines from the container's log, in order.
     pub logs: LogReceiver,
     /// Its number in the pool's table of live containers (and of stem-cell holds).
@@ -83,14 +91,10 @@ impl fmt::Debug for Container {
     }
 }
 
-/// `http://<addr>/init` and `http://<addr>/run` of a started container.
-fn container_uris(handle: &ContainerHandle) -> (Uri, Uri) {
-    let uri = |path: &str| -> Uri {
-        format!("http://{}{path}", handle.addr)
-            .parse()
-            .unwrap_or_else(|_| Uri::from_static("http://127.0.0.1/"))
-    };
-    (uri("/init"), uri("/run"))
+/// `http://<addr>/init` and `http://<addr>/run` of a started container, with its token.
+fn container_uris(handle: &ContainerHandle) -> (Endpoint, Endpoint) {
+    let endpoint = |path: &str| Endpoint::new(handle.addr, path, &handle.token);
+    (endpoint("/init"), endpoint("/run"))
 }
 
 struct Idle {
@@ -261,7 +265,7 @@ impl Pool {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Waits for a warm container of `key.revision`, a stem cell of `kind` with at least
+    /// Waits for a warm container of `key.revision` used by `key.namespace`, a stem cell of `kind` with at least
     /// `key.memory_mb`, or memory to start a container.
     pub(crate) async fn acquire(
         self: &Arc<Self>,
@@ -343,14 +347,12 @@ impl Pool {
         effects
     }
 
-    /// Gives waiter `i` an idle container of its revision, if there is one.
+    /// Gives waiter `i` an idle container of its revision and namespace, if there is one.
     fn hand_over_warm(self: &Arc<Self>, st: &mut State, i: usize) -> bool {
-        let revision = &st.waiters[i].key.revision;
-        let Some(pos) = st
-            .idle
-            .iter()
-            .rposition(|c| c.container.key.revision == *revision)
-        else {
+        let want = &st.waiters[i].key;
+        let Some(pos) = st.idle.iter().rposition(|c| {
+            c.container.key.revision == want.revision && c.container.key.namespace == want.namespace
+        }) else {
             return false;
         };
         let idle = st.idle.remove(pos);

@@ -3,9 +3,19 @@
 //! its own loopback port, with the language's launcher from the repository's `runtimes/`
 //! and the host's `node` and `python3`.
 //!
-//! **It isolates nothing.** Actions run as the invoker's user, see its files and network,
-//! and have no memory, pids or file limits. Only native kinds can run (blackbox actions
-//! need an image); any other kind fails with [`FactoryError::Unsupported`].
+//! **It isolates almost nothing.** Actions run as the invoker's user and see its files and
+//! network. What it does: each proxy demands its own token ([`new_token`]) on `/init` and
+//! `/run`, so one action cannot drive another's proxy, and it gets resource limits
+//! ([`apply_limits`]) that its children inherit: `RLIMIT_DATA` at the action's memory
+//! (per process, not in total: `RLIMIT_AS` would stop V8 from reserving its address
+//! space), `RLIMIT_NOFILE` 1024, `RLIMIT_NPROC` at the pids limit (counted per user, and
+//! not enforced for root), no core files. There is no CPU-time limit: the launcher lives
+//! across activations, and the activation timeout ends a loop. Only native kinds can run
+//! (blackbox actions need an image); any other kind fails with [`FactoryError::Unsupported`].
+//!
+//! There is no port race: each proxy binds port 0 itself and reports the port the kernel
+//! chose as its first stdout line (`whisk_proxy::server::LISTENING_PREFIX`), which the
+//! factory reads before the rest of the output becomes the container's log.
 //!
 //! Each process gets a directory under the work directory, named after the container:
 //! `action/` (the proxy's action directory and working directory), `pid` and `labels`
@@ -16,22 +26,25 @@
 //! Docker container's log gives, stamped when read.
 
 use std::collections::HashMap;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use futures_util::StreamExt;
+use rustix::process::{prlimit, Pid, Resource, Rlimit};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, ChildStderr, ChildStdout, Command};
 use tracing::{debug, warn};
 use whisk_proxy::config::{
-    ENV_ACTION_DIR, ENV_BIND, ENV_LAUNCHER, ENV_LAUNCHER_SOURCE, ENV_MODE, ENV_PORT,
+    ENV_ACTION_DIR, ENV_BIND, ENV_LAUNCHER, ENV_LAUNCHER_SOURCE, ENV_MODE, ENV_PORT, ENV_TOKEN,
     MODE_ACTIONLOOP,
 };
+use whisk_proxy::server::LISTENING_PREFIX;
 
-use crate::factory::{ContainerFactory, ContainerHandle, ContainerSpec, FactoryError};
+use crate::factory::{new_token, ContainerFactory, ContainerHandle, ContainerSpec, FactoryError};
 use crate::logs::{now_timestamp, LogLine, LogLines, LogStream};
 
 /// The file in a process's directory holding the proxy's process id.
@@ -42,6 +55,10 @@ const LABELS_FILE: &str = "labels";
 const ACTION_DIR: &str = "action";
 /// The file name of the proxy binary, checked before a leftover process is killed.
 const PROXY_NAME: &str = "whisk-proxy";
+/// How long a proxy may take to report its port.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// Open files per process, as Docker containers get them.
+const NOFILE: u64 = 1024;
 
 /// The launcher of one kind, as the runtime image would have it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,8 +106,9 @@ struct Entry {
     pid: Option<u32>,
     dir: PathBuf,
     labels: Vec<(String, String)>,
-    /// The proxy's stdout and stderr, taken by the first [`ContainerFactory::logs`] call.
-    out: Option<ChildStdout>,
+    /// The proxy's stdout (past its port line) and stderr, taken by the first
+    /// [`ContainerFactory::logs`] call.
+    out: Option<BufReader<ChildStdout>>,
     err: Option<ChildStderr>,
 }
 
@@ -173,7 +191,7 @@ impl ProcessFactory {
         spec: &ContainerSpec,
         runtime: &ProcessRuntime,
         dir: &Path,
-        port: u16,
+        token: &str,
     ) -> Result<Child, FactoryError> {
         let action_dir = dir.join(ACTION_DIR);
         let mut command = Command::new(&self.inner.config.proxy);
@@ -186,8 +204,9 @@ impl ProcessFactory {
             .env("LANG", "C.UTF-8")
             .env("HOME", dir)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
-            .env(ENV_PORT, port.to_string())
+            .env(ENV_PORT, "0")
             .env(ENV_BIND, Ipv4Addr::LOCALHOST.to_string())
+            .env(ENV_TOKEN, token)
             .env(ENV_ACTION_DIR, &action_dir)
             .env(ENV_MODE, MODE_ACTIONLOOP)
             .env(ENV_LAUNCHER, &runtime.launcher)
@@ -207,12 +226,35 @@ impl ProcessFactory {
     }
 }
 
-/// A loopback port nobody listens on right now (the proxy binds it a moment later).
-fn free_port() -> Result<u16, FactoryError> {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| engine("finding a free port", e))
+/// Gives the process `pid` (the proxy, before it has started any action) the limits of
+/// `spec`, which every process it starts inherits; see the module documentation.
+fn apply_limits(pid: u32, spec: &ContainerSpec) -> Result<(), FactoryError> {
+    let pid = i32::try_from(pid)
+        .ok()
+        .and_then(Pid::from_raw)
+        .ok_or_else(|| FactoryError::Engine(format!("{pid} is not a process id")))?;
+    let fixed = |n: u64| Rlimit {
+        current: Some(n),
+        maximum: Some(n),
+    };
+    let limits = [
+        (Resource::Data, spec.memory_mb.saturating_mul(1024 * 1024)),
+        (Resource::Nofile, NOFILE),
+        (Resource::Nproc, u64::try_from(spec.pids_limit).unwrap_or(0)),
+        (Resource::Core, 0),
+    ];
+    for (resource, value) in limits {
+        prlimit(Some(pid), resource, fixed(value))
+            .map_err(|e| engine(&format!("limiting {resource:?} of process {pid:?}"), e))?;
+    }
+    Ok(())
+}
+
+/// Reads the proxy's first stdout line, the address it listens on.
+async fn listening_addr(out: &mut BufReader<ChildStdout>) -> Option<SocketAddr> {
+    let mut line = String::new();
+    out.read_line(&mut line).await.ok()?;
+    line.trim_end().strip_prefix(LISTENING_PREFIX)?.parse().ok()
 }
 
 /// The lines of `pipe` until end of file (every writer gone), stamped when read.
@@ -305,8 +347,8 @@ impl ContainerFactory for ProcessFactory {
         tokio::fs::write(dir.join(LABELS_FILE), labels_text(&spec.labels))
             .await
             .map_err(|e| engine("writing the labels", e))?;
-        let port = free_port()?;
-        let mut child = match self.spawn(spec, runtime, &dir, port) {
+        let token = new_token();
+        let mut child = match self.spawn(spec, runtime, &dir, &token) {
             Ok(child) => child,
             Err(e) => {
                 remove_dir(&dir).await;
@@ -314,13 +356,40 @@ impl ContainerFactory for ProcessFactory {
             }
         };
         let pid = child.id();
+        let (out, err) = (child.stdout.take(), child.stderr.take());
+        let started = async {
+            // Before the proxy can have run anything of the action's: it needs `/init`.
+            apply_limits(
+                pid.ok_or_else(|| engine("starting the proxy", "it exited"))?,
+                spec,
+            )?;
+            let mut out =
+                BufReader::new(out.ok_or_else(|| engine("starting the proxy", "no stdout"))?);
+            let addr = tokio::time::timeout(START_TIMEOUT, listening_addr(&mut out))
+                .await
+                .ok()
+                .flatten()
+                .ok_or_else(|| engine("starting the proxy", "it did not report its port"))?;
+            Ok::<_, FactoryError>((addr, out))
+        };
+        let (addr, out) = match started.await {
+            Ok(started) => started,
+            Err(e) => {
+                if let Some(pid) = pid {
+                    kill_group(pid).await;
+                }
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+                remove_dir(&dir).await;
+                return Err(e);
+            }
+        };
         if let Some(pid) = pid {
             if let Err(e) = tokio::fs::write(dir.join(PID_FILE), pid.to_string()).await {
                 warn!(error = %e, "Writing a process id failed; a crash may leave the process.");
             }
         }
-        let (out, err) = (child.stdout.take(), child.stderr.take());
-        debug!(name = %spec.name, port, ?pid, kind = %spec.kind, "Action process started.");
+        debug!(name = %spec.name, %addr, ?pid, kind = %spec.kind, "Action process started.");
         self.entries().insert(
             spec.name.clone(),
             Entry {
@@ -328,13 +397,14 @@ impl ContainerFactory for ProcessFactory {
                 pid,
                 dir,
                 labels: spec.labels.clone(),
-                out,
+                out: Some(out),
                 err,
             },
         );
         Ok(ContainerHandle {
             id: spec.name.clone(),
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            addr,
+            token,
         })
     }
 

@@ -19,7 +19,8 @@ use whisk_types::{
 use crate::client::{ContainerClient, ExchangeError};
 use crate::config::InvokerConfig;
 use crate::factory::{
-    ContainerSpec, FactoryError, LABEL_ACTION, LABEL_INVOKER, LABEL_REVISION, LABEL_STEM_CELL,
+    cpu_shares, ContainerSpec, FactoryError, LABEL_ACTION, LABEL_INVOKER, LABEL_REVISION,
+    LABEL_STEM_CELL,
 };
 use crate::logs::{LogAccumulator, LogReceiver};
 use crate::outcome::{self, MAX_RESULT_BYTES};
@@ -89,6 +90,7 @@ impl Runner {
         let key = ContainerKey {
             fqn: action.fqn(),
             revision: action.revision().into(),
+            namespace: msg.user.namespace.clone(),
             updated: action.updated,
             memory_mb: action.limits.memory,
         };
@@ -158,6 +160,7 @@ impl Runner {
             image,
             memory_mb: key.memory_mb,
             pids_limit: self.config.pids_limit,
+            cpu_shares: cpu_shares(key.memory_mb, self.config.memory_mb),
             env: vec![(ENV_API_HOST.into(), self.config.api_host.clone())],
             labels: vec![
                 (LABEL_INVOKER.into(), self.config.label()),
@@ -359,6 +362,7 @@ pub(crate) fn stem_plans(config: &InvokerConfig) -> Vec<StemPlan> {
                     image: image.clone(),
                     memory_mb: s.memory_mb,
                     pids_limit: config.pids_limit,
+                    cpu_shares: cpu_shares(s.memory_mb, config.memory_mb),
                     env: vec![(ENV_API_HOST.into(), config.api_host.clone())],
                     labels: vec![
                         (LABEL_INVOKER.into(), config.label()),

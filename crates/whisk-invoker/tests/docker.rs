@@ -764,6 +764,7 @@ async fn leftovers_are_removed_at_start_and_changed_actions_retired() {
             image: SKELETON.into(),
             memory_mb: 128,
             pids_limit: 64,
+            cpu_shares: 128,
             env: vec![],
             labels: vec![(LABEL_INVOKER.into(), id.to_string())],
         })
@@ -1005,4 +1006,397 @@ async fn shutdown_abandons_activations_past_the_grace_period() {
     assert_eq!(again.redeliveries, 1);
     let back: ActivationMessage = serde_json::from_slice(&again.payload).unwrap();
     assert_eq!(back.activation_id, msg.activation_id);
+}
+
+// === isolation and hostile actions ===
+
+/// A shell-script action run by the skeleton itself (its code given at `/init`).
+fn shell(name: &str, body: &str, limits: ActionLimits) -> Action {
+    let exec = Exec::Blackbox {
+        image: SKELETON.into(),
+        code: Some(script(body)),
+        main: None,
+        binary: false,
+    };
+    action(name, exec, limits)
+}
+
+/// `msg` as invoked by namespace `ns`.
+fn by(ns: &str, mut msg: ActivationMessage) -> ActivationMessage {
+    msg.user.namespace = EntityName::new(ns).unwrap();
+    msg.user.subject = format!("{ns}-subject");
+    msg
+}
+
+/// One request to `addr` with an optional `Authorization` value; the response's status,
+/// or `None` when no response came.
+async fn post_status(
+    addr: std::net::SocketAddr,
+    path: &str,
+    auth: Option<&str>,
+    body: &str,
+) -> Option<u16> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let auth = auth
+        .map(|a| format!("Authorization: {a}\r\n"))
+        .unwrap_or_default();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+        stream.write_all(request.as_bytes()).await.ok()?;
+        let mut reply = Vec::new();
+        stream.read_to_end(&mut reply).await.ok()?;
+        let text = String::from_utf8_lossy(&reply);
+        text.split_whitespace().nth(1)?.parse().ok()
+    };
+    tokio::time::timeout(PATIENCE, exchange)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// An action that echoes, invoked by namespace `other`: succeeds while anything else runs.
+async fn assert_others_are_served(h: &mut Harness) {
+    let echo = shell(
+        "bystander",
+        r#"echo "{\"ok\":true}""#,
+        ActionLimits::default(),
+    );
+    let a = h.invoke(&by("other", h.message(&echo, json!({})))).await;
+    assert_eq!(a.response.status(), ResponseStatus::Success, "{a:?}");
+    assert_eq!(a.response.result, json!({"ok": true}));
+}
+
+/// The address of `container` on the network it is attached to (a bridge address).
+async fn bridge_ip(docker: &Docker, container: &str) -> String {
+    let info = docker
+        .inspect_container(
+            container,
+            None::<bollard::query_parameters::InspectContainerOptions>,
+        )
+        .await
+        .unwrap();
+    info.network_settings
+        .and_then(|n| n.networks)
+        .into_iter()
+        .flatten()
+        .find_map(|(_, e)| e.ip_address.filter(|ip| !ip.is_empty()))
+        .unwrap_or_else(|| panic!("{container} has no bridge address"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_proxy_refuses_requests_without_the_containers_token() {
+    if !docker_available() {
+        return;
+    }
+    let factory = DockerFactory::connect(DEFAULT_SOCKET).await.unwrap();
+    let id = invoker_id();
+    let handle = factory
+        .create(&ContainerSpec {
+            name: format!("rwhisk{id}_tokened"),
+            kind: "blackbox".into(),
+            image: SKELETON.into(),
+            memory_mb: 128,
+            pids_limit: 64,
+            cpu_shares: 128,
+            env: vec![],
+            labels: vec![(LABEL_INVOKER.into(), id.to_string())],
+        })
+        .await
+        .unwrap();
+    let init =
+        json!({"value": {"code": script("echo '{\"pwned\":true}'"), "binary": false}}).to_string();
+    // The container may still be starting: wait until it answers at all.
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = post_status(handle.addr, "/init", None, &init).await {
+            break status;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the container never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status, 401, "an /init without the token");
+    let wrong = format!("Bearer {}", whisk_invoker::new_token());
+    assert_eq!(
+        post_status(handle.addr, "/init", Some(&wrong), &init).await,
+        Some(403)
+    );
+    assert_eq!(
+        post_status(handle.addr, "/run", None, r#"{"value":{}}"#).await,
+        Some(401)
+    );
+    // The holder of the token is served.
+    let right = format!("Bearer {}", handle.token);
+    assert_eq!(
+        post_status(handle.addr, "/init", Some(&right), &init).await,
+        Some(200)
+    );
+    factory.destroy(&handle.id).await.unwrap();
+    assert_eq!(
+        containers_of(factory.docker(), id).await,
+        Vec::<String>::new()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_cannot_reach_another_container_or_a_stem_cell() {
+    if !docker_available() {
+        return;
+    }
+    // A stem cell of a made-up kind served by the skeleton image: a container no action
+    // has touched yet, waiting for its `/init`.
+    let config = InvokerConfig {
+        runtime_images: HashMap::from([("shell:1".to_owned(), SKELETON.to_owned())]),
+        stem_cells: vec![whisk_invoker::StemCells {
+            kind: "shell:1".into(),
+            count: 1,
+            memory_mb: 128,
+        }],
+        ..Harness::config()
+    };
+    let mut h = Harness::start(config).await;
+    let victim = shell(
+        "victim",
+        r#"echo "{\"victim\":true}""#,
+        ActionLimits::default(),
+    );
+    let a = h.invoke(&h.message(&victim, json!({}))).await;
+    assert_eq!(a.response.result, json!({"victim": true}));
+    // Both containers now exist: the victim's (warm) and the stem cell.
+    assert_containers_eventually(&h.docker, h.id, 2).await;
+    let mut targets = Vec::new();
+    for id in containers_of(&h.docker, h.id).await {
+        targets.push(bridge_ip(&h.docker, &id).await);
+    }
+    // The attacker tries one bounded /init on each target's proxy port; any answer, even a
+    // refusal, means it reached the port.
+    let attacker = shell(
+        "attacker",
+        r##"body='{"value":{"code":"#!/bin/sh\necho {}","binary":false}}'
+for ip in $(echo "$1" | sed 's/.*"targets":"\([^"]*\)".*/\1/'); do
+  # busybox's wget crashes in these static images; nc speaks the HTTP by hand.
+  reply=$( (printf 'POST /init HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: %s\r\n\r\n%s' ${#body} "$body"; sleep 3) | nc -w 3 "$ip" 8080 | head -n 1)
+  echo "tried $ip: $reply"
+  [ -z "$reply" ] || reached="$reached $ip"
+done
+echo "{\"reached\":\"$reached\"}""##,
+        ActionLimits::default(),
+    );
+    let b = h
+        .invoke(&by(
+            "mallory",
+            h.message(&attacker, json!({"targets": targets.join(" ")})),
+        ))
+        .await;
+    assert_eq!(b.response.status(), ResponseStatus::Success, "{b:?}");
+    assert_eq!(b.response.result, json!({"reached": ""}), "{:?}", b.logs);
+    let tried = b
+        .logs
+        .iter()
+        .filter(|l| l.contains("stdout: tried "))
+        .count();
+    assert_eq!(tried, 2, "{:?}", b.logs);
+    // The victim is unharmed.
+    let c = h.invoke(&h.message(&victim, json!({}))).await;
+    assert_eq!(c.response.result, json!({"victim": true}));
+    assert!(annotation(&c, "initTime").is_none());
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn containers_run_without_capabilities_and_never_see_their_token() {
+    if !docker_available() {
+        return;
+    }
+    let mut h = Harness::start(Harness::config()).await;
+    let probe = shell(
+        "probe",
+        r#"cap=$(sed -n 's/^CapEff:[[:space:]]*//p' /proc/self/status)
+uid=$(id -u)
+token=$(env | grep -c WHISK_PROXY_TOKEN)
+environ=$(tr '\0' '\n' < /proc/1/environ 2>/dev/null | grep -c WHISK_PROXY_TOKEN)
+echo "{\"cap\":\"$cap\",\"uid\":\"$uid\",\"token\":\"$token\",\"environ\":\"$environ\"}""#,
+        ActionLimits::default(),
+    );
+    let a = h.invoke(&h.message(&probe, json!({}))).await;
+    assert_eq!(
+        a.response.result,
+        json!({"cap": "0000000000000000", "uid": "1000", "token": "0", "environ": "0"}),
+        "{a:?}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runtime_containers_have_a_read_only_root_and_a_writable_tmp() {
+    if !docker_available() {
+        return;
+    }
+    const NODE: &str = "whisk/action-nodejs:18";
+    let docker = DockerFactory::connect(DEFAULT_SOCKET).await.unwrap();
+    docker
+        .docker()
+        .inspect_image(NODE)
+        .await
+        .unwrap_or_else(|e| panic!("{NODE} is missing (run images/build-runtimes.sh): {e}"));
+    let config = InvokerConfig {
+        runtime_images: HashMap::from([("nodejs:18".to_owned(), NODE.to_owned())]),
+        ..Harness::config()
+    };
+    let mut h = Harness::start(config).await;
+    let code = r#"
+const fs = require('fs');
+function writable(path) {
+  try { fs.writeFileSync(path, 'x'); return true; } catch (e) { return false; }
+}
+function main() {
+  const status = fs.readFileSync('/proc/self/status', 'utf8');
+  return {
+    cap: /CapEff:\s*(\S+)/.exec(status)[1],
+    uid: process.getuid(),
+    root: writable('/probe'),
+    usr: writable('/usr/probe'),
+    tmp: writable('/tmp/probe'),
+    token: Object.keys(process.env).some(k => k.includes('PROXY_TOKEN')),
+  };
+}
+"#;
+    let exec = Exec::Code {
+        kind: "nodejs:18".into(),
+        code: code.into(),
+        main: None,
+        binary: false,
+    };
+    let act = action("readonly", exec, ActionLimits::default());
+    let a = h.invoke(&h.message(&act, json!({}))).await;
+    assert_eq!(
+        a.response.result,
+        json!({"cap": "0000000000000000", "uid": 1000, "root": false, "usr": false, "tmp": true, "token": false}),
+        "{a:?}"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_containers_are_not_shared_across_namespaces() {
+    if !docker_available() {
+        return;
+    }
+    let mut h = Harness::start(Harness::config()).await;
+    // Remembers, in its container, who ran it last.
+    let shared = shell(
+        "shared",
+        r#"last=$(cat /tmp/last 2>/dev/null || echo nobody)
+echo "$__OW_NAMESPACE" > /tmp/last
+echo "{\"last\":\"$last\"}""#,
+        ActionLimits::default(),
+    );
+    let first = h.invoke(&by("alice", h.message(&shared, json!({})))).await;
+    assert_eq!(first.response.result, json!({"last": "nobody"}));
+    let other = h.invoke(&by("bob", h.message(&shared, json!({})))).await;
+    assert_eq!(
+        other.response.result,
+        json!({"last": "nobody"}),
+        "bob saw alice's state"
+    );
+    assert!(annotation(&other, "initTime").is_some());
+    // Each namespace still reuses its own warm container.
+    let again = h.invoke(&by("alice", h.message(&shared, json!({})))).await;
+    assert_eq!(again.response.result, json!({"last": "alice"}));
+    assert!(annotation(&again, "initTime").is_none());
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_actions_end_in_errors_while_other_namespaces_are_served() {
+    if !docker_available() {
+        return;
+    }
+    let config = InvokerConfig {
+        pids_limit: 64,
+        ..Harness::config()
+    };
+    let mut h = Harness::start(config).await;
+    let short = ActionLimits {
+        timeout: 3000,
+        ..Default::default()
+    };
+
+    // A fork bomb stops at the pids limit; the timeout ends it.
+    let bomb = shell("bomb", "bomb() { bomb | bomb & }\nbomb\nwait", short);
+    let a = h.invoke(&h.message(&bomb, json!({}))).await;
+    assert_eq!(a.response.status(), ResponseStatus::DeveloperError, "{a:?}");
+    assert_others_are_served(&mut h).await;
+
+    // A memory hog is stopped by the memory limit, and the record says so.
+    let hog = shell(
+        "hog",
+        "x=$(head -c 300000000 /dev/zero | tr '\\0' a)\necho '{}'",
+        ActionLimits {
+            memory: 128,
+            ..Default::default()
+        },
+    );
+    let a = h.invoke(&h.message(&hog, json!({}))).await;
+    assert_developer_error(&a, "The action exhausted its memory and was aborted.");
+    assert_others_are_served(&mut h).await;
+
+    // An endless loop ends at its time limit.
+    let spin = shell("spin", "while :; do :; done", short);
+    let a = h.invoke(&h.message(&spin, json!({}))).await;
+    assert_developer_error(
+        &a,
+        "The action exceeded its time limits of 3000 milliseconds.",
+    );
+    assert_others_are_served(&mut h).await;
+
+    // 100 MB of logs: kept up to the limit with a note, the record stored, the result there.
+    let chatty = shell(
+        "flood",
+        "yes 0123456789012345678901234567890123456789012345678901234567890123456789012345678 | head -c 100000000\necho '{\"done\":true}'",
+        ActionLimits {
+            logs: 1,
+            ..Default::default()
+        },
+    );
+    let a = h.invoke(&h.message(&chatty, json!({}))).await;
+    assert_eq!(a.response.result, json!({"done": true}), "{:?}", a.response);
+    let note =
+        "Logs were truncated because the total bytes size exceeds the limit of 1048576 bytes.";
+    assert!(
+        a.logs.last().is_some_and(|l| l.ends_with(note)),
+        "{:?}",
+        a.logs.last()
+    );
+    let kept: usize = a.logs.iter().map(String::len).sum();
+    assert!(kept < 2 * 1024 * 1024, "{kept} bytes of logs kept");
+    assert_others_are_served(&mut h).await;
+
+    // A result over the limit is an application error, as in OpenWhisk.
+    let huge = shell(
+        "huge",
+        "printf '{\"x\":\"'\nhead -c 3000000 /dev/zero | tr '\\0' a\necho '\"}'",
+        ActionLimits::default(),
+    );
+    let a = h.invoke(&h.message(&huge, json!({}))).await;
+    assert_eq!(
+        a.response.status(),
+        ResponseStatus::ApplicationError,
+        "{:?}",
+        a.response.status()
+    );
+    let error = a.response.result["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("The action produced a response that exceeded the allowed length: "),
+        "{}",
+        &error[..error.len().min(200)]
+    );
+    assert_others_are_served(&mut h).await;
+    h.stop().await;
 }

@@ -4,6 +4,11 @@
 //! `WHISK_LAUNCHER` (the language's launcher, started once per container) and
 //! `WHISK_LAUNCHER_SOURCE` (the file name single-file code is written to). Without them the
 //! proxy is the Docker skeleton's exec-per-run proxy.
+//!
+//! The invoker gives every container a secret in `WHISK_PROXY_TOKEN`; the proxy then
+//! answers `/init` and `/run` only to requests that carry it (see [`crate::server`]), and
+//! the binary removes it from its environment before anything else starts, so the action
+//! never inherits it.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -30,6 +35,11 @@ pub const ENV_LAUNCHER: &str = "WHISK_LAUNCHER";
 /// Environment variable (actionloop mode with a launcher): the file name, inside the action
 /// directory, that single-file code is written to (`index.js`, `__main__.py`).
 pub const ENV_LAUNCHER_SOURCE: &str = "WHISK_LAUNCHER_SOURCE";
+
+/// Environment variable: the secret every `/init` and `/run` must carry as
+/// `Authorization: Bearer <token>`. Unset or empty: the proxy answers anyone (the proxy
+/// run by hand or by its own tests; the invoker always sets it).
+pub const ENV_TOKEN: &str = "WHISK_PROXY_TOKEN";
 
 /// The value of [`ENV_MODE`] for the exec-per-run executor.
 pub const MODE_EXEC: &str = "exec";
@@ -64,6 +74,8 @@ pub struct ProxyConfig {
     pub action_dir: PathBuf,
     /// The executor `/init` sets up.
     pub mode: ProxyMode,
+    /// The secret requests must carry ([`ENV_TOKEN`]); `None`: no check.
+    pub token: Option<String>,
 }
 
 /// A setting in the environment that cannot be used.
@@ -99,6 +111,7 @@ impl Default for ProxyConfig {
             listen: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), DEFAULT_PORT),
             action_dir: PathBuf::from(DEFAULT_ACTION_DIR),
             mode: ProxyMode::ExecPerRun,
+            token: None,
         }
     }
 }
@@ -141,6 +154,7 @@ impl ProxyConfig {
                 })?;
             config.listen.set_ip(ip);
         }
+        config.token = get(ENV_TOKEN).map(|t| t.trim().to_owned());
         if let Some(dir) = get(ENV_ACTION_DIR) {
             config.action_dir = PathBuf::from(dir);
         }
@@ -219,6 +233,16 @@ mod tests {
         assert_eq!(c.listen.port(), 9000);
         let c = config(&[(ENV_FLASK_PORT, "9001")]).unwrap();
         assert_eq!(c.listen.port(), 9001);
+    }
+
+    #[test]
+    fn token_is_optional() {
+        assert_eq!(config(&[]).unwrap().token, None);
+        assert_eq!(config(&[(ENV_TOKEN, " ")]).unwrap().token, None);
+        assert_eq!(
+            config(&[(ENV_TOKEN, "s3cret")]).unwrap().token.as_deref(),
+            Some("s3cret")
+        );
     }
 
     #[test]

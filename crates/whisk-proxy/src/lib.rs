@@ -21,7 +21,7 @@
 //! # Layout
 //!
 //! - [`config`]: settings read from the environment (port, bind address, action directory,
-//!   mode, launcher).
+//!   mode, launcher, the container's token).
 //! - [`protocol`]: the wire shapes of `/init` and `/run`, the fixed error texts, the sentinel.
 //! - `env`: the environment a run gets (`__OW_*` keys, `/init`'s `value.env`).
 //! - `output`: splitting the program's stdout into log lines and the result line.
@@ -31,7 +31,8 @@
 //!   a flush barrier; `lines`: the fd 3 answers).
 //! - `logs`: the proxy's stdout/stderr (the container log) shared by writers, the sentinel.
 //! - [`proxy`]: the state machine ([`Proxy`]): init once, runs one at a time.
-//! - [`server`]: the HTTP/1.1 server (hyper) that routes requests to the [`Proxy`].
+//! - [`server`]: the HTTP/1.1 server (hyper) that admits requests carrying the container's
+//!   token ([`Access`]) and routes them to the [`Proxy`].
 //!
 //! # Differences from the Python Docker skeleton
 //!
@@ -56,4 +57,4 @@ pub mod server;
 
 pub use config::{ProxyConfig, ProxyMode};
 pub use proxy::Proxy;
-pub use server::{run, serve};
+pub use server::{run, serve, Access};

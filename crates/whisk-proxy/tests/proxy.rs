@@ -335,3 +335,84 @@ fn sigterm_stops_the_proxy() {
     assert_eq!(proxy.wait_exit(), Some(0));
     assert!(!proxy.is_running());
 }
+
+#[test]
+fn with_a_token_only_its_holders_are_served_and_the_action_never_sees_it() {
+    let proxy = ProxyProcess::start_with_env(&[("WHISK_PROXY_TOKEN", "s3cret")], |_| {});
+    let init = json!({"value": {"code": "#!/bin/sh\necho \"{\\\"token\\\":\\\"$WHISK_PROXY_TOKEN\\\"}\"\n",
+                                "main": "main", "binary": false}});
+    let body = init.to_string();
+    // No token, a wrong one, another scheme: refused before the body is read (and the
+    // connection closed, with the body unread).
+    let none = proxy
+        .client()
+        .request("POST", "/init", body.as_bytes())
+        .unwrap();
+    assert_eq!(none.status, 401);
+    assert_eq!(none.header("www-authenticate"), Some("Bearer"));
+    for wrong in ["Bearer s3cre", "Bearer s3cret2", "Basic s3cret"] {
+        let r = proxy
+            .client()
+            .request_with(
+                "POST",
+                "/init",
+                &[("Authorization", wrong)],
+                body.as_bytes(),
+            )
+            .unwrap();
+        assert_eq!(r.status, 403, "{wrong}");
+    }
+    let run = proxy
+        .client()
+        .request("POST", "/run", run_body(json!({})).to_string().as_bytes())
+        .unwrap();
+    assert_eq!(run.status, 401);
+    // Refusals reach neither the action nor the log.
+    assert!(!proxy.stdout().contains(SENTINEL), "{}", proxy.stdout());
+
+    let auth = [("Authorization", "Bearer s3cret")];
+    let mut client = proxy.client();
+    let ok = client
+        .request_with("POST", "/init", &auth, body.as_bytes())
+        .unwrap();
+    assert_eq!(ok.status, 200, "{:?}", ok.json());
+    let run = client
+        .request_with(
+            "POST",
+            "/run",
+            &auth,
+            run_body(json!({})).to_string().as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(run.status, 200);
+    assert_eq!(run.json(), json!({"token": ""}));
+}
+
+#[test]
+fn asked_for_port_zero_it_reports_the_port_it_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_whisk-proxy"))
+        .env("__OW_PROXY_PORT", "0")
+        .env("WHISK_PROXY_BIND", "127.0.0.1")
+        .env("WHISK_ACTION_DIR", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let addr: std::net::SocketAddr = line
+        .trim_end()
+        .strip_prefix(whisk_proxy::server::LISTENING_PREFIX)
+        .unwrap_or_else(|| panic!("{line:?}"))
+        .parse()
+        .unwrap();
+    assert_ne!(addr.port(), 0);
+    let reply = common::Client::connect(addr.port()).post_json("/run", &run_body(json!({})));
+    assert_eq!(reply.status, 502, "not initialized: {:?}", reply.json());
+    let _ = child.kill();
+    let _ = child.wait();
+}

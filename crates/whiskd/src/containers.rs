@@ -1,6 +1,6 @@
 //! How `whiskd standalone` runs action containers: the container factory (`docker`, the
-//! default, or `process`), where the process factory finds `whisk-proxy` and the launchers,
-//! and the stem cells to keep per kind. Everything here is decided once at start from the
+//! default, on an isolating action network, or `process`), where the process factory finds
+//! `whisk-proxy` and the launchers, and the stem cells to keep per kind. Everything here is decided once at start from the
 //! flags and the runtimes manifest.
 
 use std::collections::HashMap;
@@ -11,8 +11,8 @@ use anyhow::{bail, Context, Result};
 use whisk_controller::runtimes::ResolvedKind;
 use whisk_controller::RuntimeManifest;
 use whisk_invoker::{
-    ContainerFactory, DockerFactory, ProcessConfig, ProcessFactory, ProcessRuntime, StemCells,
-    DEFAULT_SOCKET,
+    ActionNetwork, ContainerFactory, DockerFactory, ProcessConfig, ProcessFactory, ProcessRuntime,
+    StemCells, DEFAULT_SOCKET,
 };
 use whisk_types::action::limits;
 
@@ -149,14 +149,16 @@ pub struct ProcessPaths {
     pub work_dir: PathBuf,
 }
 
-/// Builds the chosen factory.
+/// Builds the chosen factory; Docker containers join `network`.
 ///
 /// # Errors
-/// Docker unreachable; for `process`, no proxy binary or launchers found.
+/// Docker unreachable, or the action network cannot be made isolating; for `process`, no
+/// proxy binary or launchers found.
 pub async fn factory(
     choice: FactoryChoice,
     manifest: &RuntimeManifest,
     paths: ProcessPaths,
+    network: ActionNetwork,
 ) -> Result<Arc<dyn ContainerFactory>> {
     match choice {
         FactoryChoice::Docker => {
@@ -168,7 +170,13 @@ pub async fn factory(
                          scripts/setup-host.sh; on a machine without Docker, \
                          --container-factory process runs actions unisolated)"
                     )
-                })?;
+                })?
+                .with_network(network);
+            // Refuse to run actions where they could reach each other.
+            docker
+                .prepare()
+                .await
+                .context("preparing the action network")?;
             Ok(Arc::new(docker))
         }
         FactoryChoice::Process => {

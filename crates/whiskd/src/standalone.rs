@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use tokio::sync::watch;
 use whisk_bus::EmbeddedBus;
 use whisk_controller::{Controller, ControllerConfig, RuntimeManifest};
-use whisk_invoker::{Invoker, InvokerConfig};
+use whisk_invoker::{ActionNetwork, Invoker, InvokerConfig};
 use whisk_store::SqliteStore;
 
 use crate::bootstrap;
@@ -57,6 +57,13 @@ pub struct StandaloneArgs {
     /// asked for.
     #[arg(long, env = "RWHISK_CONTAINER_FACTORY", value_enum, default_value_t = FactoryChoice::Docker)]
     container_factory: FactoryChoice,
+    /// The Docker network action containers join: a bridge network on which containers
+    /// cannot reach each other (`enable_icc=false`), created if missing; whiskd refuses to
+    /// start with a network of that name that lets containers talk. Outbound traffic is
+    /// allowed (as dockerd's NAT allows). One network per engine is enough: every
+    /// installation may share it.
+    #[arg(long, env = "RWHISK_ACTION_NETWORK", default_value = whisk_invoker::DEFAULT_ACTION_NETWORK)]
+    action_network: String,
     /// Prewarmed containers per kind: `0` for none, or KIND=COUNT[@MEMORY_MB],... such as
     /// `nodejs:18=2,python:3.11=1@512` [default: one of 256 MB per default kind].
     #[arg(long, env = "RWHISK_STEM_CELLS", value_name = "KIND=COUNT[@MB],...")]
@@ -138,6 +145,7 @@ async fn run(args: StandaloneArgs) -> Result<()> {
             runtimes_dir: args.runtimes_dir.clone(),
             work_dir: data_dir.join(containers::PROCESS_DIR),
         },
+        ActionNetwork::Isolated(args.action_network.clone()),
     )
     .await?;
     let invoker_config = InvokerConfig {

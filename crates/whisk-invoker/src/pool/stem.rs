@@ -13,11 +13,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::Uri;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::{container_uris, Busy, Container, ContainerKey, Grant, Pool, State};
+use crate::client::Endpoint;
 use crate::factory::{ContainerSpec, FactoryError};
 use crate::logs::LogReceiver;
 
@@ -60,8 +60,9 @@ pub(super) struct Stem {
     /// Its plan's index.
     pub plan: usize,
     pub id: String,
-    init_uri: Uri,
-    run_uri: Uri,
+    /// `/init` and `/run` with the token the stem cell got at creation.
+    init_uri: Endpoint,
+    run_uri: Endpoint,
     logs: LogReceiver,
     /// When it became ready: the oldest is evicted first.
     pub since: Instant,

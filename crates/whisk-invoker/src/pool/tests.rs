@@ -45,6 +45,7 @@ impl ContainerFactory for CountingFactory {
         Ok(ContainerHandle {
             id: format!("c{n}"),
             addr: SocketAddr::from(([127, 0, 0, 1], 9)),
+            token: format!("token{n}"),
         })
     }
     async fn destroy(&self, id: &str) -> Result<(), FactoryError> {
@@ -80,11 +81,12 @@ fn pool(capacity_mb: u64) -> (Arc<Pool>, Arc<CountingFactory>) {
 }
 
 /// The key of action `guest/<action>` at revision `rev`, a number that is also the
-/// version's `updated`.
+/// version's `updated`, invoked by namespace `guest`.
 fn key(action: &str, rev: &str, memory_mb: u64) -> ContainerKey {
     ContainerKey {
         fqn: FullyQualifiedName::parse(&format!("guest/{action}")).unwrap(),
         revision: format!("guest/{action}@{rev}").into(),
+        namespace: EntityName::new("guest").unwrap(),
         updated: rev.parse().unwrap(),
         memory_mb,
     }
@@ -97,6 +99,7 @@ fn spec() -> ContainerSpec {
         image: "img".into(),
         memory_mb: 128,
         pids_limit: 10,
+        cpu_shares: 2,
         env: vec![],
         labels: vec![],
     }
@@ -117,6 +120,34 @@ async fn settle(pool: &Arc<Pool>) {
         tokio::task::yield_now().await;
     }
     let _ = pool;
+}
+
+#[tokio::test]
+async fn another_namespace_never_gets_a_warm_container() {
+    let (pool, factory) = pool(1024);
+    let guest = key("a", "1", 128);
+    let (busy, _) = get(&pool, &guest).await;
+    let id = busy.id().to_owned();
+    busy.release();
+    // The same revision of a shared action, invoked by another namespace: a container of
+    // its own.
+    let other = ContainerKey {
+        namespace: EntityName::new("other").unwrap(),
+        ..guest.clone()
+    };
+    let (theirs, cold) = get(&pool, &other).await;
+    assert!(cold);
+    assert_ne!(theirs.id(), id);
+    theirs.release();
+    // Each namespace keeps reusing its own.
+    let (mine, cold) = get(&pool, &guest).await;
+    assert!(!cold);
+    assert_eq!(mine.id(), id);
+    mine.release();
+    let (theirs_again, cold) = get(&pool, &other).await;
+    assert!(!cold);
+    assert_ne!(theirs_again.id(), id);
+    assert_eq!(factory.created.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test]
@@ -417,6 +448,7 @@ fn plan(kind: &str, count: usize, memory_mb: u64) -> StemPlan {
             image: format!("img/{kind}"),
             memory_mb,
             pids_limit: 10,
+            cpu_shares: 2,
             env: vec![],
             labels: vec![],
         },

@@ -189,7 +189,7 @@ fn spawn_retrying(command: &mut Command) -> io::Result<Child> {
 
 /// Makes `fd` the child's file descriptor 3.
 ///
-/// The one `unsafe` block of the crate: `pre_exec` is the only way the standard library
+/// The one `unsafe` block of the library: `pre_exec` is the only way the standard library
 /// offers to place a descriptor at a given number in the child.
 #[allow(unsafe_code)]
 fn give_as_fd3(command: &mut Command, fd: &OwnedFd) {
