@@ -56,6 +56,8 @@ const ICC_OPTION: &str = "com.docker.network.bridge.enable_icc";
 const LABEL_NETWORK: &str = "rwhisk.network";
 /// The kind whose images are the user's own: they keep a writable root filesystem.
 const BLACKBOX: &str = "blackbox";
+/// The user the runtime images run as (`images/build-runtimes.sh`): owner of `/action`.
+const RUNTIME_UID: u32 = 1000;
 
 /// The network that action containers join, unless configured otherwise: one per Docker
 /// engine, shared by every installation on it. Sharing costs no isolation (no container on
@@ -198,10 +200,15 @@ impl DockerFactory {
         // The runtime images keep nothing outside these; blackbox images are the user's.
         let read_only = spec.kind != BLACKBOX;
         let tmpfs = read_only.then(|| {
-            let options = format!("rw,exec,nosuid,nodev,mode=1777,size={}m", spec.memory_mb);
+            // Docker ignores `mode` here; /tmp keeps the image's 1777 and /action is given
+            // to the images' user. Both count against the memory limit.
+            let options = format!("rw,exec,nosuid,nodev,size={}m", spec.memory_mb);
             HashMap::from([
                 ("/tmp".to_owned(), options.clone()),
-                (whisk_proxy::config::DEFAULT_ACTION_DIR.to_owned(), options),
+                (
+                    whisk_proxy::config::DEFAULT_ACTION_DIR.to_owned(),
+                    format!("{options},uid={RUNTIME_UID},gid={RUNTIME_UID}"),
+                ),
             ])
         });
         let mut env: Vec<String> = spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect();

@@ -712,8 +712,45 @@ async fn the_process_factory_runs_a_python_action() {
         "{error}"
     );
 
+    // Its processes carry the container's limits (256 MB: the stem cell's, or the default
+    // action's) and never see the proxy's token.
+    let limited = unique("limits");
+    put_action(
+        &s,
+        &limited,
+        json!({"kind": "python:default", "code": LIMITS_PY}),
+        json!({}),
+    )
+    .await;
+    let (st, rec) = invoke(&s, &limited, json!({})).await;
+    assert_eq!(
+        result_of(st, &rec),
+        &json!({
+            "limits": [
+                "Max processes 1024 1024 processes",
+                "Max open files 1024 1024 files",
+                "Max data size 268435456 268435456 bytes",
+                "Max core file size 0 0 bytes",
+            ],
+            "token": false,
+        }),
+        "{rec}"
+    );
+
     assert!(
         containers_of_server(&s).is_empty(),
         "no Docker container was made"
     );
 }
+
+/// Reports its process's data, files, processes and core limits, and whether a proxy
+/// token is in its environment.
+const LIMITS_PY: &str = r#"
+import os
+def main(args):
+    wanted = ("Max data size", "Max open files", "Max processes", "Max core file size")
+    lines = [" ".join(l.split()) for l in open("/proc/self/limits") if l.startswith(wanted)]
+    order = ["Max processes", "Max open files", "Max data size", "Max core file size"]
+    lines.sort(key=lambda l: [i for i, w in enumerate(order) if l.startswith(w)][0])
+    return {"limits": lines, "token": any("PROXY_TOKEN" in k for k in os.environ)}
+"#;
