@@ -1,16 +1,28 @@
 //! The HTTP client for `/init` and `/run`: one keep-alive connection pool shared by all
 //! containers (keyed by their loopback address), TCP_NODELAY, a bounded body read, and the
 //! container's token on every request ([`Endpoint`]).
+//!
+//! A container without a network (`--network none`) is reached through its network
+//! namespace ([`NetnsConnector`]): its endpoint's host names the process whose namespace
+//! to enter (`ns<pid>-<container id>`), and the socket to its loopback port 8080 is
+//! opened by a short-lived thread that enters that namespace; the socket keeps working
+//! from the invoker's own namespace and is pooled like any other.
 
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http_body_util::{BodyExt, Full};
 use hyper::header::{HeaderValue, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE};
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use hyper::{Method, Request, Uri};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use rustix::thread::{move_into_link_name_space, LinkNameSpaceType};
 
 use crate::outcome::ContainerReply;
 
@@ -46,6 +58,115 @@ impl Endpoint {
         auth.set_sensitive(true);
         Self { uri, auth }
     }
+
+    /// `path` on `port` of the loopback of the network namespace of process `pid` (the
+    /// init process of container `id`, which makes the pooled connections its own).
+    pub(crate) fn in_netns(pid: u32, id: &str, port: u16, path: &str, token: &str) -> Self {
+        let id: String = id
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(12)
+            .collect();
+        let mut endpoint = Self::new(SocketAddr::from((Ipv4Addr::LOCALHOST, port)), path, token);
+        endpoint.uri = format!("http://{NETNS_HOST_PREFIX}{pid}-{id}:{port}{path}")
+            .parse()
+            .unwrap_or(endpoint.uri);
+        endpoint
+    }
+}
+
+/// How an endpoint's host names a network namespace: `ns<pid>-<container id>`.
+const NETNS_HOST_PREFIX: &str = "ns";
+/// How long a connection may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The process id an endpoint host made by [`Endpoint::in_netns`] names.
+fn netns_pid(uri: &Uri) -> Option<u32> {
+    let host = uri.host()?.strip_prefix(NETNS_HOST_PREFIX)?;
+    host.split_once('-')?.0.parse().ok()
+}
+
+/// Opens a TCP connection to `port` on the loopback of the network namespace of `pid`, on
+/// a thread of its own that enters the namespace and then ends (so no other work ever
+/// runs in it).
+async fn connect_in_netns(pid: u32, port: u16) -> std::io::Result<tokio::net::TcpStream> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("netns-connect".into())
+        .spawn(move || {
+            let connected = (|| -> std::io::Result<TcpStream> {
+                let ns = std::fs::File::open(format!("/proc/{pid}/ns/net"))?;
+                move_into_link_name_space(
+                    std::os::fd::AsFd::as_fd(&ns),
+                    Some(LinkNameSpaceType::Network),
+                )?;
+                let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+                let stream = TcpStream::connect_timeout(&addr, CONNECT_TIMEOUT)?;
+                stream.set_nodelay(true)?;
+                stream.set_nonblocking(true)?;
+                Ok(stream)
+            })();
+            let _ = tx.send(connected);
+        })?;
+    let stream = rx
+        .await
+        .map_err(|_| std::io::Error::other("the connecting thread ended"))??;
+    tokio::net::TcpStream::from_std(stream)
+}
+
+/// Whether this process may enter network namespaces (what [`Endpoint::in_netns`] needs:
+/// `CAP_SYS_ADMIN`), tried by entering its own on a thread of its own.
+///
+/// # Errors
+/// It may not (whiskd does not run as root), or the thread could not start.
+pub(crate) fn check_netns_access() -> std::io::Result<()> {
+    std::thread::Builder::new()
+        .name("netns-check".into())
+        .spawn(|| {
+            let ns = std::fs::File::open("/proc/thread-self/ns/net")?;
+            move_into_link_name_space(
+                std::os::fd::AsFd::as_fd(&ns),
+                Some(LinkNameSpaceType::Network),
+            )
+            .map_err(std::io::Error::from)
+        })?
+        .join()
+        .map_err(|_| std::io::Error::other("the checking thread panicked"))?
+}
+
+/// Connects as [`HttpConnector`] does, or inside a network namespace for endpoints made
+/// by [`Endpoint::in_netns`].
+#[derive(Debug, Clone)]
+pub(crate) struct NetnsConnector {
+    http: HttpConnector,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl tower_service::Service<Uri> for NetnsConnector {
+    type Response = TokioIo<tokio::net::TcpStream>;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.http.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: Uri) -> Self::Future {
+        match netns_pid(&uri) {
+            Some(pid) => {
+                let port = uri.port_u16().unwrap_or(80);
+                Box::pin(async move {
+                    let stream = connect_in_netns(pid, port).await?;
+                    Ok(TokioIo::new(stream))
+                })
+            }
+            None => {
+                let connecting = self.http.call(uri);
+                Box::pin(async move { connecting.await.map_err(Into::into) })
+            }
+        }
+    }
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -59,7 +180,7 @@ impl std::fmt::Debug for Endpoint {
 /// A cheap-to-clone client for action containers.
 #[derive(Debug, Clone)]
 pub(crate) struct ContainerClient {
-    client: Client<HttpConnector, Full<Bytes>>,
+    client: Client<NetnsConnector, Full<Bytes>>,
 }
 
 impl ContainerClient {
@@ -67,10 +188,10 @@ impl ContainerClient {
     pub(crate) fn new(idle: Duration) -> Self {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(Duration::from_secs(5)));
+        connector.set_connect_timeout(Some(CONNECT_TIMEOUT));
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(idle)
-            .build(connector);
+            .build(NetnsConnector { http: connector });
         Self { client }
     }
 
@@ -194,6 +315,26 @@ mod tests {
         let reply = client.post(&endpoint, Bytes::new(), 100).await.unwrap();
         assert_eq!(reply.body, Bytes::from("Bearer t0ken"));
         assert!(!format!("{endpoint:?}").contains("t0ken"));
+    }
+
+    #[test]
+    fn netns_endpoints_name_the_process() {
+        let e = Endpoint::in_netns(4242, "0123456789abcdef", 8080, "/run", "t");
+        assert_eq!(e.uri.to_string(), "http://ns4242-0123456789ab:8080/run");
+        assert_eq!(netns_pid(&e.uri), Some(4242));
+        let plain = Endpoint::new(SocketAddr::from(([127, 0, 0, 1], 9)), "/run", "t");
+        assert_eq!(netns_pid(&plain.uri), None);
+    }
+
+    #[tokio::test]
+    async fn connects_inside_a_network_namespace() {
+        // Our own namespace, entered by pid: the path a container's takes.
+        let (endpoint, _) = serve(|_, b| Response::new(Full::new(b))).await;
+        let port = endpoint.uri.port_u16().unwrap();
+        let inside = Endpoint::in_netns(std::process::id(), "self", port, "/run", "t0ken");
+        let client = ContainerClient::new(Duration::from_secs(60));
+        let reply = client.post(&inside, Bytes::from("{}"), 100).await.unwrap();
+        assert_eq!(reply.body, Bytes::from("{}"));
     }
 
     #[tokio::test]

@@ -13,7 +13,9 @@
 //!   mounts at `/tmp` and `/action` (what the proxy writes at `/init`); blackbox images
 //!   keep a writable root, since the user's image decides where its program writes;
 //! - the invoker's labels, and its port 8080 published on 127.0.0.1 only, with an
-//!   ephemeral host port that is read back once after start.
+//!   ephemeral host port that is read back once after start; or, with
+//!   [`ActionNetwork::None`], no network at all, the proxy reached through the container's
+//!   network namespace.
 //!
 //! The runtime images and the skeleton also run as an unprivileged user (uid 1000), set in
 //! the images (`images/`).
@@ -39,6 +41,7 @@ use tokio::sync::OnceCell;
 use tracing::{debug, error, info, warn};
 use whisk_proxy::config::ENV_TOKEN;
 
+use crate::client::check_netns_access;
 use crate::factory::{new_token, ContainerFactory, ContainerHandle, ContainerSpec, FactoryError};
 use crate::logs::{LogLine, LogLines, LogStream};
 
@@ -72,6 +75,22 @@ pub enum ActionNetwork {
     /// reach outside as dockerd's NAT allows (OpenWhisk's default: actions may call out),
     /// but no other container. It holds only while dockerd manages iptables.
     Isolated(String),
+    /// No network at all (`--network none`): the action reaches nothing, not even
+    /// outside, and needs no iptables. The invoker reaches the proxy through the
+    /// container's network namespace, which needs whiskd to run as root.
+    None,
+}
+
+impl ActionNetwork {
+    /// `none` is [`ActionNetwork::None`] (Docker's name for no network); any other name is
+    /// an isolated bridge network of that name.
+    pub fn named(name: &str) -> Self {
+        if name == "none" {
+            Self::None
+        } else {
+            Self::Isolated(name.to_owned())
+        }
+    }
 }
 
 impl Default for ActionNetwork {
@@ -129,18 +148,28 @@ impl DockerFactory {
     }
 
     /// Makes sure the action network exists and isolates its containers, creating it if
-    /// missing. Called by the first container start; call it at start-up to learn early.
+    /// missing (without a network: that this process can enter network namespaces).
+    /// Called by the first container start; call it at start-up to learn early.
     ///
     /// # Errors
     /// The network cannot be created, or a network of that name exists that lets its
-    /// containers reach each other (it is not used: no container starts).
+    /// containers reach each other (it is not used: no container starts); without a
+    /// network, namespaces cannot be entered.
     pub async fn prepare(&self) -> Result<(), FactoryError> {
         self.network_ready
             .get_or_try_init(|| async {
-                let ActionNetwork::Isolated(name) = &self.network;
-                let result = self.ensure_isolated_network(name).await;
+                let result = match &self.network {
+                    ActionNetwork::Isolated(name) => self.ensure_isolated_network(name).await,
+                    ActionNetwork::None => check_netns_access().map_err(|e| {
+                        FactoryError::Engine(format!(
+                            "containers without a network are reached through their network \
+                             namespace, which this process may not enter ({e}); run whiskd \
+                             as root or use an isolated action network"
+                        ))
+                    }),
+                };
                 if let Err(e) = &result {
-                    error!(network = %name, error = %e, "ACTION NETWORK NOT ISOLATED: no action container will start until this is fixed.");
+                    error!(network = ?self.network, error = %e, "ACTION NETWORK NOT USABLE: no action container will start until this is fixed.");
                 }
                 result
             })
@@ -196,7 +225,19 @@ impl DockerFactory {
     /// What to create for `spec`, with `token` for its proxy (see the module documentation).
     fn create_body(&self, spec: &ContainerSpec, token: &str) -> ContainerCreateBody {
         let memory = i64::try_from(spec.memory_mb.saturating_mul(1024 * 1024)).unwrap_or(i64::MAX);
-        let ActionNetwork::Isolated(network) = &self.network;
+        let (network, port_bindings) = match &self.network {
+            ActionNetwork::Isolated(name) => (
+                name.clone(),
+                Some(HashMap::from([(
+                    ACTION_PORT.to_owned(),
+                    Some(vec![PortBinding {
+                        host_ip: Some(Ipv4Addr::LOCALHOST.to_string()),
+                        host_port: Some(String::new()),
+                    }]),
+                )])),
+            ),
+            ActionNetwork::None => ("none".to_owned(), None),
+        };
         // The runtime images keep nothing outside these; blackbox images are the user's.
         let read_only = spec.kind != BLACKBOX;
         let tmpfs = read_only.then(|| {
@@ -229,19 +270,13 @@ impl DockerFactory {
                 cap_add: Some(Vec::new()),
                 readonly_rootfs: Some(read_only),
                 tmpfs,
-                network_mode: Some(network.clone()),
+                network_mode: Some(network),
                 ulimits: Some(vec![ResourcesUlimits {
                     name: Some("nofile".into()),
                     soft: Some(1024),
                     hard: Some(1024),
                 }]),
-                port_bindings: Some(HashMap::from([(
-                    ACTION_PORT.to_owned(),
-                    Some(vec![PortBinding {
-                        host_ip: Some(Ipv4Addr::LOCALHOST.to_string()),
-                        host_port: Some(String::new()),
-                    }]),
-                )])),
+                port_bindings,
                 log_config: Some(HostConfigLogConfig {
                     typ: Some("json-file".into()),
                     config: Some(HashMap::from([
@@ -291,23 +326,36 @@ impl DockerFactory {
         pulled.unwrap_or(false)
     }
 
-    async fn published_port(&self, id: &str) -> Result<u16, FactoryError> {
+    /// Where the started container's proxy is reached: its published loopback port, or,
+    /// without a network, port 8080 in the namespace of its init process.
+    async fn address(&self, id: &str) -> Result<(SocketAddr, Option<u32>), FactoryError> {
         let info = self
             .docker
             .inspect_container(id, None::<InspectContainerOptions>)
             .await
             .map_err(engine)?;
-        if info.state.as_ref().and_then(|s| s.running) == Some(false) {
+        let state = info.state.as_ref();
+        if state.and_then(|s| s.running) == Some(false) {
             return Err(FactoryError::Exited(id.to_owned()));
         }
-        info.network_settings
+        if self.network == ActionNetwork::None {
+            let pid = state
+                .and_then(|s| s.pid)
+                .and_then(|p| u32::try_from(p).ok())
+                .filter(|&p| p > 0)
+                .ok_or_else(|| FactoryError::Engine(format!("container {id} has no process")))?;
+            return Ok((SocketAddr::from((Ipv4Addr::LOCALHOST, 8080)), Some(pid)));
+        }
+        let port: u16 = info
+            .network_settings
             .and_then(|n| n.ports)
             .and_then(|mut ports| ports.remove(ACTION_PORT))
             .flatten()
             .into_iter()
             .flatten()
             .find_map(|b| b.host_port.and_then(|p| p.parse().ok()))
-            .ok_or_else(|| FactoryError::Engine(format!("container {id} has no published port")))
+            .ok_or_else(|| FactoryError::Engine(format!("container {id} has no published port")))?;
+        Ok((SocketAddr::from((Ipv4Addr::LOCALHOST, port)), None))
     }
 
     async fn start(&self, id: &str, token: String) -> Result<ContainerHandle, FactoryError> {
@@ -315,11 +363,12 @@ impl DockerFactory {
             .start_container(id, None)
             .await
             .map_err(engine)?;
-        let port = self.published_port(id).await?;
+        let (addr, netns_pid) = self.address(id).await?;
         Ok(ContainerHandle {
             id: id.to_owned(),
-            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            addr,
             token,
+            netns_pid,
         })
     }
 }

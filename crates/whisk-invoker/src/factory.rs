@@ -69,6 +69,9 @@ pub struct ContainerHandle {
     pub id: String,
     /// Where its port 8080 is reachable (a loopback address).
     pub addr: SocketAddr,
+    /// The process whose network namespace `addr` is in, for a container without a
+    /// network (the invoker connects from inside it); `None`: the invoker's own.
+    pub netns_pid: Option<u32>,
     /// The secret the container's proxy demands on `/init` and `/run`, as
     /// `Authorization: Bearer <token>`; made by the factory for this container alone.
     pub token: String,

@@ -93,7 +93,10 @@ impl fmt::Debug for Container {
 
 /// `http://<addr>/init` and `http://<addr>/run` of a started container, with its token.
 fn container_uris(handle: &ContainerHandle) -> (Endpoint, Endpoint) {
-    let endpoint = |path: &str| Endpoint::new(handle.addr, path, &handle.token);
+    let endpoint = |path: &str| match handle.netns_pid {
+        None => Endpoint::new(handle.addr, path, &handle.token),
+        Some(pid) => Endpoint::in_netns(pid, &handle.id, handle.addr.port(), path, &handle.token),
+    };
     (endpoint("/init"), endpoint("/run"))
 }
 

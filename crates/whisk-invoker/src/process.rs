@@ -405,6 +405,7 @@ impl ContainerFactory for ProcessFactory {
             id: spec.name.clone(),
             addr,
             token,
+            netns_pid: None,
         })
     }
 

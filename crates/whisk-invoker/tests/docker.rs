@@ -19,8 +19,8 @@ use serde_json::{json, Value};
 use tokio::sync::oneshot;
 use whisk_bus::{Bus, EmbeddedBus, Subscription};
 use whisk_invoker::{
-    ContainerFactory, ContainerSpec, DockerFactory, Invoker, InvokerConfig, DEFAULT_SOCKET,
-    LABEL_INVOKER,
+    ActionNetwork, ContainerFactory, ContainerSpec, DockerFactory, Invoker, InvokerConfig,
+    DEFAULT_SOCKET, LABEL_INVOKER,
 };
 use whisk_store::{ActivationStore, SqliteStore};
 use whisk_types::message::{completion_subject, invoker_topic, ACTION_CHANGED_SUBJECT};
@@ -204,7 +204,20 @@ impl Harness {
         bus: Arc<EmbeddedBus>,
         store: Arc<SqliteStore>,
     ) -> Self {
-        let factory = DockerFactory::connect(DEFAULT_SOCKET).await.unwrap();
+        Self::start_on(config, ActionNetwork::default(), bus, store).await
+    }
+
+    /// An invoker whose containers join `network`.
+    async fn start_on(
+        config: InvokerConfig,
+        network: ActionNetwork,
+        bus: Arc<EmbeddedBus>,
+        store: Arc<SqliteStore>,
+    ) -> Self {
+        let factory = DockerFactory::connect(DEFAULT_SOCKET)
+            .await
+            .unwrap()
+            .with_network(network);
         let docker = factory.docker().clone();
         let id = config.id;
         let controller = format!("test{id}");
@@ -1401,5 +1414,40 @@ async fn hostile_actions_end_in_errors_while_other_namespaces_are_served() {
         &error[..error.len().min(200)]
     );
     assert_others_are_served(&mut h).await;
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_network_actions_reach_nothing_and_still_run() {
+    if !docker_available() {
+        return;
+    }
+    let mut h = Harness::start_on(
+        Harness::config(),
+        ActionNetwork::None,
+        Arc::new(EmbeddedBus::temporary().unwrap()),
+        Arc::new(SqliteStore::temporary().unwrap()),
+    )
+    .await;
+    // Its only interface is loopback; cold start, warm reuse and logs work through the
+    // container's namespace.
+    let probe = shell(
+        "alone",
+        r#"echo "interfaces: $(ls /sys/class/net | tr '\n' ' ')"
+echo "{\"interfaces\":\"$(ls /sys/class/net | tr '\n' ' ')\"}""#,
+        ActionLimits::default(),
+    );
+    let a = h.invoke(&h.message(&probe, json!({}))).await;
+    assert_eq!(a.response.result, json!({"interfaces": "lo "}), "{a:?}");
+    assert!(
+        a.logs
+            .iter()
+            .any(|l| l.ends_with("stdout: interfaces: lo ")),
+        "{:?}",
+        a.logs
+    );
+    let b = h.invoke(&h.message(&probe, json!({}))).await;
+    assert_eq!(b.response.result, json!({"interfaces": "lo "}));
+    assert!(annotation(&b, "initTime").is_none());
     h.stop().await;
 }

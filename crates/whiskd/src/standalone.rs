@@ -61,7 +61,8 @@ pub struct StandaloneArgs {
     /// cannot reach each other (`enable_icc=false`), created if missing; whiskd refuses to
     /// start with a network of that name that lets containers talk. Outbound traffic is
     /// allowed (as dockerd's NAT allows). One network per engine is enough: every
-    /// installation may share it.
+    /// installation may share it. `none`: no network at all (actions reach nothing; whiskd
+    /// reaches them through their network namespace, which needs root).
     #[arg(long, env = "RWHISK_ACTION_NETWORK", default_value = whisk_invoker::DEFAULT_ACTION_NETWORK)]
     action_network: String,
     /// Prewarmed containers per kind: `0` for none, or KIND=COUNT[@MEMORY_MB],... such as
@@ -145,7 +146,7 @@ async fn run(args: StandaloneArgs) -> Result<()> {
             runtimes_dir: args.runtimes_dir.clone(),
             work_dir: data_dir.join(containers::PROCESS_DIR),
         },
-        ActionNetwork::Isolated(args.action_network.clone()),
+        ActionNetwork::named(&args.action_network),
     )
     .await?;
     let invoker_config = InvokerConfig {

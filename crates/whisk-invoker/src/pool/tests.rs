@@ -46,6 +46,7 @@ impl ContainerFactory for CountingFactory {
             id: format!("c{n}"),
             addr: SocketAddr::from(([127, 0, 0, 1], 9)),
             token: format!("token{n}"),
+            netns_pid: None,
         })
     }
     async fn destroy(&self, id: &str) -> Result<(), FactoryError> {
