@@ -515,3 +515,41 @@ impl ContainerFactory for DockerFactory {
         .unwrap_or(false)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn network(driver: &str, icc: Option<&str>) -> NetworkInspect {
+        NetworkInspect {
+            driver: Some(driver.into()),
+            options: icc.map(|v| HashMap::from([(ICC_OPTION.to_owned(), v.to_owned())])),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn only_a_bridge_without_icc_is_isolating() {
+        assert_eq!(isolating("n", &network("bridge", Some("false"))), Ok(()));
+        for bad in [
+            network("bridge", None),
+            network("bridge", Some("true")),
+            network("overlay", Some("false")),
+        ] {
+            let err = isolating("n", &bad).unwrap_err().to_string();
+            assert!(
+                err.contains("lets its containers reach each other"),
+                "{err}"
+            );
+        }
+    }
+
+    #[test]
+    fn none_names_no_network() {
+        assert_eq!(ActionNetwork::named("none"), ActionNetwork::None);
+        assert_eq!(
+            ActionNetwork::named("mine"),
+            ActionNetwork::Isolated("mine".into())
+        );
+    }
+}

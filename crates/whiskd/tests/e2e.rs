@@ -400,3 +400,47 @@ async fn every_accepted_invocation_survives_a_crash() {
         ids
     );
 }
+
+#[tokio::test]
+async fn whiskd_refuses_an_action_network_that_lets_containers_talk() {
+    // A network of the engine's defaults: containers on it reach each other.
+    let name = unique("rwhisk-test-open");
+    let created = std::process::Command::new("docker")
+        .args(["network", "create", &name])
+        .output()
+        .unwrap();
+    assert!(created.status.success(), "{created:?}");
+    let data = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_whiskd"))
+        .arg("standalone")
+        .arg("--data-dir")
+        .arg(data.path())
+        .args(["--http-addr", "127.0.0.1:0", "--https-addr", "127.0.0.1:0"])
+        .args(["--stem-cells", "0", "--action-network", &name])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + support::patience();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            break None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    let _ = std::process::Command::new("docker")
+        .args(["network", "rm", &name])
+        .output();
+    let status = status.expect("whiskd kept running on a network without isolation");
+    assert!(!status.success(), "{stderr}");
+    assert!(
+        stderr.contains("lets its containers reach each other"),
+        "{stderr}"
+    );
+}
