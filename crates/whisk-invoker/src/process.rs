@@ -356,6 +356,11 @@ impl ContainerFactory for ProcessFactory {
             }
         };
         let pid = child.id();
+        if let Some(pid) = pid {
+            if let Err(e) = tokio::fs::write(dir.join(PID_FILE), pid.to_string()).await {
+                warn!(error = %e, "Writing a process id failed; a crash may leave the process.");
+            }
+        }
         let (out, err) = (child.stdout.take(), child.stderr.take());
         let started = async {
             // Before the proxy can have run anything of the action's: it needs `/init`.
@@ -384,11 +389,6 @@ impl ContainerFactory for ProcessFactory {
                 return Err(e);
             }
         };
-        if let Some(pid) = pid {
-            if let Err(e) = tokio::fs::write(dir.join(PID_FILE), pid.to_string()).await {
-                warn!(error = %e, "Writing a process id failed; a crash may leave the process.");
-            }
-        }
         debug!(name = %spec.name, %addr, ?pid, kind = %spec.kind, "Action process started.");
         self.entries().insert(
             spec.name.clone(),
