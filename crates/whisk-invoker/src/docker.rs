@@ -359,10 +359,23 @@ impl DockerFactory {
     }
 
     async fn start(&self, id: &str, token: String) -> Result<ContainerHandle, FactoryError> {
-        self.docker
-            .start_container(id, None)
-            .await
-            .map_err(engine)?;
+        match self.docker.start_container(id, None).await {
+            Ok(()) => {}
+            // The action network was removed since it was prepared (`docker network prune`
+            // removes it while no container uses it): make it again, once.
+            Err(e) if status_of(&e) == Some(404) && e.to_string().contains("network") => {
+                let ActionNetwork::Isolated(name) = &self.network else {
+                    return Err(engine(e));
+                };
+                warn!(network = %name, "The action network is gone; creating it again.");
+                self.ensure_isolated_network(name).await?;
+                self.docker
+                    .start_container(id, None)
+                    .await
+                    .map_err(engine)?;
+            }
+            Err(e) => return Err(engine(e)),
+        }
         let (addr, netns_pid) = self.address(id).await?;
         Ok(ContainerHandle {
             id: id.to_owned(),

@@ -1451,3 +1451,54 @@ echo "{\"interfaces\":\"$(ls /sys/class/net | tr '\n' ' ')\"}""#,
     assert!(annotation(&b, "initTime").is_none());
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_action_network_removed_while_running_is_made_again() {
+    if !docker_available() {
+        return;
+    }
+    // A network of this test's own, so removing it disturbs no one else.
+    let network = format!("rwhisk-test-{}", invoker_id());
+    let mut h = Harness::start_on(
+        Harness::config(),
+        ActionNetwork::Isolated(network.clone()),
+        Arc::new(EmbeddedBus::temporary().unwrap()),
+        Arc::new(SqliteStore::temporary().unwrap()),
+    )
+    .await;
+    let echo = shell("echo", r#"echo "{\"ok\":true}""#, ActionLimits::default());
+    let a = h.invoke(&h.message(&echo, json!({}))).await;
+    assert_eq!(a.response.result, json!({"ok": true}), "{a:?}");
+    // What `docker network prune` does once no container uses it.
+    let echo2 = shell("echo2", r#"echo "{\"ok\":2}""#, ActionLimits::default());
+    for id in containers_of(&h.docker, h.id).await {
+        h.docker
+            .remove_container(
+                &id,
+                Some(bollard::query_parameters::RemoveContainerOptions {
+                    force: true,
+                    ..Default::default()
+                }),
+            )
+            .await
+            .unwrap();
+    }
+    h.docker.remove_network(&network).await.unwrap();
+    let b = h.invoke(&h.message(&echo2, json!({}))).await;
+    assert_eq!(b.response.result, json!({"ok": 2}), "{b:?}");
+    let net = h.docker.inspect_network(&network, None).await.unwrap();
+    assert_eq!(
+        net.options
+            .unwrap_or_default()
+            .get("com.docker.network.bridge.enable_icc"),
+        Some(&"false".to_owned())
+    );
+    h.stop().await;
+    let _ = remove_network(&network).await;
+}
+
+/// Removes a network a test made.
+async fn remove_network(network: &str) -> Result<(), bollard::errors::Error> {
+    let docker = DockerFactory::connect(DEFAULT_SOCKET).await.unwrap();
+    docker.docker().remove_network(network).await
+}
