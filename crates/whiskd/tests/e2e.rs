@@ -444,3 +444,33 @@ async fn whiskd_refuses_an_action_network_that_lets_containers_talk() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn actions_run_without_any_network() {
+    let s = Server::start_with(&["--action-network", "none"]).await;
+    let name = unique("offline");
+    s.docker_action(
+        &name,
+        "openwhisk/dockerskeleton",
+        Some("#!/bin/sh\necho \"{\\\"interfaces\\\":\\\"$(ls /sys/class/net | tr '\\n' ' ')\\\"}\"\n"),
+        json!({}),
+    )
+    .await;
+    let (status, record) = s.invoke(&name, "blocking=true", json!({})).await;
+    assert_eq!(status, 200, "{record}");
+    assert_eq!(record["response"]["result"], json!({"interfaces": "lo "}));
+    // A runtime kind too, through a stem cell made without a network.
+    let node = unique("offline-node");
+    let r = s
+        .put_action(
+            &node,
+            json!({"kind": "nodejs:default",
+                   "code": "function main() { return {n: require('os').networkInterfaces()}; }"}),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let (status, record) = s.invoke(&node, "blocking=true", json!({})).await;
+    assert_eq!(status, 200, "{record}");
+    let interfaces = record["response"]["result"]["n"].as_object().unwrap();
+    assert_eq!(interfaces.keys().collect::<Vec<_>>(), ["lo"], "{record}");
+}
