@@ -63,7 +63,7 @@ pub struct ContainerSpec {
 }
 
 /// A started container.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct ContainerHandle {
     /// The engine's id, passed back to [`ContainerFactory::destroy`] and `logs`.
     pub id: String,
@@ -75,6 +75,17 @@ pub struct ContainerHandle {
     /// The secret the container's proxy demands on `/init` and `/run`, as
     /// `Authorization: Bearer <token>`; made by the factory for this container alone.
     pub token: String,
+}
+
+impl std::fmt::Debug for ContainerHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the token: handles end up in logs.
+        f.debug_struct("ContainerHandle")
+            .field("id", &self.id)
+            .field("addr", &self.addr)
+            .field("netns_pid", &self.netns_pid)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A fresh secret for one container: 244 random bits (two v4 UUIDs) as hex.
