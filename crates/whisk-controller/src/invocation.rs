@@ -181,8 +181,24 @@ impl Controller {
     /// for `inv.id` are woken through [`Controller::complete`].
     ///
     /// # Errors
-    /// The bus refused the invocation, or no invoker is configured.
+    /// 429 from the throttles; the bus refused the invocation, or no invoker is configured.
     pub(crate) async fn activate(self: &Arc<Self>, inv: Invocation) -> Result<(), ApiError> {
+        // Every activation a user starts is throttled here; components of a composition
+        // are not (their top-level invoke was).
+        let top_level = inv.cause.is_none();
+        if top_level {
+            self.admit_invocation(&inv.user.namespace, inv.id, inv.component_wait())
+                .await?;
+        }
+        let id = inv.id;
+        let started = self.launch(inv).await;
+        if started.is_err() && top_level {
+            self.throttles.release(&id);
+        }
+        started
+    }
+
+    async fn launch(self: &Arc<Self>, inv: Invocation) -> Result<(), ApiError> {
         match inv.mode() {
             Mode::Primitive => self.publish(&self.message(&inv)).await,
             Mode::Builtin => {
