@@ -123,7 +123,7 @@ impl Controller {
             publish: false,
             annotations: Parameters::default(),
         };
-        self.activations.put(&record).await?;
+        self.keep(&record).await?;
         Ok(Fired::Fired(id))
     }
 

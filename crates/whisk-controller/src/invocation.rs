@@ -200,7 +200,10 @@ impl Controller {
 
     async fn launch(self: &Arc<Self>, inv: Invocation) -> Result<(), ApiError> {
         match inv.mode() {
-            Mode::Primitive => self.publish(&self.message(&inv)).await,
+            Mode::Primitive => {
+                let store = self.limits_of(&inv.user.namespace).await.store_activations;
+                self.publish(&self.message(&inv, store)).await
+            }
             Mode::Builtin => {
                 let start = now_millis();
                 let response = crate::alarms::run_feed(self, &inv).await;
@@ -246,13 +249,29 @@ impl Controller {
 
     /// Stores a record the controller made and wakes whoever waits for it.
     pub(crate) async fn finish(&self, record: Activation) {
-        if let Err(e) = self.activations.put(&record).await {
+        if let Err(e) = self.keep(&record).await {
             tracing::error!(activation_id = %record.activation_id, error = %e, "Could not store an activation record.");
         }
         self.complete(record);
     }
 
-    fn message(&self, inv: &Invocation) -> ActivationMessage {
+    /// Stores a record the controller made, unless its namespace's `storeActivations`
+    /// limit is off (as OpenWhisk's `storeAfterCheck`).
+    ///
+    /// # Errors
+    /// The store failed.
+    pub(crate) async fn keep(&self, record: &Activation) -> Result<(), whisk_store::StoreError> {
+        if self
+            .limits_of(record.namespace.namespace())
+            .await
+            .store_activations
+        {
+            self.activations.put(record).await?;
+        }
+        Ok(())
+    }
+
+    fn message(&self, inv: &Invocation, store_record: bool) -> ActivationMessage {
         let action = &inv.target.action;
         let provide_key = action.annotations.get(PROVIDE_API_KEY).is_none()
             || action.annotations.is_truthy(PROVIDE_API_KEY);
@@ -270,6 +289,7 @@ impl Controller {
             received_at: inv.received_at,
             cause: inv.cause,
             binding: inv.target.binding.clone(),
+            store_record,
         }
     }
 }

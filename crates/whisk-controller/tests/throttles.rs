@@ -497,3 +497,84 @@ async fn an_alarm_firing_more_often_than_the_minimum_period_is_refused() {
     assert_eq!(r.status, 502, "{}", r.text);
     s.check(create("0 * * * * *"), 200, "success").await;
 }
+
+#[tokio::test]
+async fn store_activations_off_keeps_no_records() {
+    let s = Stack::start_with(ControllerConfig {
+        limits_cache_ttl: Duration::from_millis(100),
+        ..support::config()
+    })
+    .await;
+    s.create_action("hello", json!({})).await;
+    s.check(
+        put(
+            &format!("{ACTIONS}/seq"),
+            json!({"exec": {"kind": "sequence", "components": ["/_/hello"]}}),
+        ),
+        200,
+        "",
+    )
+    .await;
+    s.check(put(&format!("{TRIGGERS}/t"), json!({})), 200, "")
+        .await;
+    s.check(
+        put(
+            "/api/v1/namespaces/_/rules/r",
+            json!({"trigger": "/_/t", "action": "/_/hello"}),
+        ),
+        200,
+        "",
+    )
+    .await;
+    s.store
+        .put_namespace_limits(
+            &guest(),
+            &LimitOverrides {
+                store_activations: Some(false),
+                ..LimitOverrides::default()
+            },
+        )
+        .await
+        .unwrap();
+    eventually("the limit is read", || async {
+        let l = s.send(get("/api/v1/namespaces/_/limits")).await.json();
+        (l["storeActivations"] == false).then_some(())
+    })
+    .await;
+    // Blocking callers still get the result.
+    let r = s
+        .check(
+            post(&format!("{ACTIONS}/hello?blocking=true"), json!({})),
+            200,
+            "",
+        )
+        .await
+        .json();
+    let id = r["activationId"].as_str().unwrap().to_owned();
+    let seq = s
+        .check(
+            post(&format!("{ACTIONS}/seq?blocking=true"), json!({})),
+            200,
+            "",
+        )
+        .await
+        .json();
+    s.check(post(&format!("{TRIGGERS}/t"), json!({})), 202, "")
+        .await;
+    s.check(
+        get(&format!("/api/v1/namespaces/_/activations/{id}")),
+        404,
+        "",
+    )
+    .await;
+    s.check(
+        get(&format!(
+            "/api/v1/namespaces/_/activations/{}",
+            seq["activationId"].as_str().unwrap()
+        )),
+        404,
+        "",
+    )
+    .await;
+    assert!(s.records("guest").await.is_empty(), "no record at all");
+}

@@ -133,6 +133,43 @@ async fn blocked_regenerated_and_deleted_keys_stop_working() {
     until_status("the deleted key is refused", 401, || list(&new)).await;
 }
 
+#[tokio::test]
+async fn store_activations_false_keeps_no_record_in_the_invoker() {
+    let s = Server::start_with(&["--stem-cells", "0"]).await;
+    s.docker_action("hello", "whisk/example-c", None, json!({}))
+        .await;
+    assert_eq!(
+        admin(
+            &s,
+            &["limits", "set", "guest", "--storeActivations", "false"]
+        ),
+        "Limits successfully set for 'guest'"
+    );
+    let limits = eventually("storeActivations reported", || async {
+        let l: Value = s
+            .req(Method::GET, "limits")
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        (l["storeActivations"] == false).then_some(l)
+    })
+    .await;
+    assert_eq!(limits["storeActivations"], false);
+    let (status, record) = s.invoke("hello", "blocking=true", json!({"k": "v"})).await;
+    assert_eq!(status, 200, "{record}");
+    assert_eq!(record["response"]["result"]["msg"], "Hello from C program!");
+    let id = record["activationId"].as_str().unwrap();
+    let r = s
+        .req(Method::GET, &format!("activations/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404, "the invoker kept no record");
+}
+
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }

@@ -439,9 +439,11 @@ async fn fake_invoker(
             publish: false,
             annotations,
         };
-        ActivationStore::put(store.as_ref(), &activation)
-            .await
-            .expect("store record");
+        if msg.store_record {
+            ActivationStore::put(store.as_ref(), &activation)
+                .await
+                .expect("store record");
+        }
         consumer.ack(&delivery.token).await.expect("ack");
         if flag("lose_completion") {
             continue;
