@@ -210,6 +210,18 @@ mod tests {
                 "HTTP method not allowed, supported methods: GET, PUT",
             ),
             (ApiError::NoInvoker, 503, "Service Unavailable"),
+            (
+                ApiError::TooManyRequests(
+                    "Too many requests in the last minute (count: 2, allowed: 1).".into(),
+                ),
+                429,
+                "Too many requests in the last minute (count: 2, allowed: 1).",
+            ),
+            (
+                ApiError::KindNotAllowed("python:3.11".into()),
+                403,
+                "The supplied authentication is not authorized to access actions of kind 'python:3.11'.",
+            ),
         ];
         for (e, status, text) in cases {
             assert_eq!(e.status().as_u16(), status, "{e:?}");

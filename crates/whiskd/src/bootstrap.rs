@@ -69,6 +69,14 @@ pub async fn ensure_guest(identities: &dyn IdentityStore, data_dir: &Path) -> Re
 /// # Errors
 /// The directory or a file cannot be created or changed.
 pub fn secure_data_dir(data_dir: &Path, files: &[&str]) -> Result<()> {
+    if let Ok(meta) = fs::metadata(data_dir) {
+        // A shared directory such as /tmp must not be taken over (made 0700).
+        anyhow::ensure!(
+            meta.permissions().mode() & 0o002 == 0,
+            "data directory {} is writable by everyone; give whiskd a directory of its own",
+            data_dir.display()
+        );
+    }
     fs::create_dir_all(data_dir)
         .with_context(|| format!("creating data directory {}", data_dir.display()))?;
     fs::set_permissions(data_dir, fs::Permissions::from_mode(0o700))
@@ -238,6 +246,14 @@ mod tests {
         fs::write(dir.join("old.db"), b"").unwrap();
         fs::set_permissions(dir.join("old.db"), fs::Permissions::from_mode(0o644)).unwrap();
         secure_data_dir(&dir, &["whisk.db", "old.db"]).unwrap();
+        let shared = parent.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap();
+        assert!(
+            secure_data_dir(&shared, &["whisk.db"]).is_err(),
+            "like /tmp"
+        );
+        assert_eq!(mode(&shared) & 0o777, 0o777, "left alone");
         let store = whisk_store::SqliteStore::open(&dir.join("whisk.db")).unwrap();
         ensure_guest(&store, &dir).await.unwrap();
         ensure_tls(&dir, None, None).unwrap();
