@@ -32,6 +32,18 @@ pub async fn ensure_guest(identities: &dyn IdentityStore, data_dir: &Path) -> Re
     if let (Some(record), Ok(text)) = (&existing, fs::read_to_string(&key_path)) {
         if let Some(key) = AuthKey::parse(text.trim()) {
             if key.uuid == record.identity.uuid && verify_secret(record, &key.secret) {
+                if !whisk_store::keys::is_current(record) {
+                    // A salted SHA-256 of an older version: rehash the same key with Argon2.
+                    let upgraded = SubjectRecord {
+                        salt: String::new(),
+                        secret_hash: hash_key(&key.secret),
+                        ..record.clone()
+                    };
+                    identities
+                        .put_subject(&upgraded)
+                        .await
+                        .context("rehashing the guest key")?;
+                }
                 return Ok(key);
             }
         }
@@ -226,6 +238,20 @@ mod tests {
                 "the key is not in the database"
             );
         }
+        // A key hashed by an older version (salted SHA-256) is rehashed with Argon2.
+        let salt = whisk_store::new_salt();
+        store
+            .put_subject(&SubjectRecord {
+                salt: salt.clone(),
+                secret_hash: whisk_store::hash_secret(&salt, &k1.secret),
+                ..rec.clone()
+            })
+            .await
+            .unwrap();
+        assert_eq!(ensure_guest(&store, dir.path()).await.unwrap(), k1);
+        let rec = store.subject_by_name(GUEST).await.unwrap().unwrap();
+        assert!(rec.secret_hash.starts_with("$argon2id$") && rec.salt.is_empty());
+        assert!(verify_secret(&rec, &k1.secret));
         // A lost key file gives a new key; the old one stops working.
         fs::remove_file(&path).unwrap();
         let k3 = ensure_guest(&store, dir.path()).await.unwrap();
