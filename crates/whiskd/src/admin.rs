@@ -54,6 +54,10 @@ enum UserCommand {
         /// Its namespace [default: the subject name].
         #[arg(long, short = 'n', alias = "ns")]
         namespace: Option<String>,
+        /// Use this `uuid:key` instead of a random one (wskadmin's `--auth`, e.g. to keep
+        /// the keys of an OpenWhisk installation).
+        #[arg(long, short = 'u', value_name = "UUID:KEY")]
+        auth: Option<String>,
     },
     /// Prints the subject's namespace and uuid (never its key, which is not stored).
     Get { subject: String },
@@ -162,8 +166,17 @@ async fn run(args: AdminArgs) -> Result<()> {
 /// Runs one command against `store`; the lines to print.
 async fn execute(store: &dyn IdentityStore, command: AdminCommand) -> Result<Vec<String>> {
     Ok(match command {
-        AdminCommand::User(UserCommand::Create { subject, namespace }) => {
-            vec![create_user(store, &subject, namespace.as_deref())
+        AdminCommand::User(UserCommand::Create {
+            subject,
+            namespace,
+            auth,
+        }) => {
+            let key = match auth {
+                Some(text) => AuthKey::parse(&text)
+                    .context("--auth must be UUID:KEY with a 64-character alphanumeric key")?,
+                None => AuthKey::generate(),
+            };
+            vec![create_user(store, &subject, namespace.as_deref(), key)
                 .await?
                 .to_string()]
         }
@@ -306,14 +319,16 @@ fn limit_lines(l: &LimitOverrides) -> Vec<String> {
     out
 }
 
-/// Creates `subject` in `namespace` (default: its own name) with a fresh key.
+/// Creates `subject` in `namespace` (default: its own name) with `key`.
 ///
 /// # Errors
-/// A subject shorter than 5 characters, a bad namespace name, or an existing subject.
+/// A subject shorter than 5 characters, a bad namespace name, an existing subject, or a
+/// key whose uuid another subject has.
 pub async fn create_user(
     store: &dyn IdentityStore,
     subject: &str,
     namespace: Option<&str>,
+    key: AuthKey,
 ) -> Result<AuthKey> {
     if subject.chars().count() < 5 {
         bail!("subject name must be at least 5 characters");
@@ -322,7 +337,9 @@ pub async fn create_user(
     if store.subject_by_name(subject).await?.is_some() {
         bail!("subject '{subject}' already exists");
     }
-    let key = AuthKey::generate();
+    if store.subject_by_uuid(&key.uuid).await?.is_some() {
+        bail!("another subject has the uuid {}", key.uuid);
+    }
     store
         .put_subject(&SubjectRecord {
             identity: Identity {
@@ -368,6 +385,25 @@ mod tests {
             .await
             .unwrap();
         assert!(admin(&store, "user create abc").await.is_err());
+        let given = AuthKey::generate();
+        assert_eq!(
+            admin(&store, &format!("user create carol5 --auth {given}"))
+                .await
+                .unwrap(),
+            vec![given.to_string()]
+        );
+        let carol = store.subject_by_name("carol5").await.unwrap().unwrap();
+        assert_eq!(carol.identity.uuid, given.uuid);
+        assert!(whisk_store::verify_secret(&carol, &given.secret));
+        assert!(
+            admin(&store, &format!("user create dave55 --auth {given}"))
+                .await
+                .is_err(),
+            "uuid taken"
+        );
+        assert!(admin(&store, "user create erin55 --auth nope")
+            .await
+            .is_err());
         assert!(admin(&store, "user create alice5").await.is_err());
 
         let listed = admin(&store, "user list alice5").await.unwrap();
