@@ -6,6 +6,7 @@
 //! itself), bounded in size. A deleted, blocked or replaced key therefore keeps working
 //! at most `ttl` on a controller that just saw it. Checks that miss the cache run in the
 //! blocking pool, at most [`MAX_HASHING`] at once, so wrong keys cannot starve requests.
+//! A legacy hash that verifies is replaced by an Argon2 hash of the same key.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -15,7 +16,7 @@ use axum::http::{header, HeaderMap};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
-use whisk_store::{verify_secret, IdentityStore};
+use whisk_store::{hash_key, keys, verify_secret, IdentityStore};
 use whisk_types::{AuthKey, Identity};
 
 use crate::error::ApiError;
@@ -96,15 +97,25 @@ impl AuthCache {
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         let secret = key.secret.clone();
-        let (record, matches) = tokio::task::spawn_blocking(move || {
+        let (record, matches, rehashed) = tokio::task::spawn_blocking(move || {
             let ok = verify_secret(&record, &secret);
-            (record, ok)
+            // A legacy salted SHA-256 gets an Argon2 hash of the same key.
+            let rehashed = (ok && !keys::is_current(&record)).then(|| hash_key(&secret));
+            (record, ok, rehashed)
         })
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?;
         drop(permit);
         if !matches {
             return Err(ApiError::AuthInvalid);
+        }
+        if let Some(new) = rehashed {
+            if let Err(e) = store
+                .rehash_secret(&key.uuid, &record.secret_hash, &new)
+                .await
+            {
+                tracing::warn!(uuid = %key.uuid, error = %e, "Could not rehash a legacy key.");
+            }
         }
         self.insert(digest, record.identity.clone());
         Ok(record.identity)

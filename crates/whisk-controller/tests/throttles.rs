@@ -363,6 +363,17 @@ async fn argon2_keys_authenticate() {
         ..key
     });
     s.check(get(ACTIONS).auth(&wrong), 401, "").await;
+
+    // The guest of the harness has a legacy salted SHA-256: it works, and is rehashed.
+    let before = s.store.subject_by_name("guest").await.unwrap().unwrap();
+    assert!(!before.secret_hash.starts_with("$argon2"));
+    s.check(get(ACTIONS), 200, "").await;
+    let after = s.store.subject_by_name("guest").await.unwrap().unwrap();
+    assert!(
+        after.secret_hash.starts_with("$argon2id$"),
+        "rehashed on login"
+    );
+    assert!(whisk_store::verify_secret(&after, &s.guest.secret));
 }
 
 #[tokio::test]

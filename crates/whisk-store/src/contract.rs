@@ -699,6 +699,24 @@ pub async fn subject_management(store: &dyn IdentityStore) {
             .blocked
     );
 
+    // A legacy hash is replaced only if it is still the one read.
+    let argon = hash_key("x");
+    assert!(!store
+        .rehash_secret(&a.identity.uuid, "not the hash", &argon)
+        .await
+        .unwrap());
+    assert!(store
+        .rehash_secret(&a.identity.uuid, &a.secret_hash, &argon)
+        .await
+        .unwrap());
+    let rehashed = store
+        .subject_by_uuid(&a.identity.uuid)
+        .await
+        .unwrap()
+        .expect("a");
+    assert_eq!(rehashed.secret_hash, argon);
+    assert!(rehashed.salt.is_empty() && verify_secret(&rehashed, "x"));
+
     assert!(store.delete_subject(&a.identity.subject).await.unwrap());
     assert!(!store.delete_subject(&a.identity.subject).await.unwrap());
     assert_eq!(store.subject_by_uuid(&a.identity.uuid).await.unwrap(), None);

@@ -248,6 +248,19 @@ pub trait IdentityStore: Send + Sync + 'static {
             .filter(|r| &r.identity.namespace == namespace && !r.blocked))
     }
 
+    /// Replaces the key hash of subject `uuid` with `secret_hash` (an Argon2 PHC string)
+    /// if it is still `old` (compare-and-set, so a concurrent key change wins); whether
+    /// it was replaced. Used to rehash legacy hashes on a successful login.
+    async fn rehash_secret(
+        &self,
+        uuid: &uuid::Uuid,
+        old: &str,
+        secret_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let _ = (uuid, old, secret_hash);
+        Ok(false)
+    }
+
     /// Removes the subject; `Ok(false)` when there was none.
     async fn delete_subject(&self, subject: &str) -> Result<bool, StoreError> {
         let _ = subject;

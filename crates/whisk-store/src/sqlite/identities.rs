@@ -129,6 +129,28 @@ impl IdentityStore for SqliteStore {
         .await
     }
 
+    async fn rehash_secret(
+        &self,
+        uuid: &uuid::Uuid,
+        old: &str,
+        secret_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let (uuid, old, new) = (uuid.to_string(), old.to_owned(), secret_hash.to_owned());
+        self.write(move |w| {
+            let n = w
+                .conn
+                .prepare_cached(
+                    "UPDATE subjects SET salt = '', secret_hash = ?3
+                     WHERE uuid = ?1 AND secret_hash = ?2",
+                )
+                .db()?
+                .execute(params![uuid, old, new])
+                .db()?;
+            Ok(n > 0)
+        })
+        .await
+    }
+
     async fn delete_subject(&self, subject: &str) -> Result<bool, StoreError> {
         let subject = subject.to_owned();
         self.write(move |w| {
