@@ -56,6 +56,9 @@ pub struct ControllerConfig {
     pub limits: NamespaceLimits,
     /// How often the alarm scheduler looks for due ticks (its resolution).
     pub scheduler_interval: Duration,
+    /// Longest a sequence or conductor waits for a nested composition; when it gives up
+    /// (and so ends), the nested one is cancelled.
+    pub composition_wait: Duration,
 }
 
 impl Default for ControllerConfig {
@@ -74,6 +77,7 @@ impl Default for ControllerConfig {
             runtimes: RuntimeManifest::default(),
             limits: NamespaceLimits::default(),
             scheduler_interval: Duration::from_secs(1),
+            composition_wait: Duration::from_secs(3600),
         }
     }
 }

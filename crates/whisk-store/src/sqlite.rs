@@ -31,6 +31,8 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBeha
 use serde_json::Value;
 use whisk_types::{now_millis, Activation, ActivationId, EntityName, FullyQualifiedName, Identity};
 
+mod compositions;
+
 use crate::{
     ActivationQuery, ActivationStore, Collection, Document, EntityStore, IdentityStore, ListQuery,
     Schedule, StoreError, SubjectRecord,
@@ -89,7 +91,7 @@ CREATE INDEX subjects_by_namespace ON subjects (namespace);
 /// Every schema change in order: `(version, statements)`. A file at version `v` gets each
 /// step above `v`, in one transaction; new steps are appended with the next free number
 /// (gaps are allowed, so parallel branches can reserve numbers).
-const MIGRATIONS: &[(i64, &str)] = &[(1, SCHEMA), (2, SCHEMA_V2)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, SCHEMA), (2, SCHEMA_V2), (4, compositions::SCHEMA)];
 
 /// The schema version this build writes: the last migration's.
 const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
