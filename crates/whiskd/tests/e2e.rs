@@ -400,3 +400,54 @@ async fn every_accepted_invocation_survives_a_crash() {
         ids
     );
 }
+
+/// A sequence accepted with 202 ends in a record even when whiskd is killed while it runs:
+/// its state is in the store, and the next start ends it as interrupted; the component
+/// that had started still runs to its own record.
+#[tokio::test]
+async fn a_sequence_cut_short_by_a_crash_ends_in_a_record() {
+    let mut s = Server::start().await;
+    let slow = unique("slowstep");
+    s.docker_action(
+        &slow,
+        SKELETON,
+        Some("#!/bin/sh\nsleep 6\necho '{\"done\":true}'\n"),
+        json!({}),
+    )
+    .await;
+    let seq = unique("crashseq");
+    let r = s
+        .req(Method::PUT, &format!("actions/{seq}"))
+        .json(&json!({"exec": {"kind": "sequence", "components": [format!("/_/{slow}")]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let (st, body) = s.invoke(&seq, "", json!({})).await;
+    assert_eq!(st, 202, "{body}");
+    let id = body["activationId"].as_str().unwrap().to_owned();
+    // Kill while the component runs in its container.
+    eventually("the component's container", || async {
+        (!containers_of(&format!("guest/{slow}")).is_empty()).then_some(())
+    })
+    .await;
+    s.kill9();
+    s.spawn().await;
+
+    let record = s.activation(&id).await;
+    assert_eq!(record["name"], seq.as_str());
+    assert_eq!(
+        record["response"]["status"], "whisk internal error",
+        "{record}"
+    );
+    assert_eq!(
+        record["response"]["result"]["error"],
+        "The composition was interrupted by a controller restart."
+    );
+    assert_eq!(annotation(&record, "kind"), Some(&json!("sequence")));
+    let logs = record["logs"].as_array().unwrap();
+    assert_eq!(logs.len(), 1, "the started component is listed: {record}");
+    let component = s.activation(logs[0].as_str().unwrap()).await;
+    assert_eq!(component["response"]["result"], json!({"done": true}));
+    assert_eq!(component["cause"], id.as_str());
+}
