@@ -647,17 +647,27 @@ async fn compositions_cut_short_by_a_restart_end_in_a_record() {
     .await;
     sequence(&s, "inner", &["/_/stuck"]).await;
     sequence(&s, "outer", &["/_/inner"]).await;
+    conductor(&s, "waits", |_| ok(json!({"action": "stuck"}))).await;
     let r = s
         .check(post(&format!("{ACTIONS}/outer"), json!({})), 202, "")
         .await
         .json();
     let id = r["activationId"].as_str().unwrap().to_owned();
-    // Wait until the hanging component was started, then restart.
-    eventually("both sequences running", || async {
-        (s.controller.compositions_running() == 2).then_some(())
+    let r = s
+        .check(post(&format!("{ACTIONS}/waits"), json!({})), 202, "")
+        .await
+        .json();
+    let session = r["activationId"].as_str().unwrap().to_owned();
+    // Wait until the hanging components were started (the rows list them), then restart.
+    eventually("the hanging components started", || async {
+        use whisk_store::CompositionStore;
+        let rows = s.store.list_compositions("c0").await.unwrap();
+        let mut started: Vec<usize> = rows.iter().map(|r| r.record.logs.len()).collect();
+        started.sort_unstable();
+        (started == [1, 1, 2]).then_some(())
     })
     .await;
-    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(s.controller.compositions_running(), 3);
     s.restart_controller().await;
 
     let outer = eventually("the outer record", || async {
@@ -680,5 +690,25 @@ async fn compositions_cut_short_by_a_restart_end_in_a_record() {
         .json();
     assert_eq!(inner["cause"], id.as_str());
     assert_eq!(inner["logs"].as_array().unwrap().len(), 1, "{inner}");
+
+    let session = s
+        .check(get(&format!("{ACTIVATIONS}/{session}")), 200, interrupted)
+        .await
+        .json();
+    let ann = |k: &str| {
+        session["annotations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["key"] == k)
+            .map(|a| a["value"].clone())
+    };
+    assert_eq!(ann("conductor"), Some(json!(true)), "{session}");
+    assert_eq!(ann("kind"), Some(json!("sequence")));
+    assert_eq!(
+        session["logs"].as_array().unwrap().len(),
+        2,
+        "the conductor step and the component it started: {session}"
+    );
     assert_eq!(s.controller.compositions_running(), 0);
 }
