@@ -451,3 +451,61 @@ async fn a_sequence_cut_short_by_a_crash_ends_in_a_record() {
     assert_eq!(component["response"]["result"], json!({"done": true}));
     assert_eq!(component["cause"], id.as_str());
 }
+
+/// A conductor that always continues with itself, in real containers, ends with
+/// OpenWhisk's composition error after at most 2n + 1 conductor runs (n = 50), and the
+/// platform keeps serving.
+#[tokio::test]
+async fn a_recursive_conductor_ends_with_the_composition_error() {
+    let s = Server::start().await;
+    let name = unique("recur");
+    let code = format!("#!/bin/sh\necho '{{\"action\":\"{name}\"}}'\n");
+    let r = s
+        .req(Method::PUT, &format!("actions/{name}"))
+        .json(&json!({
+            "exec": {"kind": "blackbox", "image": SKELETON, "code": code},
+            "annotations": [{"key": "conductor", "value": true}],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let (st, record) = s.invoke(&name, "blocking=true", json!({})).await;
+    assert_eq!(st, 502, "{record}");
+    assert_eq!(record["response"]["status"], "application error");
+    assert_eq!(
+        record["response"]["result"],
+        json!({"error": "Too many actions in the composition."})
+    );
+    // The steps are the records of the action without the `conductor` annotation.
+    let list: Value = s
+        .req(
+            Method::GET,
+            &format!("activations?name={name}&limit=200&docs=true"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let steps = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| annotation(a, "conductor").is_none())
+        .count();
+    assert!((1..=101).contains(&steps), "{steps} conductor runs");
+    let good = unique("after");
+    s.docker_action(
+        &good,
+        SKELETON,
+        Some("#!/bin/sh\necho '{\"ok\":true}'\n"),
+        json!({}),
+    )
+    .await;
+    let (st, r) = s
+        .invoke(&good, "blocking=true&result=true", json!({}))
+        .await;
+    assert_eq!((st, r), (200, json!({"ok": true})));
+}
