@@ -8,6 +8,7 @@ use std::sync::Arc;
 use serde_json::{json, Map, Value};
 use whisk_types::{Activation, ActivationResponse, FullyQualifiedName};
 
+use crate::composition;
 use crate::controller::Controller;
 use crate::error::ApiError;
 use crate::invocation::Invocation;
@@ -27,24 +28,23 @@ fn boxed(x: &Value, key: &str) -> Map<String, Value> {
     }
 }
 
-/// Runs a conductor session and returns its record (not yet stored).
+/// Runs a conductor session and returns its record (not yet stored). Conductor calls and
+/// components count against the accounting of the whole tree ([`crate::lineage`]).
 pub(crate) async fn run(ctl: &Arc<Controller>, inv: &Invocation) -> Activation {
     let start = whisk_types::now_millis();
     let max = ctl.config.limits.sequence_length;
     let mut logs = Vec::new();
     let mut duration = 0;
-    let mut conductor_calls = 0u64;
-    let mut component_calls = 0u64;
     let mut params = inv.payload.clone();
     let response = loop {
-        if conductor_calls >= 2 * max {
-            break ActivationResponse::application_error(json!(TOO_MANY), None);
-        }
-        conductor_calls += 1;
         let mut step = inv.child(inv.target.clone(), params.clone());
         step.plain = true;
-        let (id, wait) = (step.id, step.component_wait());
+        if !inv.lineage.conductor_call(max) || step.lineage.too_deep(max) {
+            break ActivationResponse::application_error(json!(TOO_MANY), None);
+        }
+        let (id, wait) = (step.id, step.component_wait(ctl.config.composition_wait));
         logs.push(id.to_string());
+        ctl.composition_progress(inv, start, &logs, duration).await;
         let result = match ctl.activate_and_wait(step, wait).await {
             Ok(Some(a)) => {
                 duration += a.effective_duration().unwrap_or(0);
@@ -65,8 +65,21 @@ pub(crate) async fn run(ctl: &Arc<Controller>, inv: &Invocation) -> Activation {
             .get("params")
             .map(|p| Value::Object(boxed(p, "value")))
             .unwrap_or_else(|| json!({}));
-        let target = match component(ctl, inv, next).await {
-            Ok(t) => t,
+        let child = match component(ctl, inv, next).await {
+            Ok(target) => {
+                // A nested session counts by its own conductor calls.
+                let session = inv.child(target, step_params);
+                let counts = !session.is_conductor();
+                if inv.lineage.component(max, counts) && !session.lineage.too_deep(max) {
+                    Ok(session)
+                } else {
+                    Err(TOO_MANY.to_owned())
+                }
+            }
+            Err(message) => Err(message),
+        };
+        let child = match child {
+            Ok(c) => c,
             Err(message) => {
                 let mut input = Map::new();
                 input.insert("error".into(), json!(message));
@@ -74,13 +87,9 @@ pub(crate) async fn run(ctl: &Arc<Controller>, inv: &Invocation) -> Activation {
                 continue;
             }
         };
-        component_calls += 1;
-        if component_calls > max {
-            break ActivationResponse::application_error(json!(TOO_MANY), None);
-        }
-        let child = inv.child(target, step_params);
-        let (id, wait) = (child.id, child.component_wait());
+        let (id, wait) = (child.id, child.component_wait(ctl.config.composition_wait));
         logs.push(id.to_string());
+        ctl.composition_progress(inv, start, &logs, duration).await;
         let out = match ctl.activate_and_wait(child, wait).await {
             Ok(Some(a)) => {
                 duration += a.effective_duration().unwrap_or(0);
@@ -91,14 +100,9 @@ pub(crate) async fn run(ctl: &Arc<Controller>, inv: &Invocation) -> Activation {
         };
         params = Value::Object(with_state(boxed(&out, "value"), state));
     };
-    let mut record = inv.record(start, response);
+    let mut record = composition::record(inv, start, response);
     record.duration = Some(duration);
     record.logs = logs;
-    record.annotations.set("kind", json!("sequence"));
-    record.annotations.set("conductor", json!(true));
-    record
-        .annotations
-        .set("topmost", json!(inv.cause.is_none()));
     record
 }
 

@@ -75,6 +75,9 @@ pub struct ControllerConfig {
     pub alarm_min_period: Duration,
     /// How often the alarm scheduler looks for due ticks (its resolution).
     pub scheduler_interval: Duration,
+    /// Longest a sequence or conductor waits for a nested composition; when it gives up
+    /// (and so ends), the nested one is cancelled.
+    pub composition_wait: Duration,
 }
 
 impl Default for ControllerConfig {
@@ -98,6 +101,7 @@ impl Default for ControllerConfig {
             action_limits: LimitBounds::default(),
             alarm_min_period: Duration::from_secs(60),
             scheduler_interval: Duration::from_secs(1),
+            composition_wait: Duration::from_secs(3600),
         }
     }
 }

@@ -110,7 +110,8 @@ impl Controller {
 
     /// Subscribes to this controller's completion subject and spawns the listener that
     /// resolves blocking invokes, makes sure the `whisk.system` namespace and its `alarms`
-    /// package exist, and starts the alarm scheduler. Returns once subscribed, so no
+    /// package exist, ends the compositions it left running when it last stopped, and
+    /// starts the alarm scheduler. Returns once subscribed, so no
     /// completion sent afterwards is missed. The background tasks stop on
     /// [`Controller::shutdown`] or when the controller drops.
     ///
@@ -119,6 +120,7 @@ impl Controller {
     pub async fn start(self: &Arc<Self>) -> Result<(), ControllerError> {
         self.start_listener().await?;
         crate::system::ensure(self).await?;
+        self.end_interrupted_compositions().await;
         let task = tokio::spawn(crate::alarms::scheduler::run(Arc::downgrade(self)));
         if let Some(old) = self
             .scheduler
@@ -157,6 +159,11 @@ impl Controller {
         }
         self.cancel.cancel();
         self.tasks.close();
+    }
+
+    /// How many compositions (sequences, conductor sessions) this controller is running.
+    pub fn compositions_running(&self) -> usize {
+        self.tasks.len()
     }
 
     /// How many passes the alarm scheduler has finished (for tests and metrics).

@@ -3,7 +3,8 @@
 //! [`Controller::activate`] (or [`Controller::activate_and_wait`]):
 //! - primitive actions are published to an invoker, which writes the record;
 //! - sequences and conductors run here, in a task the controller owns, and the controller
-//!   writes their record ([`crate::sequence`], [`crate::conductor`]);
+//!   writes their record ([`crate::composition`], [`crate::sequence`], [`crate::conductor`]);
+//!   each invocation's [`Lineage`] bounds how deep and how far its compositions go;
 //! - built-in actions (the alarms feeds) run here at once ([`crate::alarms`]).
 //!
 //! Every path ends in [`Controller::complete`], so a blocking waiter wakes the same way.
@@ -22,6 +23,7 @@ use whisk_types::{
 use crate::action_body::PROVIDE_API_KEY;
 use crate::controller::Controller;
 use crate::error::ApiError;
+use crate::lineage::Lineage;
 use crate::resolve::ResolvedAction;
 use crate::runtimes;
 
@@ -32,8 +34,6 @@ pub const FINAL: &str = "final";
 
 /// Extra wait for a component beyond its own time limit.
 const COMPONENT_GRACE: Duration = Duration::from_secs(60);
-/// Wait for a nested composition (it bounds its own components).
-const COMPOSITION_WAIT: Duration = Duration::from_secs(3600);
 
 /// One activation to start.
 #[derive(Debug, Clone)]
@@ -55,6 +55,8 @@ pub(crate) struct Invocation {
     pub blocking: bool,
     /// Run a conductor action as a plain action (a step of its own session).
     pub plain: bool,
+    /// Depth, shared accounting and cancellation scope in the tree this belongs to.
+    pub lineage: Lineage,
 }
 
 impl Invocation {
@@ -77,6 +79,7 @@ impl Invocation {
             cause: None,
             blocking: false,
             plain: false,
+            lineage: Lineage::root(),
         }
     }
 
@@ -93,6 +96,7 @@ impl Invocation {
             cause: Some(self.id),
             blocking: true,
             plain: false,
+            lineage: self.lineage.child(),
         }
     }
 
@@ -107,10 +111,16 @@ impl Invocation {
         }
     }
 
-    /// How long a composition waits for this invocation as one of its components.
-    pub fn component_wait(&self) -> Duration {
+    /// Whether this starts a conductor session.
+    pub fn is_conductor(&self) -> bool {
+        self.mode() == Mode::Conductor
+    }
+
+    /// How long a composition waits for this invocation as one of its components;
+    /// `composition` for a nested composition (it bounds its own components).
+    pub fn component_wait(&self, composition: Duration) -> Duration {
         match self.mode() {
-            Mode::Sequence | Mode::Conductor => COMPOSITION_WAIT,
+            Mode::Sequence | Mode::Conductor => composition,
             Mode::Primitive | Mode::Builtin => {
                 Duration::from_millis(self.target.action.limits.timeout) + COMPONENT_GRACE
             }
@@ -187,8 +197,12 @@ impl Controller {
         // are not (their top-level invoke was).
         let top_level = inv.cause.is_none();
         if top_level {
-            self.admit_invocation(&inv.user.namespace, inv.id, inv.component_wait())
-                .await?;
+            self.admit_invocation(
+                &inv.user.namespace,
+                inv.id,
+                inv.component_wait(self.config.composition_wait),
+            )
+            .await?;
         }
         let id = inv.id;
         let started = self.launch(inv).await;
@@ -210,22 +224,8 @@ impl Controller {
                 self.finish(inv.record(start, response)).await;
                 Ok(())
             }
-            Mode::Sequence => {
-                let ctl = self.clone();
-                self.spawn(async move {
-                    let record = crate::sequence::run(&ctl, &inv).await;
-                    ctl.finish(record).await;
-                });
-                Ok(())
-            }
-            Mode::Conductor => {
-                let ctl = self.clone();
-                self.spawn(async move {
-                    let record = crate::conductor::run(&ctl, &inv).await;
-                    ctl.finish(record).await;
-                });
-                Ok(())
-            }
+            Mode::Sequence => self.start_composition(inv, false).await,
+            Mode::Conductor => self.start_composition(inv, true).await,
         }
     }
 

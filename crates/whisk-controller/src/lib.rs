@@ -15,7 +15,10 @@
 //!   serves `/api/v1/web`.
 //! - `resolve` turns names into entities with entitlement, bindings and parameter merge.
 //! - `invocation` is the one internal invoke path (REST, web, rules, compositions);
-//!   `sequence` and `conductor` run compositions; `fire` fires triggers.
+//!   `composition` runs sequences and conductors as tasks with a row in the store (so a
+//!   crash still ends them in a record), `sequence` and `conductor` step them, and
+//!   `lineage` bounds the depth and size of what one invocation causes; `fire` fires
+//!   triggers.
 //! - `entities` types packages, triggers and rules; `system` makes `whisk.system`.
 //! - `alarms` runs the built-in feeds; `alarms::cron`, `alarms::plan` and
 //!   `alarms::scheduler` compute and fire their ticks.
@@ -35,6 +38,7 @@ mod action_body;
 mod alarms;
 mod auth;
 mod body;
+mod composition;
 mod conductor;
 pub mod config;
 pub mod controller;
@@ -42,6 +46,7 @@ mod entities;
 pub mod error;
 mod fire;
 mod invocation;
+mod lineage;
 pub mod metrics;
 mod request;
 mod resolve;

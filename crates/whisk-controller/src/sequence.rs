@@ -7,15 +7,21 @@
 use std::sync::Arc;
 
 use serde_json::json;
-use whisk_types::{Activation, ActivationResponse, EntityName, Exec, FullyQualifiedName};
+use whisk_types::{
+    Activation, ActivationResponse, EntityName, EntityPath, Exec, FullyQualifiedName,
+};
 
+use crate::composition;
 use crate::controller::Controller;
 use crate::error::ApiError;
 use crate::invocation::{next_input, Invocation};
-use crate::resolve::resolve_action;
+use crate::lineage::sequence_atomic;
+use crate::resolve::{resolve_action, resolve_package};
 
 /// Text of a sequence over the length limit, at PUT and at run time.
 pub(crate) const TOO_LONG: &str = "Too many actions in the sequence.";
+/// Text of a sequence that contains itself, directly or through others.
+pub(crate) const CYCLIC: &str = "Sequence may not refer to itself.";
 /// Text of a component that cannot be found (or may not be used).
 pub(crate) const COMPONENT_MISSING: &str = "Sequence component does not exist.";
 
@@ -26,18 +32,20 @@ pub(crate) async fn run(ctl: &Arc<Controller>, inv: &Invocation) -> Activation {
         Exec::Sequence { components } => components.clone(),
         _ => Vec::new(),
     };
-    let topmost = inv.cause.is_none();
     let max = ctl.config.limits.sequence_length;
+    // The atomic actions of this nest of sequences; the outermost checks the whole nest
+    // before it starts anything, and every component is counted as it starts.
+    let (nest, outermost) = inv.lineage.sequence_nest();
     let mut logs = Vec::new();
     let mut duration = 0;
     let mut memory = 0;
     let mut response = ActivationResponse::success(json!({}), None);
-    let too_long = topmost
+    let too_long = outermost
         && atomic_count(ctl, &inv.user.namespace, &components, max)
             .await
             .is_none_or(|n| n > max);
     if too_long {
-        response = ActivationResponse::application_error(json!(TOO_LONG), None);
+        response = too_many();
     } else {
         let mut input = inv.payload.clone();
         for component in &components {
@@ -51,10 +59,19 @@ pub(crate) async fn run(ctl: &Arc<Controller>, inv: &Invocation) -> Activation {
                 }
             };
             memory = memory.max(target.action.limits.memory);
-            let child = inv.child(target, input.clone());
+            let nested = matches!(target.action.exec, Exec::Sequence { .. });
+            let mut child = inv.child(target, input.clone());
+            if nested {
+                child.lineage = child.lineage.within_sequence(nest.clone());
+            }
+            if child.lineage.too_deep(max) || (!nested && !sequence_atomic(&nest, max)) {
+                response = too_many();
+                break;
+            }
             let id = child.id;
-            let wait = child.component_wait();
+            let wait = child.component_wait(ctl.config.composition_wait);
             logs.push(id.to_string());
+            ctl.composition_progress(inv, start, &logs, duration).await;
             match ctl.activate_and_wait(child, wait).await {
                 Ok(Some(a)) => {
                     duration += a.effective_duration().unwrap_or(0);
@@ -77,46 +94,93 @@ pub(crate) async fn run(ctl: &Arc<Controller>, inv: &Invocation) -> Activation {
             }
         }
     }
-    let mut record = inv.record(start, response);
+    let mut record = composition::record(inv, start, response);
     record.duration = Some(duration);
     record.logs = logs;
     let mut limits = inv.target.action.limits;
     limits.memory = limits.memory.max(memory);
     record.annotations.set("limits", json!(limits));
-    record.annotations.set("topmost", json!(topmost));
     record
 }
 
-/// The number of atomic actions `components` stand for, nested sequences inlined, as
-/// `caller` resolves them. `None` once the count passes `max` (or the nesting loops).
+fn too_many() -> ActivationResponse {
+    ActivationResponse::application_error(json!(TOO_LONG), None)
+}
+
+/// What the components of a sequence stand for, nested sequences inlined.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    /// This many atomic actions, within the limit.
+    Fits(u64),
+    /// More atomic actions than the limit (or a loop of other sequences).
+    TooLong,
+    /// A component is, or reaches, the sequence being checked.
+    Cyclic,
+}
+
+/// Inlines `components` as `caller` resolves them (through bindings), counting atomic
+/// actions up to `max` and looking for `me`.
 ///
 /// # Errors
 /// A component that does not exist or may not be used.
-pub(crate) async fn count_atomic(
+async fn shape(
     ctl: &Controller,
     caller: &EntityName,
+    me: &FullyQualifiedName,
     components: &[FullyQualifiedName],
     max: u64,
-) -> Result<Option<u64>, ApiError> {
+) -> Result<Shape, ApiError> {
     let mut pending: Vec<FullyQualifiedName> = components.iter().rev().cloned().collect();
     let mut count = 0u64;
-    // Every expansion costs a step, so a loop of sequences ends too.
+    // Every expansion costs a step, so a loop of other sequences ends too.
     let mut steps = 0u64;
     while let Some(c) = pending.pop() {
         steps += 1;
         if count > max || steps > max.saturating_mul(4) + 16 {
-            return Ok(None);
+            return Ok(Shape::TooLong);
         }
-        let resolved = resolve_action(ctl, caller, &c).await?;
+        let resolved = match resolve_action(ctl, caller, &c).await {
+            Ok(r) => r,
+            // A sequence being created does not exist yet, but a binding may lead to it.
+            Err(e) if bound_name(ctl, caller, &c).await.as_ref() == Some(me) => {
+                tracing::debug!(component = %c, error = %e, "A sequence reaches itself.");
+                return Ok(Shape::Cyclic);
+            }
+            Err(e) => return Err(e),
+        };
+        if &c == me || &resolved.action.fqn() == me {
+            return Ok(Shape::Cyclic);
+        }
         match &resolved.action.exec {
             Exec::Sequence { components } => pending.extend(components.iter().rev().cloned()),
             _ => count += 1,
         }
     }
-    Ok((count <= max).then_some(count))
+    Ok(if count <= max {
+        Shape::Fits(count)
+    } else {
+        Shape::TooLong
+    })
 }
 
-/// [`count_atomic`] at run time: missing components are found when they run.
+/// The name `c` stands for once its package binding is followed; `None` outside a
+/// binding or when the binding cannot be read.
+async fn bound_name(
+    ctl: &Controller,
+    caller: &EntityName,
+    c: &FullyQualifiedName,
+) -> Option<FullyQualifiedName> {
+    let package = FullyQualifiedName::new(
+        EntityPath::namespace_only(c.namespace().clone()),
+        c.path.package()?.clone(),
+    );
+    let real = resolve_package(ctl, caller, &package).await.ok()?.real;
+    let path = EntityPath::with_package(real.namespace.namespace().clone(), real.name);
+    Some(FullyQualifiedName::new(path, c.name.clone()))
+}
+
+/// The atomic actions `components` stand for at run time, `None` past `max` or in a
+/// loop; components that cannot be resolved count as one (they fail when they run).
 async fn atomic_count(
     ctl: &Controller,
     caller: &EntityName,
@@ -146,8 +210,9 @@ async fn atomic_count(
     Some(count)
 }
 
-/// Checks the components of a sequence at PUT: not empty, not itself, all existing, and
-/// within the length limit.
+/// Checks the components of a sequence at PUT: not empty, within the length limit, all
+/// existing, and none of them (through bindings and nested sequences) the sequence
+/// itself, so a cycle cannot be made by an update either.
 ///
 /// # Errors
 /// 400 with OpenWhisk's texts.
@@ -166,11 +231,12 @@ pub(crate) async fn validate(
         return Err(bad(TOO_LONG));
     }
     if components.iter().any(|c| c == me) {
-        return Err(bad("Sequence may not refer to itself."));
+        return Err(bad(CYCLIC));
     }
-    match count_atomic(ctl, caller, components, max).await {
-        Ok(Some(_)) => Ok(()),
-        Ok(None) => Err(bad(TOO_LONG)),
+    match shape(ctl, caller, me, components, max).await {
+        Ok(Shape::Fits(_)) => Ok(()),
+        Ok(Shape::TooLong) => Err(bad(TOO_LONG)),
+        Ok(Shape::Cyclic) => Err(bad(CYCLIC)),
         Err(ApiError::NotFound | ApiError::Forbidden(_)) => Err(bad(COMPONENT_MISSING)),
         Err(e) => Err(e),
     }

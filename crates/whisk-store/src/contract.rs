@@ -749,3 +749,83 @@ pub async fn subject_management(store: &dyn IdentityStore) {
     assert!(!store.delete_namespace_limits(&ns).await.unwrap());
     assert_eq!(store.namespace_limits(&ns).await.unwrap(), None);
 }
+
+// === compositions ===
+
+/// Running compositions: put, replace, list by controller (oldest first), delete.
+pub async fn compositions(store: &dyn ActivationStore) {
+    use crate::RunningComposition;
+
+    let ns = random_namespace();
+    let me = format!("c{}", uuid::Uuid::new_v4().simple());
+    let other = format!("c{}", uuid::Uuid::new_v4().simple());
+    assert!(store.list_compositions(&me).await.unwrap().is_empty());
+
+    let mut first = RunningComposition {
+        controller: me.clone(),
+        record: activation(&ns, "seq", 1_000, None),
+    };
+    store.put_composition(&first).await.unwrap();
+    tick().await;
+    let second = RunningComposition {
+        controller: me.clone(),
+        record: activation(&ns, "cond", 2_000, None),
+    };
+    store.put_composition(&second).await.unwrap();
+    let theirs = RunningComposition {
+        controller: other.clone(),
+        record: activation(&ns, "seq", 3_000, None),
+    };
+    store.put_composition(&theirs).await.unwrap();
+    assert_eq!(
+        store.list_compositions(&me).await.unwrap(),
+        vec![first.clone(), second.clone()],
+        "a controller's rows, oldest first"
+    );
+    assert_eq!(
+        store.list_compositions(&other).await.unwrap(),
+        vec![theirs.clone()]
+    );
+
+    // Progress replaces the row and keeps its place.
+    first.record.logs = vec![ActivationId::generate().to_string()];
+    store.put_composition(&first).await.unwrap();
+    assert_eq!(
+        store.list_compositions(&me).await.unwrap(),
+        vec![first.clone(), second.clone()],
+        "put replaces the row in place"
+    );
+
+    assert!(store
+        .delete_composition(&first.record.activation_id)
+        .await
+        .unwrap());
+    assert!(
+        !store
+            .delete_composition(&first.record.activation_id)
+            .await
+            .unwrap(),
+        "a second delete finds nothing"
+    );
+    assert_eq!(
+        store.list_compositions(&me).await.unwrap(),
+        vec![second.clone()]
+    );
+    assert!(store
+        .delete_composition(&second.record.activation_id)
+        .await
+        .unwrap());
+    assert!(store.list_compositions(&me).await.unwrap().is_empty());
+    assert!(
+        store
+            .get(&ns, &first.record.activation_id)
+            .await
+            .unwrap()
+            .is_none(),
+        "a composition row is not an activation record"
+    );
+    assert!(store
+        .delete_composition(&theirs.record.activation_id)
+        .await
+        .unwrap());
+}

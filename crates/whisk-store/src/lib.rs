@@ -8,11 +8,14 @@
 //!   limits set by an operator ([`LimitOverrides`]).
 //! - [`keys`]: hashing and checking of subject secrets (Argon2id, PHC strings).
 //! - [`ActivationStore`]: activation records; `put` is idempotent on the activation id.
+//! - [`CompositionStore`] (part of every `ActivationStore`): the state of running
+//!   sequences and conductors, so they end in a record after a crash; in [`compositions`].
 //! - [`sqlite`]: the embedded backend.
 //! - `contract` (feature `test-util`): the tests every backend must pass.
 #![forbid(unsafe_code)]
 
 pub mod actions;
+pub mod compositions;
 #[cfg(any(test, feature = "test-util"))]
 pub mod contract;
 pub mod keys;
@@ -22,6 +25,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use whisk_types::{Activation, ActivationId, EntityName, FullyQualifiedName, Identity};
 
+pub use compositions::{CompositionStore, RunningComposition};
 pub use keys::{hash_key, verify_secret};
 pub use sqlite::SqliteStore;
 
@@ -336,9 +340,10 @@ pub struct ActivationQuery {
     pub limit: u64,
 }
 
-/// Activation records, always scoped by the namespace they were stored under.
+/// Activation records, always scoped by the namespace they were stored under, and the
+/// running compositions that will write some of them.
 #[async_trait]
-pub trait ActivationStore: Send + Sync + 'static {
+pub trait ActivationStore: CompositionStore + Send + Sync + 'static {
     /// Stores the record unless one with the same id exists; `Ok(false)` when it did.
     async fn put(&self, activation: &Activation) -> Result<bool, StoreError>;
     async fn get(

@@ -32,6 +32,8 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::Value;
 use whisk_types::{now_millis, Activation, ActivationId, EntityName, FullyQualifiedName};
 
+mod compositions;
+
 use crate::{
     ActivationQuery, ActivationStore, Collection, Document, EntityStore, ListQuery, Schedule,
     StoreError,
@@ -92,7 +94,12 @@ CREATE INDEX subjects_by_namespace ON subjects (namespace);
 /// Every schema change in order: `(version, statements)`. A file at version `v` gets each
 /// step above `v`, in one transaction; new steps are appended with the next free number
 /// (gaps are allowed, so parallel branches can reserve numbers).
-const MIGRATIONS: &[(i64, &str)] = &[(1, SCHEMA), (2, SCHEMA_V2), (3, identities::SCHEMA_V3)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, SCHEMA),
+    (2, SCHEMA_V2),
+    (3, identities::SCHEMA_V3),
+    (4, compositions::SCHEMA),
+];
 
 /// The schema version this build writes: the last migration's.
 const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;

@@ -473,4 +473,112 @@ async fn actions_run_without_any_network() {
     assert_eq!(status, 200, "{record}");
     let interfaces = record["response"]["result"]["n"].as_object().unwrap();
     assert_eq!(interfaces.keys().collect::<Vec<_>>(), ["lo"], "{record}");
+
+/// A sequence accepted with 202 ends in a record even when whiskd is killed while it runs:
+/// its state is in the store, and the next start ends it as interrupted; the component
+/// that had started still runs to its own record.
+#[tokio::test]
+async fn a_sequence_cut_short_by_a_crash_ends_in_a_record() {
+    let mut s = Server::start().await;
+    let slow = unique("slowstep");
+    s.docker_action(
+        &slow,
+        SKELETON,
+        Some("#!/bin/sh\nsleep 6\necho '{\"done\":true}'\n"),
+        json!({}),
+    )
+    .await;
+    let seq = unique("crashseq");
+    let r = s
+        .req(Method::PUT, &format!("actions/{seq}"))
+        .json(&json!({"exec": {"kind": "sequence", "components": [format!("/_/{slow}")]}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let (st, body) = s.invoke(&seq, "", json!({})).await;
+    assert_eq!(st, 202, "{body}");
+    let id = body["activationId"].as_str().unwrap().to_owned();
+    // Kill while the component runs in its container.
+    eventually("the component's container", || async {
+        (!containers_of(&format!("guest/{slow}")).is_empty()).then_some(())
+    })
+    .await;
+    s.kill9();
+    s.spawn().await;
+
+    let record = s.activation(&id).await;
+    assert_eq!(record["name"], seq.as_str());
+    assert_eq!(
+        record["response"]["status"], "whisk internal error",
+        "{record}"
+    );
+    assert_eq!(
+        record["response"]["result"]["error"],
+        "The composition was interrupted by a controller restart."
+    );
+    assert_eq!(annotation(&record, "kind"), Some(&json!("sequence")));
+    let logs = record["logs"].as_array().unwrap();
+    assert_eq!(logs.len(), 1, "the started component is listed: {record}");
+    let component = s.activation(logs[0].as_str().unwrap()).await;
+    assert_eq!(component["response"]["result"], json!({"done": true}));
+    assert_eq!(component["cause"], id.as_str());
+}
+
+/// A conductor that always continues with itself, in real containers, ends with
+/// OpenWhisk's composition error after at most 2n + 1 conductor runs (n = 50), and the
+/// platform keeps serving.
+#[tokio::test]
+async fn a_recursive_conductor_ends_with_the_composition_error() {
+    let s = Server::start().await;
+    let name = unique("recur");
+    let code = format!("#!/bin/sh\necho '{{\"action\":\"{name}\"}}'\n");
+    let r = s
+        .req(Method::PUT, &format!("actions/{name}"))
+        .json(&json!({
+            "exec": {"kind": "blackbox", "image": SKELETON, "code": code},
+            "annotations": [{"key": "conductor", "value": true}],
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let (st, record) = s.invoke(&name, "blocking=true", json!({})).await;
+    assert_eq!(st, 502, "{record}");
+    assert_eq!(record["response"]["status"], "application error");
+    assert_eq!(
+        record["response"]["result"],
+        json!({"error": "Too many actions in the composition."})
+    );
+    // The steps are the records of the action without the `conductor` annotation.
+    let list: Value = s
+        .req(
+            Method::GET,
+            &format!("activations?name={name}&limit=200&docs=true"),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let steps = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| annotation(a, "conductor").is_none())
+        .count();
+    assert!((1..=101).contains(&steps), "{steps} conductor runs");
+    let good = unique("after");
+    s.docker_action(
+        &good,
+        SKELETON,
+        Some("#!/bin/sh\necho '{\"ok\":true}'\n"),
+        json!({}),
+    )
+    .await;
+    let (st, r) = s
+        .invoke(&good, "blocking=true&result=true", json!({}))
+        .await;
+    assert_eq!((st, r), (200, json!({"ok": true})));
 }
