@@ -1,6 +1,7 @@
 //! Authentication: HTTP Basic `uuid:key` checked against the identity store's salted hash.
 //! Subject records are cached for a short time; the secret is compared on every request, so
-//! a wrong key is never accepted from the cache.
+//! a wrong key is never accepted from the cache. [`authenticate`] first tries the key as an
+//! activation key ([`whisk_types::activation_key`]), a separate branch that needs no hash.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -9,15 +10,15 @@ use std::time::{Duration, Instant};
 use axum::http::{header, HeaderMap};
 use base64::Engine;
 use whisk_store::{hash_secret, IdentityStore, SubjectRecord};
-use whisk_types::{AuthKey, Identity};
+use whisk_types::{now_millis, AuthKey, Identity};
 
+use crate::controller::Controller;
 use crate::error::ApiError;
 
-/// Who made a request, with the key used (handed to actions allowed to call the API).
+/// Who made a request. The key it used stays here: it never reaches an action.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub identity: Identity,
-    pub key: AuthKey,
 }
 
 /// Subject records by uuid, each kept for `ttl`.
@@ -49,7 +50,6 @@ impl AuthCache {
             if secret_matches(&record, &key.secret) {
                 return Ok(Caller {
                     identity: record.identity,
-                    key,
                 });
             }
         }
@@ -64,7 +64,6 @@ impl AuthCache {
         }
         Ok(Caller {
             identity: record.identity,
-            key,
         })
     }
 
@@ -81,6 +80,50 @@ impl AuthCache {
         entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
         entries.insert(record.identity.uuid, (Instant::now(), record));
     }
+}
+
+/// Resolves a request's `Authorization` to a caller: an activation key an invoker minted,
+/// else a subject's key through `ctl.auth`.
+///
+/// # Errors
+/// 401 when credentials are missing or invalid (an activation key also once expired or
+/// once its activation's record is stored); 500 when a store fails.
+pub(crate) async fn authenticate(
+    ctl: &Controller,
+    headers: &HeaderMap,
+) -> Result<Caller, ApiError> {
+    if let Some(caller) = activation_caller(ctl, headers).await? {
+        return Ok(caller);
+    }
+    ctl.auth
+        .authenticate(headers, ctl.identities.as_ref())
+        .await
+}
+
+/// The caller of an activation key: the owner subject the key was minted for, while its
+/// activation runs. `None` when the credentials are not an activation key of this
+/// deployment's signing key (the subject path decides then).
+async fn activation_caller(
+    ctl: &Controller,
+    headers: &HeaderMap,
+) -> Result<Option<Caller>, ApiError> {
+    let Ok(key) = basic_credentials(headers) else {
+        return Ok(None);
+    };
+    let Some(grant) = ctl.config.signing_key.verify(&key) else {
+        return Ok(None);
+    };
+    if grant.expires_at < now_millis() || ctl.activations.exists(&grant.activation_id).await? {
+        return Err(ApiError::AuthInvalid);
+    }
+    let record = ctl
+        .identities
+        .subject_by_uuid(&grant.owner)
+        .await?
+        .ok_or(ApiError::AuthInvalid)?;
+    Ok(Some(Caller {
+        identity: record.identity,
+    }))
 }
 
 /// Decodes `Authorization: Basic base64(uuid:key)`.

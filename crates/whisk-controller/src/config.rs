@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use whisk_types::SigningKey;
+
 use crate::runtimes::RuntimeManifest;
 
 /// Per-namespace invocation limits as `GET /` and `GET .../limits` report them (reference §7.2).
@@ -56,6 +58,10 @@ pub struct ControllerConfig {
     pub limits: NamespaceLimits,
     /// How often the alarm scheduler looks for due ticks (its resolution).
     pub scheduler_interval: Duration,
+    /// Checks the API keys invokers mint for running activations; the invokers must hold
+    /// the same key. Random by default (then only invokers given this value mint keys the
+    /// controller accepts); never stored.
+    pub signing_key: SigningKey,
 }
 
 impl Default for ControllerConfig {
@@ -74,6 +80,7 @@ impl Default for ControllerConfig {
             runtimes: RuntimeManifest::default(),
             limits: NamespaceLimits::default(),
             scheduler_interval: Duration::from_secs(1),
+            signing_key: SigningKey::generate(),
         }
     }
 }

@@ -24,7 +24,9 @@
 //!   version) and makes the malformed-content error.
 //! - [`error`] holds [`ApiError`], the one mapping of failures to statuses and texts.
 //! - `transaction` is the layer giving every response `X-Request-ID`, CORS and the error body.
-//! - `auth` does Basic authentication with a short-lived subject cache.
+//! - `auth` does Basic authentication with a short-lived subject cache, and accepts the
+//!   activation keys invokers mint for running activations.
+//! - `ow_headers` builds the `__ow_headers` actions see, without what authenticated.
 //! - [`metrics`] counts requests and invocations for `GET /metrics`.
 //! - [`runtimes`] is the runtimes manifest.
 #![forbid(unsafe_code)]
@@ -41,6 +43,7 @@ pub mod error;
 mod fire;
 mod invocation;
 pub mod metrics;
+mod ow_headers;
 mod request;
 mod resolve;
 mod routes;

@@ -184,7 +184,9 @@ impl Runner {
         }
 
         let started = Instant::now();
-        let body = run_body(rec.msg, now_millis().saturating_add(limits.timeout as i64));
+        let deadline = now_millis().saturating_add(limits.timeout as i64);
+        let api_key = self.api_key(rec.msg, deadline);
+        let body = run_body(rec.msg, deadline, api_key.as_deref());
         let uri = busy.container().run_uri.clone();
         let exchange =
             tokio::time::timeout(timeout, self.client.post(&uri, body, MAX_RESULT_BYTES)).await;
@@ -226,6 +228,17 @@ impl Runner {
         }
     }
 
+    /// The activation's own API key, acting for the action's owner until `deadline`;
+    /// `None` when the message names no owner (`provide-api-key` is false).
+    fn api_key(&self, msg: &ActivationMessage, deadline: i64) -> Option<String> {
+        let owner = msg.api_key_owner.as_ref()?;
+        let key = self
+            .config
+            .signing_key
+            .mint(owner.uuid, msg.activation_id, deadline);
+        Some(key.to_string())
+    }
+
     /// `/init`, retried while the container is not yet listening, within `timeout`.
     async fn init(
         &self,
@@ -235,7 +248,8 @@ impl Runner {
     ) -> Result<(), InitFailure> {
         let timeout_ms = msg.action.limits.timeout;
         let deadline = Instant::now() + timeout;
-        let body = init_body(msg, now_millis().saturating_add(timeout_ms as i64));
+        let ends_at = now_millis().saturating_add(timeout_ms as i64);
+        let body = init_body(msg, ends_at, self.api_key(msg, ends_at).as_deref());
         let timed_out = || InitFailure {
             response: ActivationResponse::developer_error(outcome::timed_out(timeout_ms, true)),
             timed_out: true,
@@ -383,10 +397,14 @@ fn env_string(v: &Value) -> String {
 }
 
 /// The `__OW_*` context of an activation, as `/init` passes it in `env`.
-fn activation_env(msg: &ActivationMessage, deadline: i64) -> Map<String, Value> {
+fn activation_env(
+    msg: &ActivationMessage,
+    deadline: i64,
+    api_key: Option<&str>,
+) -> Map<String, Value> {
     let mut env = Map::new();
-    if let Some(key) = &msg.api_key {
-        env.insert("__OW_API_KEY".into(), key.clone().into());
+    if let Some(key) = api_key {
+        env.insert("__OW_API_KEY".into(), key.into());
     }
     env.insert("__OW_NAMESPACE".into(), msg.user.namespace.as_str().into());
     env.insert(
@@ -410,14 +428,14 @@ fn activation_env(msg: &ActivationMessage, deadline: i64) -> Map<String, Value> 
 }
 
 /// `{"value":{"name","main","binary","code"?,"env"}}` (reference §8.1).
-pub(crate) fn init_body(msg: &ActivationMessage, deadline: i64) -> Bytes {
+pub(crate) fn init_body(msg: &ActivationMessage, deadline: i64, api_key: Option<&str>) -> Bytes {
     let action = &msg.action;
     let (code, main) = match &action.exec {
         Exec::Blackbox { code, main, .. } => (code.as_deref(), main.as_deref()),
         Exec::Code { code, main, .. } => (Some(code.as_str()), main.as_deref()),
         Exec::Sequence { .. } => (None, None),
     };
-    let mut env = activation_env(msg, deadline);
+    let mut env = activation_env(msg, deadline, api_key);
     for kv in action.parameters.0.iter().filter(|kv| kv.init) {
         env.insert(kv.key.clone(), env_string(&kv.value).into());
     }
@@ -446,8 +464,8 @@ struct RunBody<'a> {
 }
 
 /// `{"value","namespace","action_name","action_version","activation_id","transaction_id",
-/// "deadline","api_key"?}` (reference §8.2).
-pub(crate) fn run_body(msg: &ActivationMessage, deadline: i64) -> Bytes {
+/// "deadline","api_key"?}` (reference §8.2); `api_key` is the activation's minted key.
+pub(crate) fn run_body(msg: &ActivationMessage, deadline: i64, api_key: Option<&str>) -> Bytes {
     let body = RunBody {
         value: &msg.content,
         namespace: msg.user.namespace.as_str(),
@@ -456,7 +474,7 @@ pub(crate) fn run_body(msg: &ActivationMessage, deadline: i64) -> Bytes {
         activation_id: msg.activation_id.as_str(),
         transaction_id: msg.transaction_id.as_str(),
         deadline: deadline.to_string(),
-        api_key: msg.api_key.as_deref(),
+        api_key,
     };
     // Serializing plain strings and a `Value` cannot fail.
     Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
@@ -575,7 +593,7 @@ mod tests {
                 namespace: EntityName::new("caller").unwrap(),
                 uuid: uuid::Uuid::new_v4(),
             },
-            api_key: None,
+            api_key_owner: None,
             content: json!({"name": "World"}),
             blocking: true,
             controller: "c0".into(),
@@ -597,7 +615,7 @@ mod tests {
     #[test]
     fn init_body_has_env_strings_and_optional_code() {
         let msg = message(blackbox(None));
-        let v: Value = serde_json::from_slice(&init_body(&msg, 5000)).unwrap();
+        let v: Value = serde_json::from_slice(&init_body(&msg, 5000, None)).unwrap();
         let value = &v["value"];
         assert_eq!(value["name"], "hello");
         assert_eq!(value["main"], "main");
@@ -623,8 +641,7 @@ mod tests {
             main: Some("run".into()),
             binary: false,
         });
-        msg.api_key = Some("u:k".into());
-        let v: Value = serde_json::from_slice(&init_body(&msg, 1)).unwrap();
+        let v: Value = serde_json::from_slice(&init_body(&msg, 1, Some("u:k"))).unwrap();
         assert_eq!(v["value"]["code"], "code!");
         assert_eq!(v["value"]["main"], "run");
         assert_eq!(v["value"]["env"]["__OW_API_KEY"], "u:k");
@@ -632,8 +649,8 @@ mod tests {
 
     #[test]
     fn run_body_fields() {
-        let mut msg = message(blackbox(Some("#!/bin/sh")));
-        let v: Value = serde_json::from_slice(&run_body(&msg, 1_570_223_213_407)).unwrap();
+        let msg = message(blackbox(Some("#!/bin/sh")));
+        let v: Value = serde_json::from_slice(&run_body(&msg, 1_570_223_213_407, None)).unwrap();
         assert_eq!(
             v,
             json!({
@@ -646,8 +663,7 @@ mod tests {
                 "deadline": "1570223213407",
             })
         );
-        msg.api_key = Some("u:k".into());
-        let v: Value = serde_json::from_slice(&run_body(&msg, 1)).unwrap();
+        let v: Value = serde_json::from_slice(&run_body(&msg, 1, Some("u:k"))).unwrap();
         assert_eq!(v["api_key"], "u:k");
     }
 

@@ -859,7 +859,7 @@ impl Harness {
                 namespace: EntityName::new("guest").unwrap(),
                 uuid: uuid::Uuid::new_v4(),
             },
-            api_key: None,
+            api_key_owner: None,
             content: json!({}),
             blocking: true,
             controller: controller.into(),

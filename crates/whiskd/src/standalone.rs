@@ -13,6 +13,7 @@ use whisk_bus::EmbeddedBus;
 use whisk_controller::{Controller, ControllerConfig, RuntimeManifest};
 use whisk_invoker::{Invoker, InvokerConfig};
 use whisk_store::SqliteStore;
+use whisk_types::SigningKey;
 
 use crate::bootstrap;
 use crate::containers::{self, FactoryChoice};
@@ -114,9 +115,13 @@ async fn run(args: StandaloneArgs) -> Result<()> {
     // the kinds of the default stem cells.
     let runtimes = RuntimeManifest::standard();
     let stem_cells = containers::stem_cells(args.stem_cells.as_deref(), &runtimes)?;
+    // The invoker signs the API keys of running activations with it and the controller
+    // checks them; made per start and held only in memory.
+    let signing_key = SigningKey::generate();
     let controller = Controller::new(
         ControllerConfig {
             runtimes: runtimes.clone(),
+            signing_key: signing_key.clone(),
             ..ControllerConfig::default()
         },
         store.clone(),
@@ -151,6 +156,7 @@ async fn run(args: StandaloneArgs) -> Result<()> {
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
         runtime_images: runtimes.images(),
         stem_cells,
+        signing_key,
         ..InvokerConfig::default()
     };
     let invoker = Invoker::new(invoker_config, factory, store.clone(), bus.clone());
