@@ -150,7 +150,7 @@ async fn atomic_count(
 /// within the length limit.
 ///
 /// # Errors
-/// 400 with OpenWhisk's texts.
+/// 400 with OpenWhisk's texts; 403 for a component the caller may not use.
 pub(crate) async fn validate(
     ctl: &Controller,
     caller: &EntityName,
@@ -171,7 +171,9 @@ pub(crate) async fn validate(
     match count_atomic(ctl, caller, components, max).await {
         Ok(Some(_)) => Ok(()),
         Ok(None) => Err(bad(TOO_LONG)),
-        Err(ApiError::NotFound | ApiError::Forbidden(_)) => Err(bad(COMPONENT_MISSING)),
+        // Another namespace's component is 403 as any use of it is (whether it exists or
+        // not, so nothing leaks); only a missing component of one's own is "missing".
+        Err(ApiError::NotFound) => Err(bad(COMPONENT_MISSING)),
         Err(e) => Err(e),
     }
 }
