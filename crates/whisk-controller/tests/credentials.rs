@@ -48,10 +48,10 @@ async fn an_activation_key_acts_as_its_owner_until_the_record_is_stored() {
     assert_eq!(key.uuid, s.guest.uuid);
 
     // While the activation runs: the owner's namespace, its actions, invokes.
-    s.check(get(NAMESPACES).as_key(&key), 200, r#"["guest"]"#)
+    s.check(get(NAMESPACES).with_key(&key), 200, r#"["guest"]"#)
         .await;
     s.check(
-        get(&format!("{NAMESPACES}/_/actions")).as_key(&key),
+        get(&format!("{NAMESPACES}/_/actions")).with_key(&key),
         200,
         r#""name":"a""#,
     )
@@ -61,14 +61,14 @@ async fn an_activation_key_acts_as_its_owner_until_the_record_is_stored() {
             &format!("{NAMESPACES}/guest/actions/a?blocking=true"),
             json!({}),
         )
-        .as_key(&key),
+        .with_key(&key),
         200,
         r#""namespace":"guest""#,
     )
     .await;
     // Never another namespace.
     for uri in ["alice/actions", "alice/triggers", "alice/activations"] {
-        s.check(get(&format!("{NAMESPACES}/{uri}")).as_key(&key), 403, "")
+        s.check(get(&format!("{NAMESPACES}/{uri}")).with_key(&key), 403, "")
             .await;
     }
     s.check(
@@ -76,7 +76,7 @@ async fn an_activation_key_acts_as_its_owner_until_the_record_is_stored() {
             &format!("{NAMESPACES}/alice/actions/x"),
             json!({"exec": {"kind": "blackbox", "image": "i"}}),
         )
-        .as_key(&key),
+        .with_key(&key),
         403,
         "",
     )
@@ -86,7 +86,7 @@ async fn an_activation_key_acts_as_its_owner_until_the_record_is_stored() {
     ActivationStore::put(s.store.as_ref(), &finished(id, "guest"))
         .await
         .unwrap();
-    s.check(get(NAMESPACES).as_key(&key), 401, INVALID).await;
+    s.check(get(NAMESPACES).with_key(&key), 401, INVALID).await;
 
     // Expired, signed by another key, changed, or for a uuid no subject has: refused.
     let refused = [
@@ -114,15 +114,15 @@ async fn an_activation_key_acts_as_its_owner_until_the_record_is_stored() {
     ];
     for k in &refused {
         assert!(AuthKey::parse(&k.to_string()).is_some(), "well-formed");
-        s.check(get(NAMESPACES).as_key(k), 401, INVALID).await;
+        s.check(get(NAMESPACES).with_key(k), 401, INVALID).await;
     }
 
     // A key minted for alice is alice, and only alice.
     let for_alice = signing.mint(alice.uuid, ActivationId::generate(), now_millis() + 60_000);
-    s.check(get(NAMESPACES).as_key(&for_alice), 200, r#"["alice"]"#)
+    s.check(get(NAMESPACES).with_key(&for_alice), 200, r#"["alice"]"#)
         .await;
     s.check(
-        get(&format!("{NAMESPACES}/guest/actions")).as_key(&for_alice),
+        get(&format!("{NAMESPACES}/guest/actions")).with_key(&for_alice),
         403,
         "",
     )
@@ -151,7 +151,7 @@ async fn an_activation_key_meets_require_whisk_auth_and_is_not_passed_on() {
     );
     let r = s
         .check(
-            get("/api/v1/web/guest/default/sec.json").as_key(&key),
+            get("/api/v1/web/guest/default/sec.json").with_key(&key),
             200,
             "",
         )
@@ -171,7 +171,7 @@ async fn invoke_as(s: &Stack, key: &AuthKey, uri: &str) -> Value {
             &format!("{NAMESPACES}/{uri}?blocking=true&result=true"),
             json!({}),
         )
-        .as_key(key),
+        .with_key(key),
         200,
         "",
     )
@@ -214,7 +214,7 @@ async fn messages_name_the_action_owner_and_carry_no_key() {
             &format!("{NAMESPACES}/_/packages/b"),
             json!({"binding": {"namespace": "guest", "name": "pub"}}),
         )
-        .as_key(&alice),
+        .with_key(&alice),
         200,
         "",
     )
@@ -228,7 +228,7 @@ async fn messages_name_the_action_owner_and_carry_no_key() {
             &format!("{NAMESPACES}/_/actions/seq"),
             json!({"exec": {"kind": "sequence", "components": ["/guest/pub/x"]}}),
         )
-        .as_key(&alice),
+        .with_key(&alice),
         200,
         "",
     )

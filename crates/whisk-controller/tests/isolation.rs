@@ -108,7 +108,7 @@ async fn attempt_all(s: &Stack, key: &AuthKey, attempts: Vec<(Req, u16)>) -> Vec
     let mut wrong = Vec::new();
     for (r, expected) in attempts {
         let what = format!("{} {}", r.method, r.uri);
-        let resp = s.send(r.as_key(key)).await;
+        let resp = s.send(r.with_key(key)).await;
         if resp.status != expected {
             wrong.push(format!(
                 "{what}: {} (want {expected}) {}",
@@ -298,7 +298,7 @@ async fn another_namespace_can_touch_nothing_of_the_guests() {
 
     // Listings show nothing private.
     let listed = s
-        .check(get(&format!("{g}/packages")).as_key(&mallory), 200, "")
+        .check(get(&format!("{g}/packages")).with_key(&mallory), 200, "")
         .await
         .json();
     let names: Vec<&str> = listed
@@ -310,7 +310,7 @@ async fn another_namespace_can_touch_nothing_of_the_guests() {
     assert_eq!(names, ["pub"]);
     let own = s
         .check(
-            get(&format!("{NS}/_/activations")).as_key(&mallory),
+            get(&format!("{NS}/_/activations")).with_key(&mallory),
             200,
             "",
         )
@@ -320,7 +320,7 @@ async fn another_namespace_can_touch_nothing_of_the_guests() {
 
     let evil = s
         .check(
-            get(&format!("{NS}/_/actions/evil")).as_key(&mallory),
+            get(&format!("{NS}/_/actions/evil")).with_key(&mallory),
             200,
             "",
         )
@@ -352,7 +352,7 @@ async fn compositions_and_feeds_cannot_reach_another_namespace() {
             json!({"exec": {"kind": "blackbox", "image": "i"},
                    "annotations": [{"key": "conductor", "value": true}]}),
         )
-        .as_key(&mallory),
+        .with_key(&mallory),
         200,
         "",
     )
@@ -363,7 +363,7 @@ async fn compositions_and_feeds_cannot_reach_another_namespace() {
                 &format!("{NS}/_/actions/cond?blocking=true&result=true"),
                 json!({}),
             )
-            .as_key(&mallory),
+            .with_key(&mallory),
             200,
             "",
         )
@@ -383,7 +383,7 @@ async fn compositions_and_feeds_cannot_reach_another_namespace() {
                 json!({"lifecycleEvent": "CREATE", "triggerName": "/guest/t",
                        "date": whisk_types::now_millis() + 60_000}),
             )
-            .as_key(&mallory),
+            .with_key(&mallory),
         )
         .await;
     assert!(
@@ -399,7 +399,7 @@ async fn compositions_and_feeds_cannot_reach_another_namespace() {
     });
     let r = s
         .check(
-            get("/api/v1/web/guest/default/w.json").as_key(&mallory),
+            get("/api/v1/web/guest/default/w.json").with_key(&mallory),
             200,
             "",
         )
@@ -439,7 +439,7 @@ async fn bindings_and_sequences_stop_when_the_package_is_no_longer_shared() {
             &format!("{NS}/_/packages/mb"),
             json!({"binding": {"namespace": "guest", "name": "pub"}}),
         )
-        .as_key(&mallory),
+        .with_key(&mallory),
         200,
         "",
     )
@@ -449,7 +449,7 @@ async fn bindings_and_sequences_stop_when_the_package_is_no_longer_shared() {
             &format!("{NS}/_/actions/ms"),
             json!({"exec": {"kind": "sequence", "components": ["/guest/pub/x"]}}),
         )
-        .as_key(&mallory),
+        .with_key(&mallory),
         200,
         "",
     )
@@ -459,7 +459,7 @@ async fn bindings_and_sequences_stop_when_the_package_is_no_longer_shared() {
             &format!("{NS}/_/actions/{path}?blocking=true&result=true"),
             json!({}),
         )
-        .as_key(&mallory)
+        .with_key(&mallory)
     };
     s.check(runs("mb/x"), 200, "").await;
     s.check(runs("ms"), 200, "").await;
@@ -475,7 +475,7 @@ async fn bindings_and_sequences_stop_when_the_package_is_no_longer_shared() {
     .await;
     s.check(runs("mb/x"), 403, "").await;
     s.check(
-        get(&format!("{NS}/_/packages/mb")).as_key(&mallory),
+        get(&format!("{NS}/_/packages/mb")).with_key(&mallory),
         403,
         "",
     )

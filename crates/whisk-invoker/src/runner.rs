@@ -635,7 +635,7 @@ mod tests {
         assert!(env.get("plain").is_none());
         assert!(env.values().all(Value::is_string));
 
-        let mut msg = message(Exec::Code {
+        let msg = message(Exec::Code {
             kind: "nodejs:20".into(),
             code: "code!".into(),
             main: Some("run".into()),

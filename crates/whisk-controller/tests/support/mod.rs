@@ -116,7 +116,7 @@ impl Req {
     }
 
     /// Sends the request with `key`'s Basic credentials.
-    pub fn as_key(self, key: &AuthKey) -> Self {
+    pub fn with_key(self, key: &AuthKey) -> Self {
         self.auth(&basic(key))
     }
 
