@@ -269,6 +269,44 @@ async fn messages_name_the_action_owner_and_carry_no_key() {
     .await;
     assert_eq!(fired_owner, "guest");
 
+    // A web action runs as its owner whoever calls it, with the owner's key.
+    s.create_action(
+        "web",
+        json!({"annotations": [{"key": "web-export", "value": true}, {"key": "provide-api-key", "value": true}]}),
+    )
+    .await;
+    let r = s
+        .check(
+            get("/api/v1/web/guest/default/web.json").with_key(&alice),
+            200,
+            "",
+        )
+        .await
+        .json();
+    assert_eq!(r["api_key_owner"], "guest");
+
+    // A conductor's steps: each action's own owner.
+    s.behave("alice/cond", |input| {
+        if input.get("api_key_owner").is_some() {
+            ActivationResponse::success(json!({"step_owner": input["api_key_owner"]}), None)
+        } else {
+            ActivationResponse::success(json!({"action": "/guest/pub/x", "params": {}}), None)
+        }
+    });
+    s.check(
+        put(
+            &format!("{NAMESPACES}/_/actions/cond"),
+            json!({"exec": {"kind": "blackbox", "image": "i"},
+                   "annotations": [{"key": "conductor", "value": true}]}),
+        )
+        .with_key(&alice),
+        200,
+        "",
+    )
+    .await;
+    let r = invoke_as(&s, &alice, "_/actions/cond").await;
+    assert_eq!(r["step_owner"], "guest", "{r}");
+
     // No message held a key: neither the callers' nor any other.
     let published = s.published();
     assert!(published.len() >= 6, "{}", published.len());

@@ -345,7 +345,11 @@ async fn passes(controllers: &[&whisk_controller::Controller], n: usize) {
 #[tokio::test]
 async fn a_once_alarm_fires_exactly_once_across_a_restart() {
     let mut s = Stack::start_with(fast()).await;
-    s.create_action("hello", json!({})).await;
+    s.create_action(
+        "hello",
+        json!({"annotations": [{"key": "provide-api-key", "value": true}]}),
+    )
+    .await;
     once_alarm(&s, "soon", 1500).await;
 
     let fired = eventually("the alarm fire", || async {
@@ -356,6 +360,8 @@ async fn a_once_alarm_fires_exactly_once_across_a_restart() {
     .await;
     assert_eq!(fired.0, 1, "one trigger activation");
     assert_eq!(fired.1.response.result["echo"]["tick"], "soon");
+    // Scheduled fires get a key minted for the trigger's owner like any other.
+    assert_eq!(fired.1.response.result["api_key_owner"], "guest");
 
     // The READ lifecycle shows the fired schedule inactive.
     let read = s
