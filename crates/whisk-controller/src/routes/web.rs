@@ -130,9 +130,14 @@ async fn serve(
 ) -> Result<(Response, bool), ApiError> {
     let target = parse_path(uri.path())?;
     // Credentials are optional; invalid ones make an anonymous call (and an
-    // `Authorization` that did not authenticate is the action's own to read).
+    // `Authorization` that did not authenticate is the action's own to read). A failure
+    // to check them fails the call rather than passing possibly valid ones on.
     let caller = match headers.get(header::AUTHORIZATION) {
-        Some(_) => crate::auth::authenticate(ctl, headers).await.ok(),
+        Some(_) => match crate::auth::authenticate(ctl, headers).await {
+            Ok(caller) => Some(caller),
+            Err(ApiError::AuthMissing | ApiError::AuthInvalid) => None,
+            Err(e) => return Err(e),
+        },
         None => None,
     };
     let mut used = UsedCredentials {
