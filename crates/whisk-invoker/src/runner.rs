@@ -248,8 +248,7 @@ impl Runner {
     ) -> Result<(), InitFailure> {
         let timeout_ms = msg.action.limits.timeout;
         let deadline = Instant::now() + timeout;
-        let ends_at = now_millis().saturating_add(timeout_ms as i64);
-        let body = init_body(msg, ends_at, self.api_key(msg, ends_at).as_deref());
+        let body = init_body(msg, now_millis().saturating_add(timeout_ms as i64));
         let timed_out = || InitFailure {
             response: ActivationResponse::developer_error(outcome::timed_out(timeout_ms, true)),
             timed_out: true,
@@ -396,16 +395,11 @@ fn env_string(v: &Value) -> String {
     }
 }
 
-/// The `__OW_*` context of an activation, as `/init` passes it in `env`.
-fn activation_env(
-    msg: &ActivationMessage,
-    deadline: i64,
-    api_key: Option<&str>,
-) -> Map<String, Value> {
+/// The `__OW_*` context of an activation, as `/init` passes it in `env`. Never the API
+/// key: `/init`'s environment stays with the container for every later activation, and
+/// the key belongs to one activation (it comes with each `/run`).
+fn activation_env(msg: &ActivationMessage, deadline: i64) -> Map<String, Value> {
     let mut env = Map::new();
-    if let Some(key) = api_key {
-        env.insert("__OW_API_KEY".into(), key.into());
-    }
     env.insert("__OW_NAMESPACE".into(), msg.user.namespace.as_str().into());
     env.insert(
         "__OW_ACTION_NAME".into(),
@@ -428,14 +422,14 @@ fn activation_env(
 }
 
 /// `{"value":{"name","main","binary","code"?,"env"}}` (reference §8.1).
-pub(crate) fn init_body(msg: &ActivationMessage, deadline: i64, api_key: Option<&str>) -> Bytes {
+pub(crate) fn init_body(msg: &ActivationMessage, deadline: i64) -> Bytes {
     let action = &msg.action;
     let (code, main) = match &action.exec {
         Exec::Blackbox { code, main, .. } => (code.as_deref(), main.as_deref()),
         Exec::Code { code, main, .. } => (Some(code.as_str()), main.as_deref()),
         Exec::Sequence { .. } => (None, None),
     };
-    let mut env = activation_env(msg, deadline, api_key);
+    let mut env = activation_env(msg, deadline);
     for kv in action.parameters.0.iter().filter(|kv| kv.init) {
         env.insert(kv.key.clone(), env_string(&kv.value).into());
     }
@@ -615,7 +609,7 @@ mod tests {
     #[test]
     fn init_body_has_env_strings_and_optional_code() {
         let msg = message(blackbox(None));
-        let v: Value = serde_json::from_slice(&init_body(&msg, 5000, None)).unwrap();
+        let v: Value = serde_json::from_slice(&init_body(&msg, 5000)).unwrap();
         let value = &v["value"];
         assert_eq!(value["name"], "hello");
         assert_eq!(value["main"], "main");
@@ -641,10 +635,9 @@ mod tests {
             main: Some("run".into()),
             binary: false,
         });
-        let v: Value = serde_json::from_slice(&init_body(&msg, 1, Some("u:k"))).unwrap();
+        let v: Value = serde_json::from_slice(&init_body(&msg, 1)).unwrap();
         assert_eq!(v["value"]["code"], "code!");
         assert_eq!(v["value"]["main"], "run");
-        assert_eq!(v["value"]["env"]["__OW_API_KEY"], "u:k");
     }
 
     #[test]
