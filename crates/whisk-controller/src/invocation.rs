@@ -171,11 +171,28 @@ impl Controller {
     /// for `inv.id` are woken through [`Controller::complete`].
     ///
     /// # Errors
-    /// The bus refused the invocation, or no invoker is configured.
+    /// 429 from the throttles; the bus refused the invocation, or no invoker is configured.
     pub(crate) async fn activate(self: &Arc<Self>, inv: Invocation) -> Result<(), ApiError> {
+        // Every activation a user starts is throttled here; components of a composition
+        // are not (their top-level invoke was).
+        let top_level = inv.cause.is_none();
+        if top_level {
+            self.admit_invocation(&inv.user.namespace, inv.id, inv.component_wait())
+                .await?;
+        }
+        let id = inv.id;
+        let started = self.launch(inv).await;
+        if started.is_err() && top_level {
+            self.throttles.release(&id);
+        }
+        started
+    }
+
+    async fn launch(self: &Arc<Self>, inv: Invocation) -> Result<(), ApiError> {
         match inv.mode() {
             Mode::Primitive => {
-                let msg = self.message(&inv).await?;
+                let store = self.limits_of(&inv.user.namespace).await.store_activations;
+                let msg = self.message(&inv, store).await?;
                 self.publish(&msg).await
             }
             Mode::Builtin => {
@@ -223,13 +240,33 @@ impl Controller {
 
     /// Stores a record the controller made and wakes whoever waits for it.
     pub(crate) async fn finish(&self, record: Activation) {
-        if let Err(e) = self.activations.put(&record).await {
+        if let Err(e) = self.keep(&record).await {
             tracing::error!(activation_id = %record.activation_id, error = %e, "Could not store an activation record.");
         }
         self.complete(record);
     }
 
-    async fn message(&self, inv: &Invocation) -> Result<ActivationMessage, ApiError> {
+    /// Stores a record the controller made, unless its namespace's `storeActivations`
+    /// limit is off (as OpenWhisk's `storeAfterCheck`).
+    ///
+    /// # Errors
+    /// The store failed.
+    pub(crate) async fn keep(&self, record: &Activation) -> Result<(), whisk_store::StoreError> {
+        if self
+            .limits_of(record.namespace.namespace())
+            .await
+            .store_activations
+        {
+            self.activations.put(record).await?;
+        }
+        Ok(())
+    }
+
+    async fn message(
+        &self,
+        inv: &Invocation,
+        store_record: bool,
+    ) -> Result<ActivationMessage, ApiError> {
         let action = &inv.target.action;
         Ok(ActivationMessage {
             transaction_id: inv.tid.clone(),
@@ -243,6 +280,7 @@ impl Controller {
             received_at: inv.received_at,
             cause: inv.cause,
             binding: inv.target.binding.clone(),
+            store_record,
         })
     }
 
