@@ -7,7 +7,7 @@ mod support;
 
 use serde_json::{json, Value};
 use support::{basic, eventually, get, post, put, Stack};
-use whisk_store::ActivationStore;
+use whisk_store::{ActivationStore, IdentityStore};
 use whisk_types::{
     now_millis, Activation, ActivationId, ActivationResponse, AuthKey, EntityName, EntityPath,
     Parameters, SigningKey,
@@ -130,6 +130,13 @@ async fn an_activation_key_acts_as_its_owner_until_the_record_is_stored() {
     // The subjects' own keys still work.
     s.check(get(NAMESPACES), 200, r#"["guest"]"#).await;
     s.check(get(NAMESPACES).auth(&basic(&alice)), 200, r#"["alice"]"#)
+        .await;
+
+    // Once alice's namespace is blocked, her activations' keys are refused as her own is.
+    IdentityStore::block_namespace(s.store.as_ref(), &EntityName::new("alice").unwrap(), true)
+        .await
+        .unwrap();
+    s.check(get(NAMESPACES).with_key(&for_alice), 401, INVALID)
         .await;
 }
 
