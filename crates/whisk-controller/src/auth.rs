@@ -7,6 +7,9 @@
 //! at most `ttl` on a controller that just saw it. Checks that miss the cache run in the
 //! blocking pool, at most [`MAX_HASHING`] at once, so wrong keys cannot starve requests.
 //! A legacy hash that verifies is replaced by an Argon2 hash of the same key.
+//!
+//! [`authenticate`] first tries the key as an activation key
+//! ([`whisk_types::activation_key`]), a separate branch that needs no hash.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,8 +20,9 @@ use base64::Engine;
 use sha2::{Digest, Sha256};
 use tokio::sync::Semaphore;
 use whisk_store::{hash_key, keys, verify_secret, IdentityStore};
-use whisk_types::{AuthKey, Identity};
+use whisk_types::{now_millis, AuthKey, Identity};
 
+use crate::controller::Controller;
 use crate::error::ApiError;
 
 /// Most successful authentications kept; past it the cache is emptied.
@@ -26,11 +30,10 @@ const MAX_ENTRIES: usize = 10_000;
 /// Most key hashes checked at once (each is tens of milliseconds of one core).
 pub(crate) const MAX_HASHING: usize = 2;
 
-/// Who made a request, with the key used (handed to actions allowed to call the API).
+/// Who made a request. The key it used stays here: it never reaches an action.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub identity: Identity,
-    pub key: AuthKey,
 }
 
 /// A digest of presented credentials: the cache's key.
@@ -70,7 +73,7 @@ impl AuthCache {
     ) -> Result<Caller, ApiError> {
         let key = basic_credentials(headers)?;
         let identity = self.identity(&key, store).await?;
-        Ok(Caller { identity, key })
+        Ok(Caller { identity })
     }
 
     /// The identity `key` belongs to, from the cache or the store.
@@ -147,6 +150,51 @@ impl AuthCache {
         }
         entries.insert(digest, (Instant::now(), identity));
     }
+}
+
+/// Resolves a request's `Authorization` to a caller: an activation key an invoker minted,
+/// else a subject's key through `ctl.auth`.
+///
+/// # Errors
+/// 401 when credentials are missing or invalid (an activation key also once expired or
+/// once its activation's record is stored); 500 when a store fails.
+pub(crate) async fn authenticate(
+    ctl: &Controller,
+    headers: &HeaderMap,
+) -> Result<Caller, ApiError> {
+    if let Some(caller) = activation_caller(ctl, headers).await? {
+        return Ok(caller);
+    }
+    ctl.auth
+        .authenticate(headers, ctl.identities.as_ref())
+        .await
+}
+
+/// The caller of an activation key: the owner subject the key was minted for (unless
+/// blocked since), while its activation runs. `None` when the credentials are not an
+/// activation key of this deployment's signing key (the subject path decides then).
+async fn activation_caller(
+    ctl: &Controller,
+    headers: &HeaderMap,
+) -> Result<Option<Caller>, ApiError> {
+    let Ok(key) = basic_credentials(headers) else {
+        return Ok(None);
+    };
+    let Some(grant) = ctl.config.signing_key.verify(&key) else {
+        return Ok(None);
+    };
+    if grant.expires_at < now_millis() || ctl.activations.exists(&grant.activation_id).await? {
+        return Err(ApiError::AuthInvalid);
+    }
+    let record = ctl
+        .identities
+        .subject_by_uuid(&grant.owner)
+        .await?
+        .filter(|r| !r.blocked)
+        .ok_or(ApiError::AuthInvalid)?;
+    Ok(Some(Caller {
+        identity: record.identity,
+    }))
 }
 
 /// Decodes `Authorization: Basic base64(uuid:key)`.

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use whisk_types::LimitBounds;
+use whisk_types::{LimitBounds, SigningKey};
 
 use crate::runtimes::RuntimeManifest;
 
@@ -78,6 +78,10 @@ pub struct ControllerConfig {
     /// Longest a sequence or conductor waits for a nested composition; when it gives up
     /// (and so ends), the nested one is cancelled.
     pub composition_wait: Duration,
+    /// Checks the API keys invokers mint for running activations; the invokers must hold
+    /// the same key. Random by default (then only invokers given this value mint keys the
+    /// controller accepts); never stored.
+    pub signing_key: SigningKey,
 }
 
 impl Default for ControllerConfig {
@@ -102,6 +106,7 @@ impl Default for ControllerConfig {
             alarm_min_period: Duration::from_secs(60),
             scheduler_interval: Duration::from_secs(1),
             composition_wait: Duration::from_secs(3600),
+            signing_key: SigningKey::generate(),
         }
     }
 }

@@ -9,18 +9,16 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 use whisk_store::Collection;
 use whisk_types::{
-    now_millis, Activation, ActivationId, ActivationResponse, AuthKey, EntityPath,
-    FullyQualifiedName, Identity, Parameters, TransactionId,
+    now_millis, Activation, ActivationId, ActivationResponse, EntityPath, FullyQualifiedName,
+    Identity, Parameters, TransactionId,
 };
 
 use crate::controller::Controller;
 use crate::entities::{decode, PathName, Trigger};
 use crate::error::ApiError;
 use crate::invocation::{check_final, Invocation};
+use crate::ow_headers::OW_HEADERS;
 use crate::resolve::resolve_action;
-
-/// The key holding the fire request's headers in the rules' input.
-pub(crate) const OW_HEADERS: &str = "__ow_headers";
 
 /// One fire of a trigger.
 #[derive(Debug, Clone)]
@@ -28,11 +26,10 @@ pub(crate) struct Firing {
     pub tid: TransactionId,
     /// The firing identity: the trigger's owner.
     pub user: Identity,
-    pub api_key: Option<AuthKey>,
     pub trigger: FullyQualifiedName,
     /// The fire payload (request body), merged over the trigger's parameters.
     pub payload: Map<String, Value>,
-    /// Request headers (lowercase names) for `__ow_headers`; none for scheduled fires.
+    /// Request headers for `__ow_headers` ([`crate::ow_headers`]); none for scheduled fires.
     pub headers: Option<Map<String, Value>>,
 }
 
@@ -139,7 +136,6 @@ impl Controller {
         let inv = Invocation::new(
             f.tid.clone(),
             f.user.clone(),
-            f.api_key.clone(),
             target,
             Value::Object(args.clone()),
         );

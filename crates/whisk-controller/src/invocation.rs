@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use whisk_types::{
-    now_millis, Activation, ActivationId, ActivationMessage, ActivationResponse, AuthKey,
-    EntityPath, Exec, Identity, Parameters, TransactionId,
+    now_millis, Activation, ActivationId, ActivationMessage, ActivationResponse, EntityPath, Exec,
+    Identity, Parameters, TransactionId,
 };
 
 use crate::action_body::PROVIDE_API_KEY;
@@ -42,8 +42,6 @@ pub(crate) struct Invocation {
     pub tid: TransactionId,
     /// Who invokes: the record is stored in this identity's namespace.
     pub user: Identity,
-    /// Handed to actions whose `provide-api-key` allows it; scheduled fires have none.
-    pub api_key: Option<AuthKey>,
     pub target: ResolvedAction,
     /// The input: a JSON object merged over the parameters, or an array passed as is.
     pub payload: Value,
@@ -61,18 +59,11 @@ pub(crate) struct Invocation {
 
 impl Invocation {
     /// A fresh top-level invocation of `target`.
-    pub fn new(
-        tid: TransactionId,
-        user: Identity,
-        api_key: Option<AuthKey>,
-        target: ResolvedAction,
-        payload: Value,
-    ) -> Self {
+    pub fn new(tid: TransactionId, user: Identity, target: ResolvedAction, payload: Value) -> Self {
         Self {
             id: ActivationId::generate(),
             tid,
             user,
-            api_key,
             target,
             payload,
             received_at: now_millis(),
@@ -89,7 +80,6 @@ impl Invocation {
             id: ActivationId::generate(),
             tid: self.tid.clone(),
             user: self.user.clone(),
-            api_key: self.api_key.clone(),
             target,
             payload,
             received_at: now_millis(),
@@ -216,7 +206,8 @@ impl Controller {
         match inv.mode() {
             Mode::Primitive => {
                 let store = self.limits_of(&inv.user.namespace).await.store_activations;
-                self.publish(&self.message(&inv, store)).await
+                let msg = self.message(&inv, store).await?;
+                self.publish(&msg).await
             }
             Mode::Builtin => {
                 let start = now_millis();
@@ -271,18 +262,18 @@ impl Controller {
         Ok(())
     }
 
-    fn message(&self, inv: &Invocation, store_record: bool) -> ActivationMessage {
+    async fn message(
+        &self,
+        inv: &Invocation,
+        store_record: bool,
+    ) -> Result<ActivationMessage, ApiError> {
         let action = &inv.target.action;
-        let provide_key = action.annotations.get(PROVIDE_API_KEY).is_none()
-            || action.annotations.is_truthy(PROVIDE_API_KEY);
-        ActivationMessage {
+        Ok(ActivationMessage {
             transaction_id: inv.tid.clone(),
             activation_id: inv.id,
             action: action.clone(),
             user: inv.user.clone(),
-            api_key: provide_key
-                .then(|| inv.api_key.as_ref().map(ToString::to_string))
-                .flatten(),
+            api_key_owner: self.api_key_owner(inv).await?,
             content: inv.content(),
             blocking: inv.blocking,
             controller: self.config.id.clone(),
@@ -290,7 +281,28 @@ impl Controller {
             cause: inv.cause,
             binding: inv.target.binding.clone(),
             store_record,
+        })
+    }
+
+    /// Whom the activation's API key acts for: the subject owning the action's root
+    /// namespace (never the caller's identity when that differs), or nobody when the
+    /// action's `provide-api-key` is false.
+    async fn api_key_owner(&self, inv: &Invocation) -> Result<Option<Identity>, ApiError> {
+        let annotations = &inv.target.action.annotations;
+        let provide =
+            annotations.get(PROVIDE_API_KEY).is_none() || annotations.is_truthy(PROVIDE_API_KEY);
+        if !provide {
+            return Ok(None);
         }
+        let owner = inv.target.action.namespace.namespace();
+        if owner == &inv.user.namespace {
+            return Ok(Some(inv.user.clone()));
+        }
+        Ok(self
+            .identities
+            .subject_by_namespace(owner)
+            .await?
+            .map(|r| r.identity))
     }
 }
 

@@ -27,7 +27,9 @@
 //!   version) and makes the malformed-content error.
 //! - [`error`] holds [`ApiError`], the one mapping of failures to statuses and texts.
 //! - `transaction` is the layer giving every response `X-Request-ID`, CORS and the error body.
-//! - `auth` does Basic authentication (Argon2-hashed keys) with a short-lived cache.
+//! - `auth` does Basic authentication (Argon2-hashed keys) with a short-lived cache, and
+//!   accepts the activation keys invokers mint for running activations.
+//! - `ow_headers` builds the `__ow_headers` actions see, without what authenticated.
 //! - `throttle` enforces the per-namespace rate and concurrency limits and reads the
 //!   limits an operator set per namespace.
 //! - [`metrics`] counts requests and invocations for `GET /metrics`.
@@ -48,6 +50,7 @@ mod fire;
 mod invocation;
 mod lineage;
 pub mod metrics;
+mod ow_headers;
 mod request;
 mod resolve;
 mod routes;

@@ -186,10 +186,7 @@ async fn dispatch(
     body: Body,
 ) -> Result<Response, ApiError> {
     let received_at = whisk_types::now_millis();
-    let caller = ctl
-        .auth
-        .authenticate(&headers, ctl.identities.as_ref())
-        .await?;
+    let caller = crate::auth::authenticate(&ctl, &headers).await?;
     let method = if method == Method::HEAD {
         Method::GET
     } else {

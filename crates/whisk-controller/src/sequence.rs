@@ -215,7 +215,7 @@ async fn atomic_count(
 /// itself, so a cycle cannot be made by an update either.
 ///
 /// # Errors
-/// 400 with OpenWhisk's texts.
+/// 400 with OpenWhisk's texts; 403 for a component the caller may not use.
 pub(crate) async fn validate(
     ctl: &Controller,
     caller: &EntityName,
@@ -237,7 +237,9 @@ pub(crate) async fn validate(
         Ok(Shape::Fits(_)) => Ok(()),
         Ok(Shape::TooLong) => Err(bad(TOO_LONG)),
         Ok(Shape::Cyclic) => Err(bad(CYCLIC)),
-        Err(ApiError::NotFound | ApiError::Forbidden(_)) => Err(bad(COMPONENT_MISSING)),
+        // Another namespace's component is 403 as any use of it is (whether it exists or
+        // not, so nothing leaks); only a missing component of one's own is "missing".
+        Err(ApiError::NotFound) => Err(bad(COMPONENT_MISSING)),
         Err(e) => Err(e),
     }
 }

@@ -5,7 +5,7 @@ mod support;
 
 use axum::http::Method;
 use serde_json::{json, Value};
-use support::{get, post, put, req, Stack};
+use support::{basic, get, post, put, req, Stack};
 use whisk_types::ActivationResponse;
 
 const WEB: &str = "/api/v1/web/guest";
@@ -297,4 +297,72 @@ async fn raw_http_auth_final_and_cors() {
         .send(req(Method::OPTIONS, &format!("{WEB}/default/opt")).no_auth())
         .await;
     assert_eq!(r.header("access-control-allow-origin"), Some("example.com"));
+}
+
+/// The `__ow_headers` of a web action's echo for request `r`.
+async fn headers_seen(s: &Stack, r: support::Req) -> Value {
+    let resp = s.send(r).await;
+    assert_eq!(resp.status, 200, "{}", resp.text);
+    resp.json()["input"]["__ow_headers"].clone()
+}
+
+#[tokio::test]
+async fn credentials_that_authenticated_never_reach_the_action() {
+    let s = Stack::start().await;
+    let alice = s.add_subject("alice").await;
+    echo(&s, "guest/e");
+    s.create_action("e", web(json!([]))).await;
+    let url = format!("{WEB}/default/e.json");
+
+    // The guest's own key, and another namespace's key: whisk auth authenticated both, so
+    // neither reaches the action (nor the bus message its input travels in).
+    for key in [&s.guest, &alice] {
+        let resp = s
+            .send(get(&url).auth(&basic(key)).header("X-Thing", "t"))
+            .await;
+        assert_eq!(resp.status, 200, "{}", resp.text);
+        let input = &resp.json()["input"];
+        assert!(
+            input["__ow_headers"].get("authorization").is_none(),
+            "{input}"
+        );
+        assert_eq!(input["__ow_headers"]["x-thing"], "t");
+        assert!(input.get("__ow_user").is_some());
+        assert!(!resp.text.contains(&key.secret), "{input}");
+    }
+
+    // An Authorization whisk auth did not take is the action's own: it passes as sent.
+    let seen = headers_seen(&s, get(&url).auth("Bearer x")).await;
+    assert_eq!(seen["authorization"], "Bearer x");
+    let own_basic = "Basic dXNlcjpwYXNzd29yZA=="; // user:password
+    let seen = headers_seen(&s, get(&url).auth(own_basic)).await;
+    assert_eq!(seen["authorization"], own_basic);
+
+    // require-whisk-auth: true authenticates with the whisk key: it is dropped.
+    echo(&s, "guest/sec");
+    s.create_action(
+        "sec",
+        web(json!([{"key": "require-whisk-auth", "value": true}])),
+    )
+    .await;
+    let seen = headers_seen(&s, get(&format!("{WEB}/default/sec.json"))).await;
+    assert!(seen.get("authorization").is_none(), "{seen}");
+
+    // A require-whisk-auth secret authenticated the call: dropped; the action's own
+    // Bearer token beside it passes.
+    echo(&s, "guest/secret");
+    s.create_action(
+        "secret",
+        web(json!([{"key": "require-whisk-auth", "value": "s3cret"}])),
+    )
+    .await;
+    let seen = headers_seen(
+        &s,
+        get(&format!("{WEB}/default/secret.json"))
+            .auth("Bearer mine")
+            .header("X-Require-Whisk-Auth", "s3cret"),
+    )
+    .await;
+    assert!(seen.get("x-require-whisk-auth").is_none(), "{seen}");
+    assert_eq!(seen["authorization"], "Bearer mine");
 }

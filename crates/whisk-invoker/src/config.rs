@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use whisk_types::SigningKey;
+
 /// How one invoker runs. Build it with struct update syntax over [`Default`].
 #[derive(Debug, Clone)]
 pub struct InvokerConfig {
@@ -33,6 +35,9 @@ pub struct InvokerConfig {
     pub shutdown_grace: Duration,
     /// How long log collection waits for the sentinel lines after `/run` returned.
     pub log_wait: Duration,
+    /// Signs the API keys minted for activations (`__OW_API_KEY`); the controllers must
+    /// hold the same key to accept them. Random by default; never stored.
+    pub signing_key: SigningKey,
 }
 
 impl Default for InvokerConfig {
@@ -49,6 +54,7 @@ impl Default for InvokerConfig {
             max_in_flight: 128,
             shutdown_grace: Duration::from_secs(30),
             log_wait: Duration::from_secs(2),
+            signing_key: SigningKey::generate(),
         }
     }
 }

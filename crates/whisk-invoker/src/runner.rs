@@ -187,7 +187,9 @@ impl Runner {
         }
 
         let started = Instant::now();
-        let body = run_body(rec.msg, now_millis().saturating_add(limits.timeout as i64));
+        let deadline = now_millis().saturating_add(limits.timeout as i64);
+        let api_key = self.api_key(rec.msg, deadline);
+        let body = run_body(rec.msg, deadline, api_key.as_deref());
         let uri = busy.container().run_uri.clone();
         let exchange =
             tokio::time::timeout(timeout, self.client.post(&uri, body, MAX_RESULT_BYTES)).await;
@@ -227,6 +229,17 @@ impl Runner {
             busy.discard();
             rec.finish(response, logs.finish(Some(outcome::LOGS_INCOMPLETE)))
         }
+    }
+
+    /// The activation's own API key, acting for the action's owner until `deadline`;
+    /// `None` when the message names no owner (`provide-api-key` is false).
+    fn api_key(&self, msg: &ActivationMessage, deadline: i64) -> Option<String> {
+        let owner = msg.api_key_owner.as_ref()?;
+        let key = self
+            .config
+            .signing_key
+            .mint(owner.uuid, msg.activation_id, deadline);
+        Some(key.to_string())
     }
 
     /// `/init`, retried while the container is not yet listening, within `timeout`.
@@ -386,12 +399,11 @@ fn env_string(v: &Value) -> String {
     }
 }
 
-/// The `__OW_*` context of an activation, as `/init` passes it in `env`.
+/// The `__OW_*` context of an activation, as `/init` passes it in `env`. Never the API
+/// key: `/init`'s environment stays with the container for every later activation, and
+/// the key belongs to one activation (it comes with each `/run`).
 fn activation_env(msg: &ActivationMessage, deadline: i64) -> Map<String, Value> {
     let mut env = Map::new();
-    if let Some(key) = &msg.api_key {
-        env.insert("__OW_API_KEY".into(), key.clone().into());
-    }
     env.insert("__OW_NAMESPACE".into(), msg.user.namespace.as_str().into());
     env.insert(
         "__OW_ACTION_NAME".into(),
@@ -450,8 +462,8 @@ struct RunBody<'a> {
 }
 
 /// `{"value","namespace","action_name","action_version","activation_id","transaction_id",
-/// "deadline","api_key"?}` (reference §8.2).
-pub(crate) fn run_body(msg: &ActivationMessage, deadline: i64) -> Bytes {
+/// "deadline","api_key"?}` (reference §8.2); `api_key` is the activation's minted key.
+pub(crate) fn run_body(msg: &ActivationMessage, deadline: i64, api_key: Option<&str>) -> Bytes {
     let body = RunBody {
         value: &msg.content,
         namespace: msg.user.namespace.as_str(),
@@ -460,7 +472,7 @@ pub(crate) fn run_body(msg: &ActivationMessage, deadline: i64) -> Bytes {
         activation_id: msg.activation_id.as_str(),
         transaction_id: msg.transaction_id.as_str(),
         deadline: deadline.to_string(),
-        api_key: msg.api_key.as_deref(),
+        api_key,
     };
     // Serializing plain strings and a `Value` cannot fail.
     Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
@@ -579,7 +591,7 @@ mod tests {
                 namespace: EntityName::new("caller").unwrap(),
                 uuid: uuid::Uuid::new_v4(),
             },
-            api_key: None,
+            api_key_owner: None,
             content: json!({"name": "World"}),
             blocking: true,
             controller: "c0".into(),
@@ -622,23 +634,21 @@ mod tests {
         assert!(env.get("plain").is_none());
         assert!(env.values().all(Value::is_string));
 
-        let mut msg = message(Exec::Code {
+        let msg = message(Exec::Code {
             kind: "nodejs:20".into(),
             code: "code!".into(),
             main: Some("run".into()),
             binary: false,
         });
-        msg.api_key = Some("u:k".into());
         let v: Value = serde_json::from_slice(&init_body(&msg, 1)).unwrap();
         assert_eq!(v["value"]["code"], "code!");
         assert_eq!(v["value"]["main"], "run");
-        assert_eq!(v["value"]["env"]["__OW_API_KEY"], "u:k");
     }
 
     #[test]
     fn run_body_fields() {
-        let mut msg = message(blackbox(Some("#!/bin/sh")));
-        let v: Value = serde_json::from_slice(&run_body(&msg, 1_570_223_213_407)).unwrap();
+        let msg = message(blackbox(Some("#!/bin/sh")));
+        let v: Value = serde_json::from_slice(&run_body(&msg, 1_570_223_213_407, None)).unwrap();
         assert_eq!(
             v,
             json!({
@@ -651,8 +661,7 @@ mod tests {
                 "deadline": "1570223213407",
             })
         );
-        msg.api_key = Some("u:k".into());
-        let v: Value = serde_json::from_slice(&run_body(&msg, 1)).unwrap();
+        let v: Value = serde_json::from_slice(&run_body(&msg, 1, Some("u:k"))).unwrap();
         assert_eq!(v["api_key"], "u:k");
     }
 

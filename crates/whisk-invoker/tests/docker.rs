@@ -873,7 +873,7 @@ impl Harness {
                 namespace: EntityName::new("guest").unwrap(),
                 uuid: uuid::Uuid::new_v4(),
             },
-            api_key: None,
+            api_key_owner: None,
             content: json!({}),
             blocking: true,
             controller: controller.into(),
@@ -1502,4 +1502,62 @@ async fn an_action_network_removed_while_running_is_made_again() {
 async fn remove_network(network: &str) -> Result<(), bollard::errors::Error> {
     let docker = DockerFactory::connect(DEFAULT_SOCKET).await.unwrap();
     docker.docker().remove_network(network).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_key_is_minted_for_the_owner_and_this_activation_only() {
+    if !docker_available() {
+        return;
+    }
+    let config = Harness::config();
+    let signing = config.signing_key.clone();
+    let mut h = Harness::start(config).await;
+    let image = build_action_image(
+        &h.docker,
+        "keyecho",
+        &script(r#"echo "{\"key\":\"$__OW_API_KEY\"}""#),
+        None,
+    )
+    .await;
+    let act = action("keyecho", blackbox(&image), ActionLimits::default());
+    let owner = Identity {
+        subject: "owner-subject".into(),
+        namespace: EntityName::new("guest").unwrap(),
+        uuid: uuid::Uuid::new_v4(),
+    };
+
+    let mut msg = h.message(&act, json!({}));
+    msg.api_key_owner = Some(owner.clone());
+    let a = h.invoke(&msg).await;
+    assert_eq!(a.response.status(), ResponseStatus::Success, "{a:?}");
+    let text = a.response.result["key"].as_str().unwrap();
+    let key = whisk_types::AuthKey::parse(text).expect("a uuid:key");
+    let grant = signing
+        .verify(&key)
+        .expect("minted with the shared signing key");
+    assert_eq!(grant.owner, owner.uuid);
+    assert_eq!(key.uuid, owner.uuid);
+    assert_eq!(grant.activation_id, msg.activation_id);
+    assert!(grant.expires_at >= a.start, "{grant:?} {a:?}");
+    assert!(
+        grant.expires_at <= a.start + 60_000 + 5_000,
+        "{grant:?} {a:?}"
+    );
+    assert!(!serde_json::to_string(&msg).unwrap().contains(&key.secret));
+
+    // Warm: the next activation gets a key of its own.
+    let mut next = h.message(&act, json!({}));
+    next.api_key_owner = Some(owner);
+    let b = h.invoke(&next).await;
+    let key_b = whisk_types::AuthKey::parse(b.response.result["key"].as_str().unwrap()).unwrap();
+    assert_ne!(key_b, key);
+    assert_eq!(
+        signing.verify(&key_b).unwrap().activation_id,
+        next.activation_id
+    );
+
+    // No owner (provide-api-key false): no key.
+    let c = h.invoke(&h.message(&act, json!({}))).await;
+    assert_eq!(c.response.result, json!({"key": ""}));
+    h.stop().await;
 }

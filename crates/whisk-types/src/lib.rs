@@ -7,11 +7,13 @@
 //! - [`action`]: the `Action` entity with its `Exec`, `ActionLimits` and key/value lists.
 //! - [`activation`]: the stored `Activation` record and its API form.
 //! - [`identity`]: subjects, namespaces and keys.
+//! - [`activation_key`]: the short-lived API keys invokers mint for running activations.
 //! - [`message`]: what the controller publishes to invokers and what comes back.
 #![forbid(unsafe_code)]
 
 pub mod action;
 pub mod activation;
+pub mod activation_key;
 pub mod identity;
 pub mod ids;
 pub mod message;
@@ -19,6 +21,7 @@ pub mod name;
 
 pub use action::{Action, ActionLimits, Exec, KeyValue, LimitBounds, Parameters, SemVer};
 pub use activation::{Activation, ActivationResponse, ResponseStatus};
+pub use activation_key::{ActivationGrant, SigningKey};
 pub use identity::{AuthKey, Identity};
 pub use ids::{ActivationId, TransactionId};
 pub use message::{ActivationMessage, CompletionMessage};

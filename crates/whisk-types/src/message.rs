@@ -19,9 +19,13 @@ pub struct ActivationMessage {
     pub action: Action,
     /// The invoking identity; the record is stored under its namespace.
     pub user: Identity,
-    /// `uuid:key` of the invoker's identity, sent only when `provide-api-key` allows it.
+    /// The identity the activation's API key (`__OW_API_KEY`) is minted for: the subject
+    /// owning the action's root namespace (the caller for its own actions, the package's
+    /// owner for a shared package's action). `None` when `provide-api-key` is false or no
+    /// subject owns that namespace. Messages never carry a key: the invoker mints one,
+    /// valid only while the activation runs ([`crate::activation_key`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub api_key: Option<String>,
+    pub api_key_owner: Option<Identity>,
     /// The `/run` value: merged parameters and payload (init parameters excluded).
     pub content: Value,
     pub blocking: bool,

@@ -14,6 +14,7 @@ use whisk_controller::{Controller, ControllerConfig, RuntimeManifest};
 use whisk_invoker::{ActionNetwork, Invoker, InvokerConfig};
 use whisk_store::SqliteStore;
 use whisk_types::action::limits;
+use whisk_types::SigningKey;
 
 use crate::bootstrap;
 use crate::containers::{self, FactoryChoice};
@@ -184,8 +185,12 @@ async fn run(args: StandaloneArgs) -> Result<()> {
     // the kinds of the default stem cells.
     let runtimes = RuntimeManifest::standard();
     let stem_cells = containers::stem_cells(args.stem_cells.as_deref(), &runtimes)?;
+    // The invoker signs the API keys of running activations with it and the controller
+    // checks them; made per start and held only in memory.
+    let signing_key = SigningKey::generate();
     let mut controller_config = ControllerConfig {
         runtimes: runtimes.clone(),
+        signing_key: signing_key.clone(),
         ..ControllerConfig::default()
     };
     args.limits.apply(&mut controller_config)?;
@@ -231,6 +236,7 @@ async fn run(args: StandaloneArgs) -> Result<()> {
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
         runtime_images: runtimes.images(),
         stem_cells,
+        signing_key,
         ..InvokerConfig::default()
     };
     let invoker = Invoker::new(invoker_config, factory, store.clone(), bus.clone());

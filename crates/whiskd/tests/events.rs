@@ -306,17 +306,7 @@ fn whisk_types_now() -> i64 {
 async fn other_namespaces_see_only_shared_packages() {
     let s = Server::start().await;
     // A second subject made with `whiskd admin user create`, beside the running server.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_whiskd"))
-        .args(["admin", "user", "create", "mallory", "--data-dir"])
-        .arg(s.data.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let other = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let other = s.add_subject("mallory");
     let (user, pass) = other.split_once(':').unwrap();
     let as_other = |method: Method, path: &str| {
         s.client

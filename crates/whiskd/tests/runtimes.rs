@@ -209,7 +209,8 @@ async fn hello_from_source(s: &Server, kind: &str, code: &str, concrete: &str) {
     assert_eq!(r2["host"], r["host"]);
     assert!(annotation(&second, "initTime").is_none(), "{second}");
 
-    // With provide-api-key the caller's key reaches the action.
+    // With provide-api-key the action gets a key minted for it, acting as its owner (the
+    // guest's uuid), never the caller's key itself.
     put_action(
         s,
         &name,
@@ -218,7 +219,11 @@ async fn hello_from_source(s: &Server, kind: &str, code: &str, concrete: &str) {
     )
     .await;
     let (st, third) = invoke(s, &name, json!({})).await;
-    assert_eq!(result_of(st, &third)["apiKey"], s.key.as_str());
+    let minted = result_of(st, &third)["apiKey"].as_str().unwrap().to_owned();
+    assert_ne!(minted, s.key);
+    let (uuid, secret) = minted.split_once(':').unwrap();
+    assert_eq!(uuid, s.key.split_once(':').unwrap().0);
+    assert_eq!(secret.len(), 64);
 
     // `main` names another entry point.
     let other = unique("entry");

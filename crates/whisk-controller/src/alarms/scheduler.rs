@@ -94,7 +94,6 @@ async fn fire(ctl: &Arc<Controller>, s: &Schedule, plan: &Plan) {
     let firing = Firing {
         tid: TransactionId::generate(),
         user: owner,
-        api_key: None,
         trigger: trigger.clone(),
         payload: plan.payload.clone(),
         headers: None,

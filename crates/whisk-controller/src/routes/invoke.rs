@@ -56,7 +56,6 @@ async fn run(
     let mut inv = Invocation::new(
         call.tid.clone(),
         call.caller.identity.clone(),
-        Some(call.caller.key.clone()),
         target,
         Value::Object(payload),
     );

@@ -17,6 +17,7 @@ use crate::body::{self, malformed};
 use crate::entities::{decode, to_value, Trigger};
 use crate::error::ApiError;
 use crate::fire::{Fired, Firing};
+use crate::ow_headers::{ow_headers, UsedCredentials};
 use crate::request::{list_params, read_body};
 
 /// `GET .../triggers`: summaries, newest first.
@@ -165,18 +166,17 @@ async fn fire_inner(call: &Call, name: &EntityName, body: Body) -> Result<Fired,
     let ctl = &call.ctl;
     let bytes = read_body(body, &call.headers, ctl.config.max_payload).await?;
     let payload = parse_payload(&bytes)?;
-    let mut headers = Map::new();
-    for (k, v) in &call.headers {
-        let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
-        headers.insert(k.as_str().to_ascii_lowercase(), Value::String(v));
-    }
+    // Whisk auth authenticated every fire through this route.
+    let used = UsedCredentials {
+        authorization: true,
+        ..UsedCredentials::default()
+    };
     let firing = Firing {
         tid: call.tid.clone(),
         user: call.caller.identity.clone(),
-        api_key: Some(call.caller.key.clone()),
         trigger: call.fqn(name),
         payload,
-        headers: Some(headers),
+        headers: Some(ow_headers(&call.headers, used)),
     };
     ctl.fire(firing).await
 }

@@ -20,6 +20,7 @@ use super::{ACTIVATION_ID_HEADER, WEB};
 use crate::controller::Controller;
 use crate::error::{ApiError, ErrorText, PassThrough};
 use crate::invocation::{check_final, Invocation, NOT_ALLOWED};
+use crate::ow_headers::{ow_headers, UsedCredentials, OW_HEADERS, REQUIRE_WHISK_AUTH};
 use crate::request::{percent_decode, read_body, Query};
 use crate::resolve::resolve_action;
 
@@ -27,13 +28,11 @@ const WEB_EXPORT: &str = "web-export";
 const RAW_HTTP: &str = "raw-http";
 const CUSTOM_OPTIONS: &str = "web-custom-options";
 const REQUIRE_AUTH: &str = "require-whisk-auth";
-/// The header a `require-whisk-auth` secret is sent in.
-const AUTH_SECRET_HEADER: &str = "x-require-whisk-auth";
 
 /// The input keys the platform sets; requests may not set them.
 const RESERVED: [&str; 6] = [
     "__ow_method",
-    "__ow_headers",
+    OW_HEADERS,
     "__ow_path",
     "__ow_user",
     "__ow_body",
@@ -140,14 +139,20 @@ async fn serve(
     body: Body,
 ) -> Result<(Response, bool), ApiError> {
     let target = parse_path(uri.path())?;
-    // Credentials are optional; invalid ones make an anonymous call.
+    // Credentials are optional; invalid ones make an anonymous call (and an
+    // `Authorization` that did not authenticate is the action's own to read). A failure
+    // to check them fails the call rather than passing possibly valid ones on.
     let caller = match headers.get(header::AUTHORIZATION) {
-        Some(_) => ctl
-            .auth
-            .authenticate(headers, ctl.identities.as_ref())
-            .await
-            .ok(),
+        Some(_) => match crate::auth::authenticate(ctl, headers).await {
+            Ok(caller) => Some(caller),
+            Err(ApiError::AuthMissing | ApiError::AuthInvalid) => None,
+            Err(e) => return Err(e),
+        },
         None => None,
+    };
+    let mut used = UsedCredentials {
+        authorization: caller.is_some(),
+        ..UsedCredentials::default()
     };
     let owner = ctl
         .identities
@@ -180,10 +185,11 @@ async fn serve(
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let sent = headers.get(AUTH_SECRET_HEADER).map(|h| h.as_bytes());
+            let sent = headers.get(REQUIRE_WHISK_AUTH).map(|h| h.as_bytes());
             if !sent.is_some_and(|sent| secrets_equal(sent, expected.as_bytes())) {
                 return Err(ApiError::WebUnauthorized);
             }
+            used.require_whisk_auth = true;
         }
         Some(_) => return Err(ApiError::WebUnauthorized),
     }
@@ -199,7 +205,7 @@ async fn serve(
         "__ow_method".into(),
         json!(method.as_str().to_ascii_lowercase()),
     );
-    input.insert("__ow_headers".into(), Value::Object(header_map(headers)));
+    input.insert(OW_HEADERS.into(), Value::Object(ow_headers(headers, used)));
     input.insert("__ow_path".into(), json!(target.rest));
     if let Some(c) = &caller {
         input.insert("__ow_user".into(), json!(c.identity.namespace));
@@ -229,7 +235,7 @@ async fn serve(
         input.extend(fields);
     }
 
-    let mut inv = Invocation::new(tid.clone(), owner, None, action, Value::Object(input));
+    let mut inv = Invocation::new(tid.clone(), owner, action, Value::Object(input));
     inv.blocking = true;
     let id = inv.id;
     let finished = ctl.activate_and_wait(inv, ctl.config.blocking_wait).await?;
@@ -267,21 +273,6 @@ fn with_id(mut resp: Response, id: whisk_types::ActivationId) -> Response {
         resp.headers_mut().insert(ACTIVATION_ID_HEADER, v);
     }
     resp
-}
-
-/// Request headers with lowercase names; repeated headers are joined with `, `.
-fn header_map(headers: &HeaderMap) -> Map<String, Value> {
-    let mut m: Map<String, Value> = Map::new();
-    for (k, v) in headers {
-        let v = String::from_utf8_lossy(v.as_bytes()).into_owned();
-        let name = k.as_str().to_ascii_lowercase();
-        let joined = match m.get(&name).and_then(Value::as_str) {
-            Some(prev) => format!("{prev}, {v}"),
-            None => v,
-        };
-        m.insert(name, Value::String(joined));
-    }
-    m
 }
 
 fn base64(bytes: &[u8]) -> String {

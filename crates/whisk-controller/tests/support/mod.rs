@@ -130,6 +130,11 @@ impl Req {
         self
     }
 
+    /// Sends the request with `key`'s Basic credentials.
+    pub fn with_key(self, key: &AuthKey) -> Self {
+        self.auth(&basic(key))
+    }
+
     pub fn header(mut self, name: &str, value: &str) -> Self {
         self.headers.push((name.to_owned(), value.to_owned()));
         self
@@ -169,6 +174,8 @@ pub struct Stack {
     pub guest: AuthKey,
     pub config: ControllerConfig,
     behaviours: Behaviours,
+    /// Every message the fake invoker consumed, as the bytes the bus held.
+    published: Arc<Mutex<Vec<Vec<u8>>>>,
     invoker: Option<JoinHandle<()>>,
 }
 
@@ -196,6 +203,7 @@ impl Stack {
             s.bus.clone(),
             s.store.clone(),
             s.behaviours.clone(),
+            s.published.clone(),
         )));
         s
     }
@@ -222,6 +230,7 @@ impl Stack {
             guest: AuthKey::generate(),
             config,
             behaviours: Arc::default(),
+            published: Arc::default(),
             invoker: None,
         };
         s.guest = s.add_subject("guest").await;
@@ -256,6 +265,11 @@ impl Stack {
             .lock()
             .unwrap()
             .insert(action.to_owned(), Arc::new(f));
+    }
+
+    /// The activation messages the fake invoker consumed so far, as published bytes.
+    pub fn published(&self) -> Vec<Vec<u8>> {
+        self.published.lock().unwrap().clone()
     }
 
     /// Activation records of `namespace`, newest first.
@@ -387,8 +401,10 @@ async fn fake_invoker(
     bus: Arc<EmbeddedBus>,
     store: Arc<SqliteStore>,
     behaviours: Behaviours,
+    published: Arc<Mutex<Vec<Vec<u8>>>>,
 ) {
     while let Ok(delivery) = consumer.next().await {
+        published.lock().unwrap().push(delivery.payload.to_vec());
         let msg: ActivationMessage =
             serde_json::from_slice(&delivery.payload).expect("activation message");
         let content = &msg.content;
@@ -408,14 +424,17 @@ async fn fake_invoker(
             Some("developer") => ActivationResponse::developer_error("dev failed"),
             Some("whisk") => ActivationResponse::whisk_error("whisk failed"),
             Some("array") => ActivationResponse::success(json!([1, 2, 3]), None),
-            _ => ActivationResponse::success(
-                json!({
+            _ => {
+                let mut result = json!({
                     "echo": content,
                     "action": msg.action.fqn().to_string(),
-                    "api_key": msg.api_key.is_some(),
-                }),
-                Some(10),
-            ),
+                    "api_key": msg.api_key_owner.is_some(),
+                });
+                if let Some(owner) = &msg.api_key_owner {
+                    result["api_key_owner"] = json!(owner.namespace);
+                }
+                ActivationResponse::success(result, Some(10))
+            }
         };
         let now = now_millis();
         let mut annotations = Parameters::default();

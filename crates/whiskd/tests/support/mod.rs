@@ -167,17 +167,38 @@ impl Server {
         format!("{}/api/v1/namespaces/_/{path}", self.base())
     }
 
-    fn auth(&self) -> (String, String) {
-        let (u, p) = self.key.split_once(':').unwrap();
-        (u.to_owned(), p.to_owned())
-    }
-
     /// A request with the guest's credentials.
     pub fn req(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let (u, p) = self.auth();
+        self.req_as(&self.key, method, &format!("_/{path}"))
+    }
+
+    /// A request with the credentials `key` (`uuid:secret`) to `/api/v1/namespaces/{path}`.
+    pub fn req_as(
+        &self,
+        key: &str,
+        method: reqwest::Method,
+        path: &str,
+    ) -> reqwest::RequestBuilder {
+        let (u, p) = key.split_once(':').expect("uuid:key");
         self.client
-            .request(method, self.url(path))
+            .request(method, format!("{}/api/v1/namespaces/{path}", self.base()))
             .basic_auth(u, Some(p))
+    }
+
+    /// Creates subject `name` (its namespace has the same name) with `whiskd admin user
+    /// create` beside the running server; returns its `uuid:key`.
+    pub fn add_subject(&self, name: &str) -> String {
+        let out = Command::new(env!("CARGO_BIN_EXE_whiskd"))
+            .args(["admin", "user", "create", name, "--data-dir"])
+            .arg(self.data.path())
+            .output()
+            .expect("whiskd admin");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
     }
 
     pub async fn put_action(&self, name: &str, exec: Value) -> reqwest::Response {
