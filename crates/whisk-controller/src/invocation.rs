@@ -240,10 +240,13 @@ impl Controller {
         let action = &inv.target.action;
         let provide_key = action.annotations.get(PROVIDE_API_KEY).is_none()
             || action.annotations.is_truthy(PROVIDE_API_KEY);
+        // The code stays in the store; the invoker fetches it by digest.
+        let (action_ref, code) = action.split_code();
         ActivationMessage {
             transaction_id: inv.tid.clone(),
             activation_id: inv.id,
-            action: action.clone(),
+            action: action_ref,
+            code,
             user: inv.user.clone(),
             api_key: provide_key
                 .then(|| inv.api_key.as_ref().map(ToString::to_string))

@@ -33,6 +33,11 @@ pub struct InvokerConfig {
     pub shutdown_grace: Duration,
     /// How long log collection waits for the sentinel lines after `/run` returned.
     pub log_wait: Duration,
+    /// How long an activation waits for a container (memory to start one, or a warm one
+    /// to come free) before it ends in a whisk error record.
+    pub container_wait: Duration,
+    /// The most bytes of action code kept in memory, fetched by digest from the store.
+    pub code_cache_bytes: u64,
 }
 
 impl Default for InvokerConfig {
@@ -49,6 +54,8 @@ impl Default for InvokerConfig {
             max_in_flight: 128,
             shutdown_grace: Duration::from_secs(30),
             log_wait: Duration::from_secs(2),
+            container_wait: Duration::from_secs(120),
+            code_cache_bytes: 256 * 1024 * 1024,
         }
     }
 }

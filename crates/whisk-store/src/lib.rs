@@ -6,11 +6,14 @@
 //!   optimistic concurrency. Typed helpers for actions are in [`actions`].
 //! - [`IdentityStore`]: subjects and their hashed keys.
 //! - [`ActivationStore`]: activation records; `put` is idempotent on the activation id.
+//! - [`CodeStore`] ([`code`]): action code by content digest, written with the actions,
+//!   read by invokers.
 //! - [`sqlite`]: the embedded backend.
 //! - `contract` (feature `test-util`): the tests every backend must pass.
 #![forbid(unsafe_code)]
 
 pub mod actions;
+pub mod code;
 #[cfg(any(test, feature = "test-util"))]
 pub mod contract;
 pub mod sqlite;
@@ -19,6 +22,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use whisk_types::{Activation, ActivationId, EntityName, FullyQualifiedName, Identity};
 
+pub use code::CodeStore;
 pub use sqlite::SqliteStore;
 
 /// Failures of a store operation. Controllers map them to HTTP statuses in one place.

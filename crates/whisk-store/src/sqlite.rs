@@ -32,9 +32,11 @@ use serde_json::Value;
 use whisk_types::{now_millis, Activation, ActivationId, EntityName, FullyQualifiedName, Identity};
 
 use crate::{
-    ActivationQuery, ActivationStore, Collection, Document, EntityStore, IdentityStore, ListQuery,
-    Schedule, StoreError, SubjectRecord,
+    ActivationQuery, ActivationStore, CodeStore, Collection, Document, EntityStore, IdentityStore,
+    ListQuery, Schedule, StoreError, SubjectRecord,
 };
+
+mod code;
 
 /// Reader connections kept open between reads.
 const MAX_IDLE_READERS: usize = 4;
@@ -89,7 +91,7 @@ CREATE INDEX subjects_by_namespace ON subjects (namespace);
 /// Every schema change in order: `(version, statements)`. A file at version `v` gets each
 /// step above `v`, in one transaction; new steps are appended with the next free number
 /// (gaps are allowed, so parallel branches can reserve numbers).
-const MIGRATIONS: &[(i64, &str)] = &[(1, SCHEMA), (2, SCHEMA_V2)];
+const MIGRATIONS: &[(i64, &str)] = &[(1, SCHEMA), (2, SCHEMA_V2), (code::MIGRATION, code::SCHEMA)];
 
 /// The schema version this build writes: the last migration's.
 const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
@@ -186,6 +188,9 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     for (step, statements) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         tx.execute_batch(statements).db()?;
+        if *step == code::MIGRATION {
+            code::backfill(&tx)?;
+        }
         tx.execute(
             "INSERT INTO schema_version (component, version) VALUES ('store', ?1)
              ON CONFLICT (component) DO UPDATE SET version = excluded.version",
@@ -425,6 +430,9 @@ impl EntityStore for SqliteStore {
                 updated
             ])
             .db()?;
+            if collection == Collection::Actions {
+                code::on_put(&tx, &key, &body, now)?;
+            }
             tx.commit().db()?;
             w.last_updated = w.last_updated.max(updated);
             Ok(Document {
@@ -463,6 +471,9 @@ impl EntityStore for SqliteStore {
                 }
                 Some((_, rev)) if rev as u64 != expected => return Err(StoreError::Conflict),
                 Some(_) => {}
+            }
+            if collection == Collection::Actions {
+                code::on_delete(&tx, &key, now_millis())?;
             }
             tx.prepare_cached("DELETE FROM entities WHERE fqn = ?1")
                 .db()?
@@ -882,6 +893,19 @@ impl ActivationStore for SqliteStore {
     }
 }
 
+#[async_trait]
+impl CodeStore for SqliteStore {
+    async fn get_code(&self, digest: &str) -> Result<Option<String>, StoreError> {
+        let digest = digest.to_owned();
+        self.read(move |c| code::get(c, &digest)).await
+    }
+
+    async fn collect_code(&self, released_before: i64) -> Result<u64, StoreError> {
+        self.write(move |w| code::collect(&w.conn, released_before))
+            .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -917,6 +941,12 @@ mod tests {
     #[tokio::test]
     async fn contract_schedules() {
         contract::schedules(&SqliteStore::temporary().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn contract_code_by_digest() {
+        let store = SqliteStore::temporary().unwrap();
+        contract::code_by_digest(&store, &store).await;
     }
 
     #[tokio::test]

@@ -7,11 +7,14 @@
 //! - [`action`]: the `Action` entity with its `Exec`, `ActionLimits` and key/value lists.
 //! - [`activation`]: the stored `Activation` record and its API form.
 //! - [`identity`]: subjects, namespaces and keys.
+//! - [`code`]: content digests of action code ([`CodeRef`]), which messages carry instead
+//!   of the code.
 //! - [`message`]: what the controller publishes to invokers and what comes back.
 #![forbid(unsafe_code)]
 
 pub mod action;
 pub mod activation;
+pub mod code;
 pub mod identity;
 pub mod ids;
 pub mod message;
@@ -19,6 +22,7 @@ pub mod name;
 
 pub use action::{Action, ActionLimits, Exec, KeyValue, Parameters, SemVer};
 pub use activation::{Activation, ActivationResponse, ResponseStatus};
+pub use code::{code_digest, CodeRef};
 pub use identity::{AuthKey, Identity};
 pub use ids::{ActivationId, TransactionId};
 pub use message::{ActivationMessage, CompletionMessage};
