@@ -24,7 +24,7 @@ enum Command {
     /// Example:
     ///   whiskd standalone --data-dir ~/.rwhisk
     ///   wsk property set --apihost http://127.0.0.1:3233 --auth "$(cat ~/.rwhisk/guest.key)"
-    Standalone(standalone::StandaloneArgs),
+    Standalone(Box<standalone::StandaloneArgs>),
     /// Subjects and keys of an installation (like OpenWhisk's wskadmin).
     Admin(admin::AdminArgs),
 }
@@ -33,7 +33,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let result = match cli.command {
-        Command::Standalone(args) => standalone::main(args),
+        Command::Standalone(args) => standalone::main(*args),
         Command::Admin(args) => admin::main(args),
     };
     match result {

@@ -137,3 +137,52 @@ pub(super) fn get(c: &Connection, digest: &str) -> Result<Option<String>, StoreE
         .optional()
         .db()
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use whisk_types::{code_digest, FullyQualifiedName};
+
+    use super::super::{SqliteStore, SCHEMA as SCHEMA_V1, SCHEMA_V2};
+    use crate::{CodeStore, Collection, EntityStore};
+
+    /// A file written before code was kept by digest gets the code of its actions at
+    /// migration, so messages of those actions can be served.
+    #[tokio::test]
+    async fn the_migration_keeps_the_code_of_existing_actions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (component TEXT PRIMARY KEY, version INTEGER NOT NULL);",
+        )
+        .unwrap();
+        conn.execute_batch(SCHEMA_V1).unwrap();
+        conn.execute_batch(SCHEMA_V2).unwrap();
+        conn.execute_batch("INSERT INTO schema_version (component, version) VALUES ('store', 2);")
+            .unwrap();
+        let body = json!({"name": "old", "exec": {"kind": "nodejs:18", "code": "old code"}});
+        conn.execute(
+            "INSERT INTO entities (fqn, collection, namespace, package, body, revision, updated)
+             VALUES ('guest/old', 'actions', 'guest', NULL, ?1, 1, 1)",
+            [body.to_string()],
+        )
+        .unwrap();
+        drop(conn);
+
+        let store = SqliteStore::open(&path).unwrap();
+        let digest = code_digest("old code");
+        assert_eq!(
+            store.get_code(&digest).await.unwrap().as_deref(),
+            Some("old code")
+        );
+        // Held by the action: collection leaves it; deleting the action releases it.
+        store.collect_code(i64::MAX).await.unwrap();
+        assert!(store.get_code(&digest).await.unwrap().is_some());
+        let fqn = FullyQualifiedName::parse("guest/old").unwrap();
+        assert!(store.delete(Collection::Actions, &fqn, 1).await.unwrap());
+        assert!(store.get_code(&digest).await.unwrap().is_some());
+        store.collect_code(i64::MAX).await.unwrap();
+        assert!(store.get_code(&digest).await.unwrap().is_none());
+    }
+}
