@@ -25,7 +25,7 @@ enum Command {
     ///   whiskd standalone --data-dir ~/.rwhisk
     ///   wsk property set --apihost http://127.0.0.1:3233 --auth "$(cat ~/.rwhisk/guest.key)"
     Standalone(Box<standalone::StandaloneArgs>),
-    /// Subjects and keys of an installation (like OpenWhisk's wskadmin).
+    /// Subjects, keys and namespace limits of an installation (OpenWhisk's wskadmin).
     Admin(admin::AdminArgs),
 }
 
