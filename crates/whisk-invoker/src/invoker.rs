@@ -447,6 +447,42 @@ fn parse_changed(payload: &[u8]) -> Option<(FullyQualifiedName, Option<i64>)> {
 mod tests {
     use super::*;
 
+    /// A consumer that only counts lease extensions (the bus itself has its contract).
+    struct Extensions(std::sync::atomic::AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl Consumer for Extensions {
+        async fn next(&self) -> Result<Delivery, BusError> {
+            Err(BusError::Closed)
+        }
+        async fn ack(&self, _: &DeliveryToken) -> Result<(), BusError> {
+            Ok(())
+        }
+        async fn extend(&self, _: &DeliveryToken) -> Result<(), BusError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+        fn ack_wait(&self) -> Duration {
+            Duration::from_secs(30)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_lease_is_extended_every_third_of_the_ack_wait_while_work_runs() {
+        let consumer = Extensions(Default::default());
+        let token = DeliveryToken(1);
+        let out = keep_leased(&consumer, &token, async {
+            tokio::time::sleep(Duration::from_secs(95)).await;
+            7
+        })
+        .await;
+        assert_eq!(out, 7);
+        // At 10, 20, ... 90 s; none after the work ended.
+        assert_eq!(consumer.0.load(std::sync::atomic::Ordering::SeqCst), 9);
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(consumer.0.load(std::sync::atomic::Ordering::SeqCst), 9);
+    }
+
     #[test]
     fn changed_notifications() {
         let want = FullyQualifiedName::parse("guest/pkg/a").unwrap();
