@@ -9,7 +9,8 @@
 //! consumer works on them, and become ready again when
 //! - a consumer of the topic opens and no other consumer of that topic is open in this
 //!   process: rows still delivered were left by a crashed (or stopped) process; or
-//! - they were delivered longer than the ack wait ago (a hung consumer).
+//! - they were delivered, or last extended ([`Consumer::extend`] moves `delivered_at` to
+//!   now), longer than the ack wait ago (a hung consumer).
 //!
 //! `Consumer::next` is cancel-safe: a message taken for a call that is dropped (say, by a
 //! `select!`) is handed to the next call rather than left delivered until the ack wait.
@@ -493,6 +494,23 @@ impl Consumer for EmbeddedConsumer {
             .await?;
         Ok(())
     }
+
+    async fn extend(&self, token: &DeliveryToken) -> Result<(), BusError> {
+        let id = i64::try_from(token.0).map_err(backend)?;
+        self.queue
+            .with_conn(move |c| {
+                c.prepare_cached(
+                    "UPDATE bus_queue SET delivered_at = ?2 WHERE id = ?1 AND delivered = 1",
+                )?
+                .execute(params![id, now_millis()])
+            })
+            .await?;
+        Ok(())
+    }
+
+    fn ack_wait(&self) -> Duration {
+        self.queue.options.ack_wait
+    }
 }
 
 impl Drop for EmbeddedConsumer {
@@ -827,6 +845,38 @@ mod tests {
             last = s.next().await.unwrap();
         }
         assert_eq!(last, b"after".to_vec());
+    }
+
+    fn short_lease() -> EmbeddedBusOptions {
+        EmbeddedBusOptions {
+            ack_wait: crate::contract::SHORT_ACK_WAIT,
+            poll_interval: Duration::from_millis(20),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn contract_publish_consume_ack() {
+        let bus = EmbeddedBus::temporary_with(fast()).unwrap();
+        crate::contract::publish_consume_ack(&bus).await;
+    }
+
+    #[tokio::test]
+    async fn contract_redelivery_after_the_ack_wait() {
+        let bus = EmbeddedBus::temporary_with(short_lease()).unwrap();
+        crate::contract::redelivery_after_the_ack_wait(&bus).await;
+    }
+
+    #[tokio::test]
+    async fn contract_no_redelivery_while_extended() {
+        let bus = EmbeddedBus::temporary_with(short_lease()).unwrap();
+        crate::contract::no_redelivery_while_extended(&bus).await;
+    }
+
+    #[tokio::test]
+    async fn contract_notify_subscribe() {
+        let bus = EmbeddedBus::temporary().unwrap();
+        crate::contract::notify_subscribe(&bus).await;
     }
 
     #[tokio::test]

@@ -4,15 +4,21 @@
 //! - **topics** are durable queues of invocations: `publish` returns only once the message
 //!   is persisted, a consumer acknowledges a message only after its activation record is
 //!   stored, and unacknowledged messages are delivered again (after a restart, or after the
-//!   ack wait). Consumers must therefore be idempotent on the activation id.
+//!   ack wait). A consumer still working on a message extends its lease
+//!   ([`Consumer::extend`]) well within the ack wait, so a long activation is not
+//!   delivered a second time while it runs. Consumers must still be idempotent on the
+//!   activation id (a crash between storing the record and the ack redelivers).
 //! - **subjects** are ephemeral fan-out notifications (completions, cache invalidations):
 //!   fast, lost when nobody listens. Controllers also poll the store, so a lost completion
 //!   costs latency, never a result.
 //!
 //! [`embedded::EmbeddedBus`] is the default: a queue table in a SQLite file plus in-process
-//! broadcast channels.
+//! broadcast channels. `contract` (feature `test-util`) holds the tests every bus
+//! backend must pass.
 #![forbid(unsafe_code)]
 
+#[cfg(any(test, feature = "test-util"))]
+pub mod contract;
 pub mod embedded;
 
 use async_trait::async_trait;
@@ -47,6 +53,14 @@ pub trait Consumer: Send + Sync {
     async fn next(&self) -> Result<Delivery, BusError>;
     /// Acknowledges a message: it will not be delivered again.
     async fn ack(&self, token: &DeliveryToken) -> Result<(), BusError>;
+    /// Tells the bus the message is still being worked on: its ack wait starts again
+    /// (NATS JetStream's "in progress"). A consumer calls it periodically, well within
+    /// [`Consumer::ack_wait`], for as long as the work runs. Extending a message that was
+    /// acknowledged (or taken back) is harmless and does nothing.
+    async fn extend(&self, token: &DeliveryToken) -> Result<(), BusError>;
+    /// How long a delivered message may go without an ack or an extension before it is
+    /// delivered again.
+    fn ack_wait(&self) -> std::time::Duration;
 }
 
 /// A subscription to ephemeral notifications on one subject.

@@ -268,10 +268,13 @@ impl Controller {
         store_record: bool,
     ) -> Result<ActivationMessage, ApiError> {
         let action = &inv.target.action;
+        // The code stays in the store; the invoker fetches it by digest.
+        let (action_ref, code) = action.split_code();
         Ok(ActivationMessage {
             transaction_id: inv.tid.clone(),
             activation_id: inv.id,
-            action: action.clone(),
+            action: action_ref,
+            code,
             user: inv.user.clone(),
             api_key_owner: self.api_key_owner(inv).await?,
             content: inv.content(),

@@ -38,6 +38,11 @@ pub struct InvokerConfig {
     /// Signs the API keys minted for activations (`__OW_API_KEY`); the controllers must
     /// hold the same key to accept them. Random by default; never stored.
     pub signing_key: SigningKey,
+    /// How long an activation waits for a container (memory to start one, or a warm one
+    /// to come free) before it ends in a whisk error record.
+    pub container_wait: Duration,
+    /// The most bytes of action code kept in memory, fetched by digest from the store.
+    pub code_cache_bytes: u64,
 }
 
 impl Default for InvokerConfig {
@@ -55,6 +60,8 @@ impl Default for InvokerConfig {
             shutdown_grace: Duration::from_secs(30),
             log_wait: Duration::from_secs(2),
             signing_key: SigningKey::generate(),
+            container_wait: Duration::from_secs(120),
+            code_cache_bytes: 256 * 1024 * 1024,
         }
     }
 }

@@ -1,24 +1,35 @@
 //! [`Invoker`]: consumes the invoker's topic, runs each activation in its own task, stores
 //! the record, acknowledges the message, then tells the waiting controller.
 //!
-//! Redelivered messages whose record already exists are only acknowledged and announced
-//! again, so every activation id ends in exactly one record.
+//! An activation id runs at most once while the invoker lives:
+//! - while a delivery is processed, its lease on the bus is extended every third of the
+//!   bus's ack wait ([`Consumer::extend`]), so a long activation is not delivered again;
+//! - an id already being processed here (a delivery that came back anyway, or a message
+//!   published twice) is not run again: the second delivery waits for the first to end,
+//!   then is settled like a redelivery;
+//! - a redelivered message whose record already exists is only acknowledged and
+//!   announced again, so every activation id ends in exactly one record.
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
+use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, info_span, warn, Instrument};
-use whisk_bus::{Bus, BusError, Consumer, Delivery, Subscription};
-use whisk_store::ActivationStore;
+use whisk_bus::{Bus, BusError, Consumer, Delivery, DeliveryToken, Subscription};
+use whisk_store::{ActivationStore, CodeStore};
 use whisk_types::message::{
     completion_subject, invoker_topic, ActionChange, ACTION_CHANGED_SUBJECT,
 };
-use whisk_types::{Activation, ActivationMessage, CompletionMessage, FullyQualifiedName};
+use whisk_types::{
+    Activation, ActivationId, ActivationMessage, CompletionMessage, FullyQualifiedName,
+};
 
+use crate::code::CodeCache;
 use crate::config::InvokerConfig;
 use crate::factory::ContainerFactory;
 use crate::pool::Pool;
@@ -28,6 +39,11 @@ use crate::runner::{stem_plans, Abandoned, Runner};
 const STORE_ATTEMPTS: u32 = 3;
 /// Pause after a failed bus call before trying again.
 const BUS_RETRY: Duration = Duration::from_millis(200);
+/// The shortest pause between two lease extensions of one delivery.
+const MIN_EXTEND_EVERY: Duration = Duration::from_millis(10);
+
+/// Activation ids being processed, each with a signal that turns `true` when it ends.
+type InFlight = Mutex<HashMap<ActivationId, watch::Receiver<bool>>>;
 
 /// Why the invoker could not run.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +60,7 @@ pub struct Invoker {
     runner: Runner,
     activations: Arc<dyn ActivationStore>,
     bus: Arc<dyn Bus>,
+    in_flight: InFlight,
 }
 
 impl std::fmt::Debug for Invoker {
@@ -56,11 +73,13 @@ impl std::fmt::Debug for Invoker {
 }
 
 impl Invoker {
-    /// An invoker over `factory`, writing records to `activations`, reading from `bus`.
+    /// An invoker over `factory`, writing records to `activations`, reading action code
+    /// from `code`, taking messages from `bus`.
     pub fn new(
         config: InvokerConfig,
         factory: Arc<dyn ContainerFactory>,
         activations: Arc<dyn ActivationStore>,
+        code: Arc<dyn CodeStore>,
         bus: Arc<dyn Bus>,
     ) -> Arc<Self> {
         let config = Arc::new(config);
@@ -71,12 +90,14 @@ impl Invoker {
             config.idle_timeout,
             stem_plans(&config),
         );
+        let code = Arc::new(CodeCache::new(code, config.code_cache_bytes));
         Arc::new(Self {
-            runner: Runner::new(Arc::clone(&pool), Arc::clone(&config)),
+            runner: Runner::new(Arc::clone(&pool), Arc::clone(&config), code),
             config,
             pool,
             activations,
             bus,
+            in_flight: Mutex::default(),
         })
     }
 
@@ -220,44 +241,96 @@ impl Invoker {
             }
         };
         let span = info_span!("activation", id = %msg.activation_id, tid = %msg.transaction_id);
-        async {
-            // Only a redelivery can find its record already stored.
-            if delivery.redeliveries > 0 {
-                match self
-                    .activations
-                    .get(&msg.user.namespace, &msg.activation_id)
-                    .await
-                {
-                    Ok(Some(record)) => {
-                        debug!("Redelivered activation already recorded.");
-                        self.ack(consumer, &delivery).await;
-                        self.notify(&msg, record).await;
-                        return;
-                    }
-                    Ok(None) => {}
-                    Err(e) => warn!(error = %e, "Looking up a redelivered activation failed."),
-                }
-            }
-            let record = match self.runner.run(&msg).await {
-                Ok(record) => record,
-                Err(Abandoned) => {
-                    debug!("Activation left for redelivery at shutdown.");
-                    return;
-                }
-            };
-            // `storeActivations` off for the namespace: only the completion carries it.
-            let (record, stored) = if msg.store_record {
-                self.store(record).await
-            } else {
-                (record, true)
-            };
-            if stored {
-                self.ack(consumer, &delivery).await;
-            }
-            self.notify(&msg, record).await;
-        }
+        keep_leased(
+            consumer,
+            &delivery.token,
+            self.process(consumer, &delivery, &msg),
+        )
         .instrument(span)
         .await;
+    }
+
+    /// Runs the activation of `msg` unless it runs here already or is recorded.
+    async fn process(&self, consumer: &dyn Consumer, delivery: &Delivery, msg: &ActivationMessage) {
+        let _running = match self.claim(msg.activation_id) {
+            Ok(guard) => guard,
+            Err(mut done) => {
+                debug!("Activation already running here; not run again.");
+                // An error means the other run's guard is gone: it ended.
+                let _ = done.wait_for(|ended| *ended).await;
+                if !self.settle_recorded(consumer, delivery, msg).await {
+                    // Not recorded (the run was abandoned): leave it for redelivery.
+                    debug!("Duplicate delivery left unacknowledged.");
+                }
+                return;
+            }
+        };
+        // Only a redelivery can find its record already stored.
+        if delivery.redeliveries > 0 && self.settle_recorded(consumer, delivery, msg).await {
+            return;
+        }
+        let record = match self.runner.run(msg).await {
+            Ok(record) => record,
+            Err(Abandoned) => {
+                debug!("Activation left for redelivery at shutdown.");
+                return;
+            }
+        };
+        // `storeActivations` off for the namespace: only the completion carries it.
+        let (record, stored) = if msg.store_record {
+            self.store(record).await
+        } else {
+            (record, true)
+        };
+        if stored {
+            self.ack(consumer, delivery).await;
+        }
+        self.notify(msg, record).await;
+    }
+
+    /// Marks `id` as being processed; `Err` with the running one's end signal if it is.
+    fn claim(&self, id: ActivationId) -> Result<Running<'_>, watch::Receiver<bool>> {
+        let mut in_flight = self
+            .in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(done) = in_flight.get(&id) {
+            return Err(done.clone());
+        }
+        let (tx, rx) = watch::channel(false);
+        in_flight.insert(id, rx);
+        Ok(Running {
+            in_flight: &self.in_flight,
+            id,
+            done: tx,
+        })
+    }
+
+    /// Acknowledges and announces again a delivery whose record exists; `false` when
+    /// there is none (or the lookup failed).
+    async fn settle_recorded(
+        &self,
+        consumer: &dyn Consumer,
+        delivery: &Delivery,
+        msg: &ActivationMessage,
+    ) -> bool {
+        match self
+            .activations
+            .get(&msg.user.namespace, &msg.activation_id)
+            .await
+        {
+            Ok(Some(record)) => {
+                debug!("Redelivered activation already recorded.");
+                self.ack(consumer, delivery).await;
+                self.notify(msg, record).await;
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                warn!(error = %e, "Looking up a redelivered activation failed.");
+                false
+            }
+        }
     }
 
     /// Stores the record (a few attempts); returns the stored record and whether it is stored.
@@ -315,6 +388,47 @@ impl Invoker {
     }
 }
 
+/// An activation id claimed by one delivery; dropping it releases the id and wakes
+/// deliveries of the same id waiting for it.
+struct Running<'a> {
+    in_flight: &'a InFlight,
+    id: ActivationId,
+    done: watch::Sender<bool>,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut in_flight) = self.in_flight.lock() {
+            in_flight.remove(&self.id);
+        }
+        self.done.send_replace(true);
+    }
+}
+
+/// Runs `work`, extending the lease of the delivery `token` every third of the
+/// consumer's ack wait until it ends, so the bus does not deliver it again meanwhile.
+async fn keep_leased<T>(
+    consumer: &dyn Consumer,
+    token: &DeliveryToken,
+    work: impl Future<Output = T>,
+) -> T {
+    let every = (consumer.ack_wait() / 3).max(MIN_EXTEND_EVERY);
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            biased;
+            out = &mut work => return out,
+            _ = tick.tick() => {
+                if let Err(e) = consumer.extend(token).await {
+                    warn!(error = %e, "Extending the lease of a message failed; it may be delivered again.");
+                }
+            }
+        }
+    }
+}
+
 /// The action and the bound of an action-changed notification: an [`ActionChange`], or
 /// (with no bound) `ns[/pkg]/name` with or without a leading slash, or that as a JSON string.
 fn parse_changed(payload: &[u8]) -> Option<(FullyQualifiedName, Option<i64>)> {
@@ -332,6 +446,42 @@ fn parse_changed(payload: &[u8]) -> Option<(FullyQualifiedName, Option<i64>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A consumer that only counts lease extensions (the bus itself has its contract).
+    struct Extensions(std::sync::atomic::AtomicUsize);
+
+    #[async_trait::async_trait]
+    impl Consumer for Extensions {
+        async fn next(&self) -> Result<Delivery, BusError> {
+            Err(BusError::Closed)
+        }
+        async fn ack(&self, _: &DeliveryToken) -> Result<(), BusError> {
+            Ok(())
+        }
+        async fn extend(&self, _: &DeliveryToken) -> Result<(), BusError> {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(())
+        }
+        fn ack_wait(&self) -> Duration {
+            Duration::from_secs(30)
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_lease_is_extended_every_third_of_the_ack_wait_while_work_runs() {
+        let consumer = Extensions(Default::default());
+        let token = DeliveryToken(1);
+        let out = keep_leased(&consumer, &token, async {
+            tokio::time::sleep(Duration::from_secs(95)).await;
+            7
+        })
+        .await;
+        assert_eq!(out, 7);
+        // At 10, 20, ... 90 s; none after the work ended.
+        assert_eq!(consumer.0.load(std::sync::atomic::Ordering::SeqCst), 9);
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert_eq!(consumer.0.load(std::sync::atomic::Ordering::SeqCst), 9);
+    }
 
     #[test]
     fn changed_notifications() {

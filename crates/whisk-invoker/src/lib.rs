@@ -6,7 +6,8 @@
 //! # Layout
 //! - [`InvokerConfig`]: capacity, idle timeout, container limits, API host, runtime
 //!   images and [`StemCells`].
-//! - [`Invoker`]: the bus loop, redelivery handling, shutdown.
+//! - [`Invoker`]: the bus loop, lease extension while an activation runs, redelivery
+//!   and duplicate handling (one run per activation id), shutdown.
 //! - `runner`: one activation from message to record (timings, `/init`, `/run`, logs).
 //! - `pool`: warm containers keyed by action revision, memory capacity, waiting callers,
 //!   eviction, idle reaping, retirement of changed actions; `pool::stem` keeps prewarmed
@@ -14,12 +15,15 @@
 //! - [`ContainerFactory`]: the engine seam; [`DockerFactory`] implements it over the
 //!   Docker Engine API, [`ProcessFactory`] with local `whisk-proxy` processes (native kinds
 //!   only, no isolation, for machines without Docker).
+//! - `code`: action code fetched by digest from the store on a cold start, cached by
+//!   total bytes.
 //! - `client`: keep-alive HTTP to containers with a bounded body read.
 //! - [`outcome`]: container replies to activation responses, with OpenWhisk's texts.
 //! - [`logs`]: log lines, sentinels, formatting and the log limit.
 #![forbid(unsafe_code)]
 
 mod client;
+mod code;
 mod config;
 mod docker;
 mod factory;

@@ -16,6 +16,23 @@ pub const RUN_EXITED: &str = "The action did not produce a valid response and ex
 pub const MEMORY_EXHAUSTED: &str = "The action exhausted its memory and was aborted.";
 /// `Failed to provision resources to run the action.`
 pub const PROVISION_FAILED: &str = "Failed to provision resources to run the action.";
+/// `Action could not be found or may have been deleted.`: the code a message refers to
+/// is no longer kept (an application error, as OpenWhisk gives for a deleted action).
+pub const ACTION_REMOVED: &str = "Action could not be found or may have been deleted.";
+/// `Action could not be fetched.`: reading the code failed.
+pub const ACTION_FETCH_FAILED: &str = "Action could not be fetched.";
+/// `Action version is not compatible and cannot be invoked.`: the code read does not
+/// match the digest the message names.
+pub const ACTION_MISMATCH: &str = "Action version is not compatible and cannot be invoked.";
+
+/// The whisk error of an activation that waited for a container longer than the
+/// invoker's container wait: [`PROVISION_FAILED`] with the reason.
+pub fn container_wait_expired(waited: std::time::Duration) -> String {
+    format!(
+        "Failed to provision resources to run the action: no container became available within {} seconds.",
+        waited.as_secs_f64()
+    )
+}
 /// The last log line when collection did not complete.
 pub const LOGS_INCOMPLETE: &str =
     "There was an issue while collecting your logs. Data might be missing.";

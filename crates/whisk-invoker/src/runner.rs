@@ -17,6 +17,7 @@ use whisk_types::{
 };
 
 use crate::client::{ContainerClient, ExchangeError};
+use crate::code::CodeCache;
 use crate::config::InvokerConfig;
 use crate::factory::{
     cpu_shares, ContainerSpec, FactoryError, LABEL_ACTION, LABEL_INVOKER, LABEL_REVISION,
@@ -39,6 +40,8 @@ pub(crate) struct Runner {
     pool: Arc<Pool>,
     client: ContainerClient,
     config: Arc<InvokerConfig>,
+    /// Where a cold start gets the action's code.
+    code: Arc<CodeCache>,
 }
 
 /// Why `/init` did not succeed.
@@ -63,11 +66,12 @@ fn elapsed_ms(since: Instant) -> i64 {
 }
 
 impl Runner {
-    pub(crate) fn new(pool: Arc<Pool>, config: Arc<InvokerConfig>) -> Self {
+    pub(crate) fn new(pool: Arc<Pool>, config: Arc<InvokerConfig>, code: Arc<CodeCache>) -> Self {
         Self {
             pool,
             client: ContainerClient::new(config.idle_timeout),
             config,
+            code,
         }
     }
 
@@ -98,10 +102,20 @@ impl Runner {
             Exec::Code { kind, .. } => Some(kind.as_str()),
             _ => None,
         };
-        let lease = match self.pool.acquire(&key, kind).await {
-            Ok(lease) => lease,
-            Err(PoolError::Closed) => return Err(Abandoned),
-            Err(e) => {
+        let wait = self.config.container_wait;
+        let acquired = tokio::time::timeout(wait, self.pool.acquire(&key, kind)).await;
+        let lease = match acquired {
+            Ok(Ok(lease)) => lease,
+            Ok(Err(PoolError::Closed)) => return Err(Abandoned),
+            Err(_) => {
+                // Dropping the wait withdraws it from the pool; a grant racing with the
+                // deadline is given back by its drop.
+                warn!(waited = ?wait, "No container became available in time.");
+                return Ok(rec.failed_early(ActivationResponse::whisk_error(
+                    outcome::container_wait_expired(wait),
+                )));
+            }
+            Ok(Err(e)) => {
                 warn!(error = %e, "No capacity for the action.");
                 return Ok(
                     rec.failed_early(ActivationResponse::whisk_error(outcome::PROVISION_FAILED))
@@ -175,8 +189,14 @@ impl Runner {
         let timeout = Duration::from_millis(limits.timeout);
         if cold {
             rec.begin();
+            let code = match self.code.code_for(rec.msg).await {
+                Ok(code) => code,
+                Err(response) => return self.fail(busy, rec, response).await,
+            };
             let started = Instant::now();
-            let init = self.init(busy.container(), rec.msg, timeout).await;
+            let init = self
+                .init(busy.container(), rec.msg, code.as_deref(), timeout)
+                .await;
             rec.init_ms = Some(elapsed_ms(started));
             if let Err(failure) = init {
                 rec.timed_out = failure.timed_out;
@@ -247,11 +267,12 @@ impl Runner {
         &self,
         container: &mut Container,
         msg: &ActivationMessage,
+        code: Option<&str>,
         timeout: Duration,
     ) -> Result<(), InitFailure> {
         let timeout_ms = msg.action.limits.timeout;
         let deadline = Instant::now() + timeout;
-        let body = init_body(msg, now_millis().saturating_add(timeout_ms as i64));
+        let body = init_body(msg, code, now_millis().saturating_add(timeout_ms as i64));
         let timed_out = || InitFailure {
             response: ActivationResponse::developer_error(outcome::timed_out(timeout_ms, true)),
             timed_out: true,
@@ -425,13 +446,13 @@ fn activation_env(msg: &ActivationMessage, deadline: i64) -> Map<String, Value> 
     env
 }
 
-/// `{"value":{"name","main","binary","code"?,"env"}}` (reference §8.1).
-pub(crate) fn init_body(msg: &ActivationMessage, deadline: i64) -> Bytes {
+/// `{"value":{"name","main","binary","code"?,"env"}}` (reference §8.1), with `code` as
+/// fetched for the message (the action in the message carries none).
+pub(crate) fn init_body(msg: &ActivationMessage, code: Option<&str>, deadline: i64) -> Bytes {
     let action = &msg.action;
-    let (code, main) = match &action.exec {
-        Exec::Blackbox { code, main, .. } => (code.as_deref(), main.as_deref()),
-        Exec::Code { code, main, .. } => (Some(code.as_str()), main.as_deref()),
-        Exec::Sequence { .. } => (None, None),
+    let main = match &action.exec {
+        Exec::Blackbox { main, .. } | Exec::Code { main, .. } => main.as_deref(),
+        Exec::Sequence { .. } => None,
     };
     let mut env = activation_env(msg, deadline);
     for kv in action.parameters.0.iter().filter(|kv| kv.init) {
@@ -592,6 +613,7 @@ mod tests {
                 uuid: uuid::Uuid::new_v4(),
             },
             api_key_owner: None,
+            code: None,
             content: json!({"name": "World"}),
             blocking: true,
             controller: "c0".into(),
@@ -614,7 +636,7 @@ mod tests {
     #[test]
     fn init_body_has_env_strings_and_optional_code() {
         let msg = message(blackbox(None));
-        let v: Value = serde_json::from_slice(&init_body(&msg, 5000)).unwrap();
+        let v: Value = serde_json::from_slice(&init_body(&msg, None, 5000)).unwrap();
         let value = &v["value"];
         assert_eq!(value["name"], "hello");
         assert_eq!(value["main"], "main");
@@ -640,7 +662,7 @@ mod tests {
             main: Some("run".into()),
             binary: false,
         });
-        let v: Value = serde_json::from_slice(&init_body(&msg, 1)).unwrap();
+        let v: Value = serde_json::from_slice(&init_body(&msg, Some("code!"), 1)).unwrap();
         assert_eq!(v["value"]["code"], "code!");
         assert_eq!(v["value"]["main"], "run");
     }

@@ -225,7 +225,13 @@ impl Harness {
             .subscribe(&completion_subject(&controller))
             .await
             .unwrap();
-        let invoker = Invoker::new(config, Arc::new(factory), store.clone(), bus.clone());
+        let invoker = Invoker::new(
+            config,
+            Arc::new(factory),
+            store.clone(),
+            store.clone(),
+            bus.clone(),
+        );
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             invoker
@@ -874,6 +880,8 @@ impl Harness {
                 uuid: uuid::Uuid::new_v4(),
             },
             api_key_owner: None,
+            api_key: None,
+            code: None,
             content: json!({}),
             blocking: true,
             controller: controller.into(),
@@ -1560,4 +1568,254 @@ async fn the_api_key_is_minted_for_the_owner_and_this_activation_only() {
     let c = h.invoke(&h.message(&act, json!({}))).await;
     assert_eq!(c.response.result, json!({"key": ""}));
     h.stop().await;
+}
+// === delivery: leases, duplicates, the container wait, code by digest ===
+
+/// A bus whose lease (ack wait) is one second.
+fn short_lease_bus() -> Arc<EmbeddedBus> {
+    Arc::new(
+        EmbeddedBus::temporary_with(whisk_bus::embedded::EmbeddedBusOptions {
+            ack_wait: Duration::from_secs(1),
+            poll_interval: Duration::from_millis(50),
+            ..Default::default()
+        })
+        .unwrap(),
+    )
+}
+
+impl Harness {
+    /// Completions of `id` that arrive within `window` (they are not kept).
+    async fn count_completions(&mut self, id: ActivationId, window: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + window;
+        let mut n = usize::from(self.early.remove(&id).is_some());
+        while let Ok(payload) = tokio::time::timeout_at(deadline, self.completions.next()).await {
+            let c: CompletionMessage = serde_json::from_slice(&payload.unwrap()).unwrap();
+            if c.activation_id == id {
+                n += 1;
+            }
+        }
+        n
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_activation_longer_than_the_bus_lease_runs_once() {
+    if !docker_available() {
+        return;
+    }
+    let bus = short_lease_bus();
+    let store = Arc::new(SqliteStore::temporary().unwrap());
+    let mut h = Harness::start_with(Harness::config(), bus, store).await;
+    // Runs four leases long, and says so once per run in its log.
+    let exec = Exec::Blackbox {
+        image: SKELETON.into(),
+        code: Some(script("echo run >&2\nsleep 4\necho '{\"ok\":true}'")),
+        main: None,
+        binary: false,
+    };
+    let act = action("long", exec, ActionLimits::default());
+    let msg = h.message(&act, json!({}));
+    let a = h.invoke(&msg).await;
+    assert_eq!(a.response.result, json!({"ok": true}), "{a:?}");
+    assert_eq!(a.logs.len(), 1, "{a:?}");
+    // A second run would need a second container (the first was busy) and would announce
+    // a second completion; give a late redelivery a few leases to show up.
+    assert_eq!(
+        h.count_completions(msg.activation_id, Duration::from_secs(3))
+            .await,
+        0,
+        "the activation completed again"
+    );
+    assert_eq!(
+        containers_of(&h.docker, h.id).await.len(),
+        1,
+        "the activation ran more than once"
+    );
+    let (bus, id) = (h.bus.clone(), h.id);
+    h.stop().await;
+    // Acknowledged once: nothing is left to deliver.
+    let consumer = bus.consume(&invoker_topic(id)).await.unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), consumer.next())
+            .await
+            .is_err(),
+        "the message was left on the bus"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiting_for_a_container_ends_in_a_whisk_error_at_the_deadline() {
+    if !docker_available() {
+        return;
+    }
+    let mut h = Harness::start(InvokerConfig {
+        memory_mb: 256,
+        container_wait: Duration::from_secs(1),
+        ..Harness::config()
+    })
+    .await;
+    let hog = action(
+        "hog",
+        Exec::Blackbox {
+            image: SKELETON.into(),
+            code: Some(script("sleep 6\necho '{\"ok\":true}'")),
+            main: None,
+            binary: false,
+        },
+        ActionLimits::default(),
+    );
+    let other = action(
+        "starved",
+        Exec::Blackbox {
+            image: SKELETON.into(),
+            code: Some(script("echo '{\"ok\":true}'")),
+            main: None,
+            binary: false,
+        },
+        ActionLimits::default(),
+    );
+    let first = h.message(&hog, json!({}));
+    h.publish(&first).await;
+    assert_containers_eventually(&h.docker, h.id, 1).await;
+    let second = h.message(&other, json!({}));
+    let b = h.invoke(&second).await;
+    assert_eq!(b.response.status(), ResponseStatus::WhiskError, "{b:?}");
+    assert_eq!(
+        b.response.result,
+        json!({"error": whisk_invoker::outcome::container_wait_expired(Duration::from_secs(1))})
+    );
+    let a = h.completion(first.activation_id).await;
+    assert_eq!(a.response.result, json!({"ok": true}), "{a:?}");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_is_fetched_by_digest_and_an_update_does_not_change_what_runs() {
+    if !docker_available() {
+        return;
+    }
+    use whisk_store::actions::{get_action, put_action};
+    use whisk_store::{CodeStore, Collection, EntityStore};
+
+    let mut h = Harness::start(Harness::config()).await;
+    let exec = |v: &str| Exec::Blackbox {
+        image: SKELETON.into(),
+        code: Some(script(&format!("echo '{{\"version\":\"{v}\"}}'"))),
+        main: None,
+        binary: false,
+    };
+    let store = h.store.clone();
+    let (v1, rev) = put_action(
+        store.as_ref(),
+        &action("racy", exec("v1"), ActionLimits::default()),
+        None,
+    )
+    .await
+    .unwrap();
+    // The message of an invoke of v1, as the controller makes it: no code, a digest.
+    let (stripped, code) = v1.split_code();
+    let mut one = h.message(&stripped, json!({}));
+    one.code = code;
+    let payload = serde_json::to_string(&one).unwrap();
+    assert!(
+        !payload.contains("echo"),
+        "the message carries no code: {payload}"
+    );
+
+    // The action is updated before the invoker takes the message.
+    let mut changed = v1.clone();
+    changed.exec = exec("v2");
+    changed.version = changed.version.bump_patch();
+    let (v2, rev2) = put_action(store.as_ref(), &changed, Some(rev))
+        .await
+        .unwrap();
+    let a = h.invoke(&one).await;
+    assert_eq!(a.response.result, json!({"version": "v1"}), "{a:?}");
+    assert_eq!(
+        a.version, v1.version,
+        "the record names the version that ran"
+    );
+
+    let (stripped, code) = v2.split_code();
+    let mut two = h.message(&stripped, json!({}));
+    two.code = code;
+    let b = h.invoke(&two).await;
+    assert_eq!(b.response.result, json!({"version": "v2"}), "{b:?}");
+    assert!(
+        annotation(&b, "initTime").is_some(),
+        "a new revision, a new container"
+    );
+
+    // A message whose action is deleted (and its code collected) before the invoker
+    // takes it fails as OpenWhisk fails an action deleted while invoked. (Code the
+    // invoker fetched before stays cached: a digest's code never changes.)
+    let mut v3 = v2.clone();
+    v3.exec = exec("v3");
+    v3.version = v3.version.bump_patch();
+    let (v3, rev3) = put_action(store.as_ref(), &v3, Some(rev2)).await.unwrap();
+    let (stripped, code) = v3.split_code();
+    let mut gone = h.message(&stripped, json!({}));
+    gone.code = code;
+    let (_, current) = get_action(store.as_ref(), &v3.fqn())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(current, rev3);
+    assert!(store
+        .delete(Collection::Actions, &v3.fqn(), rev3)
+        .await
+        .unwrap());
+    store
+        .collect_code(whisk_types::now_millis() + 1)
+        .await
+        .unwrap();
+    let c = h.invoke(&gone).await;
+    assert_eq!(
+        c.response.status(),
+        ResponseStatus::ApplicationError,
+        "{c:?}"
+    );
+    assert_eq!(
+        c.response.result,
+        json!({"error": whisk_invoker::outcome::ACTION_REMOVED})
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_activation_delivered_twice_at_once_runs_once() {
+    if !docker_available() {
+        return;
+    }
+    let mut h = Harness::start(Harness::config()).await;
+    let exec = Exec::Blackbox {
+        image: SKELETON.into(),
+        code: Some(script("sleep 2\necho '{\"ok\":true}'")),
+        main: None,
+        binary: false,
+    };
+    let act = action("twice", exec, ActionLimits::default());
+    let msg = h.message(&act, json!({}));
+    // Two messages of one activation id (a duplicate publish) reach the invoker together.
+    h.publish(&msg).await;
+    h.publish(&msg).await;
+    let a = h.completion(msg.activation_id).await;
+    assert_eq!(a.response.result, json!({"ok": true}), "{a:?}");
+    // The duplicate is settled after the first run, from its record.
+    let again = h.completion(msg.activation_id).await;
+    assert_eq!(again, a);
+    assert_eq!(
+        containers_of(&h.docker, h.id).await.len(),
+        1,
+        "the activation ran twice"
+    );
+    let (bus, id) = (h.bus.clone(), h.id);
+    h.stop().await;
+    let consumer = bus.consume(&invoker_topic(id)).await.unwrap();
+    assert!(
+        tokio::time::timeout(Duration::from_millis(500), consumer.next())
+            .await
+            .is_err(),
+        "a message was left on the bus"
+    );
 }

@@ -8,13 +8,13 @@ use std::time::Duration;
 
 use serde_json::json;
 use whisk_types::{
-    Activation, ActivationId, ActivationResponse, EntityName, EntityPath, FullyQualifiedName,
-    Identity, Parameters, SemVer,
+    code_digest, now_millis, Activation, ActivationId, ActivationResponse, EntityName, EntityPath,
+    FullyQualifiedName, Identity, Parameters, SemVer,
 };
 
 use crate::{
-    hash_key, hash_secret, new_salt, verify_secret, ActivationQuery, ActivationStore, Collection,
-    EntityStore, IdentityStore, LimitOverrides, ListQuery, StoreError, SubjectRecord,
+    hash_key, hash_secret, new_salt, verify_secret, ActivationQuery, ActivationStore, CodeStore,
+    Collection, EntityStore, IdentityStore, LimitOverrides, ListQuery, StoreError, SubjectRecord,
 };
 
 /// A namespace no other test uses.
@@ -828,4 +828,96 @@ pub async fn compositions(store: &dyn ActivationStore) {
         .delete_composition(&theirs.record.activation_id)
         .await
         .unwrap());
+}
+
+/// Action code is kept by digest with every action write; code an update or delete lets
+/// go stays readable (queued invocations still need it) until it is collected, and code
+/// another action still holds is never collected. `entities` and `code` are the same store.
+pub async fn code_by_digest(entities: &dyn EntityStore, code: &dyn CodeStore) {
+    let ns = random_namespace();
+    let v1 = format!("function main() {{ return {{v: 1, ns: '{ns}'}} }}");
+    let v2 = format!("function main() {{ return {{v: 2, ns: '{ns}'}} }}");
+    let zip = format!("UEsDBBQ{ns}");
+    let body = |code: &str| json!({"exec": {"kind": "nodejs:18", "code": code}});
+    assert_eq!(code.get_code(&code_digest(&v1)).await.unwrap(), None);
+
+    let a = fqn(&ns, None, "a");
+    let created = entities
+        .put(Collection::Actions, &a, body(&v1), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        code.get_code(&code_digest(&v1)).await.unwrap().as_deref(),
+        Some(v1.as_str()),
+        "put keeps the code by digest"
+    );
+    // A second action with the same code shares the blob.
+    let b = fqn(&ns, Some("pkg"), "b");
+    let b_doc = entities
+        .put(Collection::Actions, &b, body(&v1), None)
+        .await
+        .unwrap();
+    // A blackbox action with code (a zip) is kept too.
+    let c = fqn(&ns, None, "c");
+    let c_doc = entities
+        .put(
+            Collection::Actions,
+            &c,
+            json!({"exec": {"kind": "blackbox", "image": "x/y", "code": zip}}),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        code.get_code(&code_digest(&zip)).await.unwrap().as_deref(),
+        Some(zip.as_str())
+    );
+
+    // Update a to v2: both versions readable (v1 is still held by b anyway).
+    let updated = entities
+        .put(Collection::Actions, &a, body(&v2), Some(created.revision))
+        .await
+        .unwrap();
+    for v in [&v1, &v2] {
+        assert_eq!(
+            code.get_code(&code_digest(v)).await.unwrap().as_deref(),
+            Some(v.as_str())
+        );
+    }
+    // Delete b: v1 is released but still readable until collected.
+    assert!(entities
+        .delete(Collection::Actions, &b, b_doc.revision)
+        .await
+        .unwrap());
+    assert_eq!(
+        code.get_code(&code_digest(&v1)).await.unwrap().as_deref(),
+        Some(v1.as_str()),
+        "released code stays for queued invocations"
+    );
+    tick().await;
+    code.collect_code(now_millis() + 1).await.unwrap();
+    assert_eq!(
+        code.get_code(&code_digest(&v1)).await.unwrap(),
+        None,
+        "released code is collected"
+    );
+    assert!(
+        code.get_code(&code_digest(&v2)).await.unwrap().is_some(),
+        "held code is never collected"
+    );
+    assert!(code.get_code(&code_digest(&zip)).await.unwrap().is_some());
+
+    // Writing the code again holds it again.
+    let a2 = entities
+        .put(Collection::Actions, &a, body(&v1), Some(updated.revision))
+        .await
+        .unwrap();
+    tick().await;
+    code.collect_code(now_millis() + 1).await.unwrap();
+    assert!(code.get_code(&code_digest(&v1)).await.unwrap().is_some());
+    assert!(code.get_code(&code_digest(&v2)).await.unwrap().is_none());
+
+    for (f, rev) in [(&a, a2.revision), (&c, c_doc.revision)] {
+        assert!(entities.delete(Collection::Actions, f, rev).await.unwrap());
+    }
 }

@@ -10,12 +10,15 @@
 //! - [`ActivationStore`]: activation records; `put` is idempotent on the activation id.
 //! - [`CompositionStore`] (part of every `ActivationStore`): the state of running
 //!   sequences and conductors, so they end in a record after a crash; in [`compositions`].
+//! - [`CodeStore`] ([`code`]): action code by content digest, written with the actions,
+//!   read by invokers.
 //! - [`sqlite`]: the embedded backend.
 //! - `contract` (feature `test-util`): the tests every backend must pass.
 #![forbid(unsafe_code)]
 
 pub mod actions;
 pub mod compositions;
+pub mod code;
 #[cfg(any(test, feature = "test-util"))]
 pub mod contract;
 pub mod keys;
@@ -26,6 +29,7 @@ use serde_json::Value;
 use whisk_types::{Activation, ActivationId, EntityName, FullyQualifiedName, Identity};
 
 pub use compositions::{CompositionStore, RunningComposition};
+pub use code::CodeStore;
 pub use keys::{hash_key, verify_secret};
 pub use sqlite::SqliteStore;
 

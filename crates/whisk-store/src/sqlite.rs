@@ -35,10 +35,11 @@ use whisk_types::{now_millis, Activation, ActivationId, EntityName, FullyQualifi
 mod compositions;
 
 use crate::{
-    ActivationQuery, ActivationStore, Collection, Document, EntityStore, ListQuery, Schedule,
-    StoreError,
+    ActivationQuery, ActivationStore, CodeStore, Collection, Document, EntityStore, ListQuery,
+    Schedule, StoreError,
 };
 
+mod code;
 mod identities;
 
 /// Reader connections kept open between reads.
@@ -99,6 +100,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, SCHEMA_V2),
     (3, identities::SCHEMA_V3),
     (4, compositions::SCHEMA),
+    (code::MIGRATION, code::SCHEMA),
 ];
 
 /// The schema version this build writes: the last migration's.
@@ -196,6 +198,9 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     }
     for (step, statements) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
         tx.execute_batch(statements).db()?;
+        if *step == code::MIGRATION {
+            code::backfill(&tx)?;
+        }
         tx.execute(
             "INSERT INTO schema_version (component, version) VALUES ('store', ?1)
              ON CONFLICT (component) DO UPDATE SET version = excluded.version",
@@ -435,6 +440,9 @@ impl EntityStore for SqliteStore {
                 updated
             ])
             .db()?;
+            if collection == Collection::Actions {
+                code::on_put(&tx, &key, &body, now)?;
+            }
             tx.commit().db()?;
             w.last_updated = w.last_updated.max(updated);
             Ok(Document {
@@ -473,6 +481,9 @@ impl EntityStore for SqliteStore {
                 }
                 Some((_, rev)) if rev as u64 != expected => return Err(StoreError::Conflict),
                 Some(_) => {}
+            }
+            if collection == Collection::Actions {
+                code::on_delete(&tx, &key, now_millis())?;
             }
             tx.prepare_cached("DELETE FROM entities WHERE fqn = ?1")
                 .db()?
@@ -786,6 +797,19 @@ impl ActivationStore for SqliteStore {
     }
 }
 
+#[async_trait]
+impl CodeStore for SqliteStore {
+    async fn get_code(&self, digest: &str) -> Result<Option<String>, StoreError> {
+        let digest = digest.to_owned();
+        self.read(move |c| code::get(c, &digest)).await
+    }
+
+    async fn collect_code(&self, released_before: i64) -> Result<u64, StoreError> {
+        self.write(move |w| code::collect(&w.conn, released_before))
+            .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -821,6 +845,12 @@ mod tests {
     #[tokio::test]
     async fn contract_schedules() {
         contract::schedules(&SqliteStore::temporary().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn contract_code_by_digest() {
+        let store = SqliteStore::temporary().unwrap();
+        contract::code_by_digest(&store, &store).await;
     }
 
     #[tokio::test]

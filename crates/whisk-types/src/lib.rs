@@ -8,12 +8,15 @@
 //! - [`activation`]: the stored `Activation` record and its API form.
 //! - [`identity`]: subjects, namespaces and keys.
 //! - [`activation_key`]: the short-lived API keys invokers mint for running activations.
+//! - [`code`]: content digests of action code ([`CodeRef`]), which messages carry instead
+//!   of the code.
 //! - [`message`]: what the controller publishes to invokers and what comes back.
 #![forbid(unsafe_code)]
 
 pub mod action;
 pub mod activation;
 pub mod activation_key;
+pub mod code;
 pub mod identity;
 pub mod ids;
 pub mod message;
@@ -22,6 +25,7 @@ pub mod name;
 pub use action::{Action, ActionLimits, Exec, KeyValue, LimitBounds, Parameters, SemVer};
 pub use activation::{Activation, ActivationResponse, ResponseStatus};
 pub use activation_key::{ActivationGrant, SigningKey};
+pub use code::{code_digest, CodeRef};
 pub use identity::{AuthKey, Identity};
 pub use ids::{ActivationId, TransactionId};
 pub use message::{ActivationMessage, CompletionMessage};

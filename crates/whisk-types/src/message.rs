@@ -5,18 +5,26 @@ use serde_json::Value;
 
 use crate::action::Action;
 use crate::activation::Activation;
+use crate::code::CodeRef;
 use crate::identity::Identity;
 use crate::ids::{ActivationId, TransactionId};
 use crate::name::{EntityPath, FullyQualifiedName};
 
 /// One accepted invocation, published durably to an invoker's topic.
-/// It carries a snapshot of the action so the invoker never reads entities.
+/// It carries a snapshot of the action without its code, and a reference to the code by
+/// content digest ([`CodeRef`]): invokers fetch the code from the store (and cache it)
+/// only when they start a container, so the bus never holds action code.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ActivationMessage {
     pub transaction_id: TransactionId,
     pub activation_id: ActivationId,
-    /// The action as resolved at invoke time (its revision keys warm containers).
+    /// The action as resolved at invoke time (its revision keys warm containers). When
+    /// `code` is set, the exec's code is left empty here.
     pub action: Action,
+    /// The action's code by digest, fetched by the invoker. `None`: the action has no
+    /// code, or (messages published by older controllers) `action` still carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<CodeRef>,
     /// The invoking identity; the record is stored under its namespace.
     pub user: Identity,
     /// The identity the activation's API key (`__OW_API_KEY`) is minted for: the subject

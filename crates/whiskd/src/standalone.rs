@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use tokio::sync::watch;
+use whisk_bus::embedded::EmbeddedBusOptions;
 use whisk_bus::EmbeddedBus;
 use whisk_controller::{Controller, ControllerConfig, RuntimeManifest};
 use whisk_invoker::{ActionNetwork, Invoker, InvokerConfig};
@@ -51,6 +52,18 @@ pub struct StandaloneArgs {
     /// The API host given to containers as __OW_API_HOST [default: http://<http-addr>].
     #[arg(long, env = "RWHISK_CONTAINER_API_HOST")]
     container_api_host: Option<String>,
+    /// Seconds an activation may wait for a container (free memory or a warm container)
+    /// before it ends in a whisk error.
+    #[arg(long, env = "RWHISK_CONTAINER_WAIT_SECS", default_value_t = 120)]
+    container_wait_secs: u64,
+    /// Megabytes of action code the invoker keeps in memory (fetched by digest).
+    #[arg(long, env = "RWHISK_CODE_CACHE_MB", default_value_t = 256)]
+    code_cache_mb: u64,
+    /// Seconds a message taken from the bus may go without an ack or a lease extension
+    /// before it is delivered again (the invoker extends it every third of this while the
+    /// activation runs).
+    #[arg(long, env = "RWHISK_BUS_ACK_WAIT_SECS", default_value_t = 600)]
+    bus_ack_wait_secs: u64,
     /// Seconds a running activation may take to finish when the server stops.
     #[arg(long, env = "RWHISK_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     shutdown_grace_secs: u64,
@@ -170,7 +183,13 @@ async fn run(args: StandaloneArgs) -> Result<()> {
 
     let store =
         Arc::new(SqliteStore::open(&data_dir.join(STORE_FILE)).context("opening the store")?);
-    let bus = Arc::new(EmbeddedBus::open(&data_dir.join(BUS_FILE)).context("opening the bus")?);
+    let bus_options = EmbeddedBusOptions {
+        ack_wait: Duration::from_secs(args.bus_ack_wait_secs.max(1)),
+        ..EmbeddedBusOptions::default()
+    };
+    let bus = Arc::new(
+        EmbeddedBus::open_with(&data_dir.join(BUS_FILE), bus_options).context("opening the bus")?,
+    );
     bootstrap::ensure_guest(store.as_ref(), &data_dir).await?;
 
     // Bind before starting anything that runs actions, so a port in use fails fast.
@@ -234,12 +253,20 @@ async fn run(args: StandaloneArgs) -> Result<()> {
             .clone()
             .unwrap_or_else(|| format!("http://{}", args.http_addr)),
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
+        container_wait: Duration::from_secs(args.container_wait_secs),
+        code_cache_bytes: args.code_cache_mb.saturating_mul(1024 * 1024),
         runtime_images: runtimes.images(),
         stem_cells,
         signing_key,
         ..InvokerConfig::default()
     };
-    let invoker = Invoker::new(invoker_config, factory, store.clone(), bus.clone());
+    let invoker = Invoker::new(
+        invoker_config,
+        factory,
+        store.clone(),
+        store.clone(),
+        bus.clone(),
+    );
 
     let (stop_tx, stop_rx) = watch::channel(false);
     let stopped = |mut rx: watch::Receiver<bool>| async move {
