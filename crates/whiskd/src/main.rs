@@ -3,6 +3,8 @@
 mod admin;
 mod bootstrap;
 mod containers;
+mod retention;
+mod serve;
 mod standalone;
 
 use std::path::PathBuf;
