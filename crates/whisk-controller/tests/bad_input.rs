@@ -362,7 +362,10 @@ fn generated_requests_never_fail_the_server() {
     let statuses = std::sync::Mutex::new(std::collections::BTreeMap::new());
     let done = std::sync::atomic::AtomicU32::new(0);
     let result = runner.run(&request(), |r| {
-        if done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 25 == 0 {
+        if done
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            .is_multiple_of(25)
+        {
             rt.block_on(seed(&stack));
         }
         let what = format!("{} {}", r.method, r.uri);
