@@ -1,11 +1,13 @@
 //! The listeners of a live `whiskd standalone` facing hostile or careless clients: slow
-//! heads cut off on both listeners, `--no-http`, and HTTPS with certificate files.
+//! heads cut off on both listeners, `--no-http`, and HTTPS with certificate files; and
+//! the background purge of activation records (retention) on a live server.
 
 mod support;
 
 use std::time::Duration;
 
-use support::Server;
+use serde_json::json;
+use support::{eventually, Server};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -108,4 +110,54 @@ async fn https_serves_the_certificate_files_given() {
     assert!(r.status().is_success());
     // The generated self-signed pair was not used.
     assert!(!server.data.path().join("tls").exists());
+}
+
+#[tokio::test]
+async fn the_background_purge_keeps_the_newest_records_per_namespace() {
+    let server = Server::start_with(&[
+        "--stem-cells",
+        "0",
+        "--activation-retention-count",
+        "2",
+        "--purge-interval-secs",
+        "1",
+    ])
+    .await;
+    let script = "#!/bin/sh\necho '{\"ok\":true}'";
+    server
+        .docker_action("kept", "whisk/dockerskeleton", Some(script), json!({}))
+        .await;
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let (status, body) = server.invoke("kept", "blocking=true", json!({})).await;
+        assert_eq!(status, 200, "{body}");
+        ids.push(body["activationId"].as_str().unwrap().to_owned());
+    }
+    let count = || async {
+        let r = server
+            .req(reqwest::Method::GET, "activations?count=true")
+            .send()
+            .await
+            .ok()?;
+        r.json::<serde_json::Value>().await.ok()?["activations"].as_u64()
+    };
+    eventually("the purge leaves 2 records", || async {
+        (count().await? == 2).then_some(())
+    })
+    .await;
+    // The newest two are the ones kept.
+    for id in &ids[3..] {
+        let r = server
+            .req(reqwest::Method::GET, &format!("activations/{id}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    let r = server
+        .req(reqwest::Method::GET, &format!("activations/{}", ids[0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
 }
