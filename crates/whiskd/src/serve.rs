@@ -1,17 +1,22 @@
 //! The API listeners, hardened against clients that hold connections open (slowloris):
 //! a connection cap shared by every listener, a deadline on the TLS handshake and on each
 //! request head (which also closes idle keep-alive connections), request bodies that must
-//! keep arriving, and a graceful stop that lets requests in flight finish.
+//! keep arriving, responses that must keep being read ([`StallGuard`]), and a graceful
+//! stop that lets requests in flight finish.
 //!
 //! Connections past the cap are not accepted until one closes: they wait in the kernel's
 //! backlog, so a flood of idle sockets cannot use up the process's descriptors or memory,
 //! and the deadlines free the slots that slow clients hold.
 
+use std::future::Future;
+use std::io;
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::{Context as _, Result};
 use axum::Router;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
@@ -28,8 +33,10 @@ pub struct ServeLimits {
     /// Deadline for a TLS handshake and for a whole request head, counted from the moment
     /// the server waits for it, so an idle keep-alive connection also closes after it.
     pub header_read_timeout: Duration,
-    /// Longest pause between two chunks of a request body; a stalled upload fails with 400.
-    pub body_read_timeout: Duration,
+    /// Longest pause between two chunks of a request body (a stalled upload fails with
+    /// 400), and longest time a response may wait for the client to read it (the
+    /// connection is closed).
+    pub body_timeout: Duration,
 }
 
 /// One listening socket and, for HTTPS, its TLS acceptor.
@@ -85,7 +92,7 @@ pub async fn serve(
     connections: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let app = app.layer(RequestBodyTimeoutLayer::new(limits.body_read_timeout));
+    let app = app.layer(RequestBodyTimeoutLayer::new(limits.body_timeout));
     let tracker = TaskTracker::new();
     loop {
         let permit = tokio::select! {
@@ -150,6 +157,7 @@ where
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .keep_alive(true);
+    let io = StallGuard::new(io, limits.body_timeout);
     let conn = builder.serve_connection(TokioIo::new(io), service);
     tokio::pin!(conn);
     let done = tokio::select! {
@@ -168,6 +176,89 @@ where
     }
 }
 
+/// A connection whose writes may not stall: when the client stops reading and a write
+/// stays pending for longer than the limit, the write fails and the connection closes.
+/// Reads are left alone (a request in flight legitimately reads nothing for long).
+struct StallGuard<I> {
+    io: I,
+    limit: Duration,
+    /// Running while a write is pending; cleared by every write that completes.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<I> StallGuard<I> {
+    fn new(io: I, limit: Duration) -> Self {
+        Self {
+            io,
+            limit,
+            stalled: None,
+        }
+    }
+
+    /// Turns a pending write into an error once it has been pending for the limit.
+    fn check<T>(&mut self, cx: &mut Context<'_>, poll: Poll<io::Result<T>>) -> Poll<io::Result<T>> {
+        if poll.is_ready() {
+            self.stalled = None;
+            return poll;
+        }
+        let limit = self.limit;
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client stopped reading the response",
+            ))),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<I: AsyncRead + Unpin> AsyncRead for StallGuard<I> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.io).poll_read(cx, buf)
+    }
+}
+
+impl<I: AsyncWrite + Unpin> AsyncWrite for StallGuard<I> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.io).poll_write(cx, buf);
+        self.check(cx, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
+        self.check(cx, poll)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.io).poll_flush(cx);
+        self.check(cx, poll)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let poll = Pin::new(&mut self.io).poll_shutdown(cx);
+        self.check(cx, poll)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::net::SocketAddr;
@@ -182,6 +273,7 @@ mod tests {
         Router::new()
             .route("/ping", get(|| async { "pong" }))
             .route("/echo", post(|body: axum::body::Bytes| async move { body }))
+            .route("/big", get(|| async { vec![b'x'; BIG] }))
     }
 
     struct Running {
@@ -207,9 +299,12 @@ mod tests {
     fn limits(secs: u64) -> ServeLimits {
         ServeLimits {
             header_read_timeout: Duration::from_secs(secs),
-            body_read_timeout: Duration::from_secs(secs),
+            body_timeout: Duration::from_secs(secs),
         }
     }
+
+    /// A response far larger than the socket buffers.
+    const BIG: usize = 64 * 1024 * 1024;
 
     /// Sends `request` on a fresh connection and returns everything the server answers
     /// before it closes (the request asks for `Connection: close`).
@@ -289,6 +384,32 @@ mod tests {
             .unwrap();
         let answer = String::from_utf8_lossy(&out);
         assert!(answer.starts_with("HTTP/1.1 4"), "{answer}");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_stops_reading_is_cut_off() {
+        let server = start(limits(1), 64, None).await;
+        let mut s = TcpStream::connect(server.addr).await.unwrap();
+        s.write_all(b"GET /big HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        // Read nothing for a while: the server's writes stall, then it gives up.
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        let mut got = 0usize;
+        let mut buf = vec![0u8; 1 << 16];
+        let read_all = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => got += n,
+                }
+            }
+        })
+        .await;
+        assert!(read_all.is_ok(), "the connection stayed open");
+        assert!(got < BIG, "the whole response arrived after a 4 s stall");
+        // The server still serves others.
+        assert!(roundtrip(server.addr, PING).await.ends_with("pong"));
     }
 
     #[tokio::test]

@@ -51,9 +51,10 @@ pub struct StandaloneArgs {
     /// keep-alive connection is closed after the same time.
     #[arg(long, env = "RWHISK_HEADER_READ_TIMEOUT_SECS", default_value_t = 30)]
     header_read_timeout_secs: u64,
-    /// Longest pause, in seconds, between two chunks of a request body.
-    #[arg(long, env = "RWHISK_BODY_READ_TIMEOUT_SECS", default_value_t = 30)]
-    body_read_timeout_secs: u64,
+    /// Longest pause, in seconds, between two chunks of a request body, and longest time
+    /// a response waits for the client to read it.
+    #[arg(long, env = "RWHISK_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    body_timeout_secs: u64,
     /// Most client connections open at once, over both listeners; more wait to be accepted.
     #[arg(long, env = "RWHISK_MAX_CONNECTIONS", default_value_t = 1024)]
     max_connections: usize,
@@ -127,8 +128,8 @@ async fn run(args: StandaloneArgs) -> Result<()> {
         "--max-connections must be at least 1"
     );
     anyhow::ensure!(
-        args.header_read_timeout_secs > 0 && args.body_read_timeout_secs > 0,
-        "--header-read-timeout-secs and --body-read-timeout-secs must be at least 1"
+        args.header_read_timeout_secs > 0 && args.body_timeout_secs > 0,
+        "--header-read-timeout-secs and --body-timeout-secs must be at least 1"
     );
     let tls = bootstrap::ensure_tls(&data_dir, args.tls_cert.clone(), args.tls_key.clone())?;
     let tls_acceptor = serve::tls_acceptor(&tls.cert, &tls.key)?;
@@ -228,7 +229,7 @@ async fn run(args: StandaloneArgs) -> Result<()> {
 
     let limits = ServeLimits {
         header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
-        body_read_timeout: Duration::from_secs(args.body_read_timeout_secs),
+        body_timeout: Duration::from_secs(args.body_timeout_secs),
     };
     let connections = Arc::new(Semaphore::new(args.max_connections));
     let https_task = tokio::spawn(serve::serve(
