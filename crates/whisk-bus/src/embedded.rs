@@ -215,7 +215,7 @@ impl EmbeddedBus {
 }
 
 /// The write-ahead log is truncated to this size after each checkpoint.
-const WAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
+const WAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
 
 /// Turns on incremental auto-vacuum, so the pages of acknowledged messages can be given
 /// back to the file system ([`EmbeddedBus::reclaim`]), with one `VACUUM` (a file made

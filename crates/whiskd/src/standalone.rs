@@ -64,7 +64,8 @@ pub struct StandaloneArgs {
     /// Seconds an idle warm container is kept before it is removed.
     #[arg(long, env = "RWHISK_IDLE_TIMEOUT_SECS", default_value_t = 600)]
     idle_timeout_secs: u64,
-    /// The API host given to containers as __OW_API_HOST [default: http://<http-addr>].
+    /// The API host given to containers as __OW_API_HOST [default: http://<http-addr>, or
+    /// https://<https-addr> with --no-http].
     #[arg(long, env = "RWHISK_CONTAINER_API_HOST")]
     container_api_host: Option<String>,
     /// Activation records older than this many seconds are purged; 0 keeps them forever

@@ -27,7 +27,7 @@ pub(super) const ACTIVATION_SUMMARY: &str = "json_remove(record, '$.logs', '$.re
 const PURGE_BATCH: i64 = 500;
 
 /// The write-ahead log is truncated to this size after each checkpoint.
-const WAL_SIZE_LIMIT: i64 = 16 * 1024 * 1024;
+const WAL_SIZE_LIMIT: i64 = 4 * 1024 * 1024;
 
 /// Turns on incremental auto-vacuum (and the log size limit) on a connection to the file,
 /// before its schema is made or migrated.
