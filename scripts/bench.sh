@@ -8,6 +8,7 @@ sdk/docker-skeleton/buildAndPush.sh whisk/example-c >/dev/null
 DATA=$(mktemp -d /tmp/rwhisk-bench.XXXXXX)
 PORT=${BENCH_PORT:-3299}
 target/release/whiskd standalone --data-dir "$DATA" --http-addr 127.0.0.1:$PORT --https-addr 127.0.0.1:0 \
+  --invocations-per-minute 100000000 --concurrent-invocations 100000 \
   >"$DATA/whiskd.log" 2>&1 &
 PID=$!
 trap 'kill $PID 2>/dev/null; wait $PID 2>/dev/null; rm -rf "$DATA"' EXIT

@@ -32,6 +32,7 @@ mkdir -p "$DATA"
 "$WHISKD" standalone --data-dir "$DATA" \
   --http-addr "127.0.0.1:$PORT" --https-addr 127.0.0.1:0 --stem-cells 0 \
   --activation-retention-secs "$SOAK_RETENTION" --purge-interval-secs 2 \
+  --invocations-per-minute 1000000 --fires-per-minute 1000000 --concurrent-invocations 1000 \
   >"$WORK/whiskd.log" 2>&1 &
 PID=$!
 LOOPS=()

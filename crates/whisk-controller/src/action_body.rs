@@ -5,7 +5,8 @@
 use serde_json::{Map, Value};
 use whisk_types::action::looks_like_base64;
 use whisk_types::{
-    Action, ActionLimits, EntityName, EntityPath, Exec, FullyQualifiedName, Parameters, SemVer,
+    Action, ActionLimits, EntityName, EntityPath, Exec, FullyQualifiedName, LimitBounds,
+    Parameters, SemVer,
 };
 
 use crate::body::{key_values, malformed, publish, take, version};
@@ -17,11 +18,12 @@ pub const EXEC_ANNOTATION: &str = "exec";
 /// Annotation deciding whether the caller's key reaches the container; `false` on create.
 pub const PROVIDE_API_KEY: &str = "provide-api-key";
 
-/// Size limits of an action document, in bytes.
+/// What an action document must keep within: sizes in bytes, and the ranges of its limits.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct SizeLimits {
+pub(crate) struct PutLimits {
     pub exec: usize,
     pub parameters: usize,
+    pub limits: LimitBounds,
 }
 
 /// The fields a PUT may carry; `None` means "not given".
@@ -198,7 +200,7 @@ pub(crate) fn build_action(
     namespace: EntityPath,
     name: EntityName,
     existing: Option<Action>,
-    sizes: SizeLimits,
+    sizes: PutLimits,
 ) -> Result<Action, ApiError> {
     let mut action = match existing {
         None => {
@@ -244,7 +246,10 @@ pub(crate) fn build_action(
     };
     let kind = action.exec.kind().to_owned();
     action.annotations.set(EXEC_ANNOTATION, Value::String(kind));
-    action.limits.validate().map_err(ApiError::BadRequest)?;
+    action
+        .limits
+        .validate_within(&sizes.limits)
+        .map_err(ApiError::BadRequest)?;
     check_size("exec", &action.exec, sizes.exec)?;
     check_size("parameters", &action.parameters, sizes.parameters)?;
     check_size("annotations", &action.annotations, sizes.parameters)?;
@@ -283,9 +288,18 @@ mod tests {
 
     use super::*;
 
-    const SIZES: SizeLimits = SizeLimits {
+    const SIZES: PutLimits = PutLimits {
         exec: 1000,
         parameters: 200,
+        limits: LimitBounds {
+            timeout_min: 100,
+            timeout_max: 300_000,
+            memory_min: 128,
+            memory_max: 512,
+            logs_min: 0,
+            logs_max: 10,
+            concurrency_max: 1,
+        },
     };
 
     fn build(body: Value, existing: Option<Action>) -> Result<Action, ApiError> {

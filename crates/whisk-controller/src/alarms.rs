@@ -125,13 +125,14 @@ async fn lifecycle(ctl: &Arc<Controller>, inv: &Invocation) -> Result<Value, Str
         "There was an error processing your request.".to_owned()
     };
     let success = json!({"status": "success"});
+    let min_period = i64::try_from(ctl.config.alarm_min_period.as_millis()).unwrap_or(i64::MAX);
     match event.as_str() {
         "CREATE" => {
             let exists = matches!(store.get(Collection::Triggers, &trigger).await, Ok(Some(_)));
             if !exists {
                 return Err(format!("trigger {} does not exist", trigger.with_slash()));
             }
-            Plan::parse(feed, &config, now, now)?;
+            Plan::parse(feed, &config, now, now)?.check_min_period(now, min_period)?;
             let c = Config {
                 feed,
                 params: config,
@@ -162,7 +163,7 @@ async fn lifecycle(ctl: &Arc<Controller>, inv: &Invocation) -> Result<Value, Str
                 .ok_or_else(|| missing(&trigger))?;
             let mut c = Config::from_json(&s.config).ok_or_else(|| missing(&trigger))?;
             c.params.extend(config);
-            Plan::parse(c.feed, &c.params, c.created, now)?;
+            Plan::parse(c.feed, &c.params, c.created, now)?.check_min_period(now, min_period)?;
             c.changed = now;
             let schedule = Schedule {
                 config: c.to_json(),
@@ -231,14 +232,12 @@ async fn check_key(
 ) -> Result<(), String> {
     let refused = || "Trigger authentication request failed.".to_owned();
     let key = key.as_str().and_then(AuthKey::parse).ok_or_else(refused)?;
-    let record = ctl
-        .identities
-        .subject_by_uuid(&key.uuid)
+    let identity = ctl
+        .auth
+        .identity(&key, ctl.identities.as_ref())
         .await
-        .map_err(|_| refused())?
-        .ok_or_else(refused)?;
-    if &record.identity.namespace != namespace || !crate::auth::secret_matches(&record, &key.secret)
-    {
+        .map_err(|_| refused())?;
+    if &identity.namespace != namespace {
         return Err(refused());
     }
     Ok(())

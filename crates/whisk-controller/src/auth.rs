@@ -1,6 +1,12 @@
-//! Authentication: HTTP Basic `uuid:key` checked against the identity store's salted hash.
-//! Subject records are cached for a short time; the secret is compared on every request, so
-//! a wrong key is never accepted from the cache.
+//! Authentication: HTTP Basic `uuid:key` checked against the identity store's key hash
+//! (Argon2id, or the older salted SHA-256; `whisk_store::keys`).
+//!
+//! Argon2 is slow on purpose, so a successful check is cached for `ttl`: keyed by a
+//! digest of the presented credentials under a random per-process key (never the key
+//! itself), bounded in size. A deleted, blocked or replaced key therefore keeps working
+//! at most `ttl` on a controller that just saw it. Checks that miss the cache run in the
+//! blocking pool, at most [`MAX_HASHING`] at once, so wrong keys cannot starve requests.
+//! A legacy hash that verifies is replaced by an Argon2 hash of the same key.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,10 +14,17 @@ use std::time::{Duration, Instant};
 
 use axum::http::{header, HeaderMap};
 use base64::Engine;
-use whisk_store::{hash_secret, IdentityStore, SubjectRecord};
+use sha2::{Digest, Sha256};
+use tokio::sync::Semaphore;
+use whisk_store::{hash_key, keys, verify_secret, IdentityStore};
 use whisk_types::{AuthKey, Identity};
 
 use crate::error::ApiError;
+
+/// Most successful authentications kept; past it the cache is emptied.
+const MAX_ENTRIES: usize = 10_000;
+/// Most key hashes checked at once (each is tens of milliseconds of one core).
+pub(crate) const MAX_HASHING: usize = 2;
 
 /// Who made a request, with the key used (handed to actions allowed to call the API).
 #[derive(Debug, Clone)]
@@ -20,66 +33,119 @@ pub struct Caller {
     pub key: AuthKey,
 }
 
-/// Subject records by uuid, each kept for `ttl`.
+/// A digest of presented credentials: the cache's key.
+type Digest32 = [u8; 32];
+
+/// Successful authentications by digest of the credentials, each kept for `ttl`.
 #[derive(Debug)]
 pub(crate) struct AuthCache {
     ttl: Duration,
-    entries: Mutex<HashMap<uuid::Uuid, (Instant, SubjectRecord)>>,
+    /// Random per process: the digests mean nothing outside it.
+    secret: [u8; 32],
+    entries: Mutex<HashMap<Digest32, (Instant, Identity)>>,
+    hashing: Semaphore,
 }
 
 impl AuthCache {
     pub fn new(ttl: Duration) -> Self {
+        let mut secret = [0u8; 32];
+        secret[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        secret[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
         Self {
             ttl,
+            secret,
             entries: Mutex::new(HashMap::new()),
+            hashing: Semaphore::new(MAX_HASHING),
         }
     }
 
     /// Resolves the `Authorization` header to a caller.
     ///
     /// # Errors
-    /// 401 when credentials are missing or invalid; 500 when the store fails.
+    /// 401 when credentials are missing, invalid or blocked; 500 when the store fails.
     pub async fn authenticate(
         &self,
         headers: &HeaderMap,
         store: &dyn IdentityStore,
     ) -> Result<Caller, ApiError> {
         let key = basic_credentials(headers)?;
-        if let Some(record) = self.cached(&key.uuid) {
-            if secret_matches(&record, &key.secret) {
-                return Ok(Caller {
-                    identity: record.identity,
-                    key,
-                });
-            }
+        let identity = self.identity(&key, store).await?;
+        Ok(Caller { identity, key })
+    }
+
+    /// The identity `key` belongs to, from the cache or the store.
+    ///
+    /// # Errors
+    /// 401 when the key is unknown, wrong or blocked; 500 when the store fails.
+    pub async fn identity(
+        &self,
+        key: &AuthKey,
+        store: &dyn IdentityStore,
+    ) -> Result<Identity, ApiError> {
+        let digest = self.digest(key);
+        if let Some(identity) = self.cached(&digest) {
+            return Ok(identity);
         }
-        // Not cached, expired, or the cached record disagrees (the key may have changed).
         let record = store
             .subject_by_uuid(&key.uuid)
             .await?
+            .filter(|r| !r.blocked)
             .ok_or(ApiError::AuthInvalid)?;
-        self.insert(record.clone());
-        if !secret_matches(&record, &key.secret) {
+        let permit = self
+            .hashing
+            .acquire()
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let secret = key.secret.clone();
+        let (record, matches, rehashed) = tokio::task::spawn_blocking(move || {
+            let ok = verify_secret(&record, &secret);
+            // A legacy salted SHA-256 gets an Argon2 hash of the same key.
+            let rehashed = (ok && !keys::is_current(&record)).then(|| hash_key(&secret));
+            (record, ok, rehashed)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+        drop(permit);
+        if !matches {
             return Err(ApiError::AuthInvalid);
         }
-        Ok(Caller {
-            identity: record.identity,
-            key,
-        })
+        if let Some(new) = rehashed {
+            if let Err(e) = store
+                .rehash_secret(&key.uuid, &record.secret_hash, &new)
+                .await
+            {
+                tracing::warn!(uuid = %key.uuid, error = %e, "Could not rehash a legacy key.");
+            }
+        }
+        self.insert(digest, record.identity.clone());
+        Ok(record.identity)
     }
 
-    fn cached(&self, uuid: &uuid::Uuid) -> Option<SubjectRecord> {
+    fn digest(&self, key: &AuthKey) -> Digest32 {
+        let mut h = Sha256::new();
+        h.update(self.secret);
+        h.update(key.uuid.as_bytes());
+        h.update(key.secret.as_bytes());
+        h.finalize().into()
+    }
+
+    fn cached(&self, digest: &Digest32) -> Option<Identity> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
-            .get(uuid)
+            .get(digest)
             .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, r)| r.clone())
+            .map(|(_, identity)| identity.clone())
     }
 
-    fn insert(&self, record: SubjectRecord) {
+    fn insert(&self, digest: Digest32, identity: Identity) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
-        entries.insert(record.identity.uuid, (Instant::now(), record));
+        if entries.len() >= MAX_ENTRIES {
+            entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(digest, (Instant::now(), identity));
     }
 }
 
@@ -99,18 +165,6 @@ fn basic_credentials(headers: &HeaderMap) -> Result<AuthKey, ApiError> {
         .map_err(|_| ApiError::AuthInvalid)?;
     let text = String::from_utf8(decoded).map_err(|_| ApiError::AuthInvalid)?;
     AuthKey::parse(&text).ok_or(ApiError::AuthInvalid)
-}
-
-pub(crate) fn secret_matches(record: &SubjectRecord, secret: &str) -> bool {
-    constant_time_eq(
-        hash_secret(&record.salt, secret).as_bytes(),
-        record.secret_hash.as_bytes(),
-    )
-}
-
-/// Compares without an early exit, so timing does not tell how much of a hash matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
@@ -154,12 +208,5 @@ mod tests {
             basic_credentials(&headers(&format!("Basic {short}"))),
             Err(ApiError::AuthInvalid)
         ));
-    }
-
-    #[test]
-    fn compares_in_constant_time() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
     }
 }

@@ -1,12 +1,16 @@
-//! Controller settings: identity on the bus, invoker topics, size limits, the blocking wait
-//! and the runtimes manifest. Built by the binary, validated there, passed down whole.
+//! Controller settings: identity on the bus, invoker topics, size limits, the blocking wait,
+//! throttles and the runtimes manifest. Built by the binary, validated there, passed down
+//! whole.
 
 use std::time::Duration;
 
+use whisk_types::LimitBounds;
+
 use crate::runtimes::RuntimeManifest;
 
-/// Per-namespace invocation limits as `GET /` and `GET .../limits` report them (reference §7.2).
-/// Throttling is not enforced yet; these are the values a client sees.
+/// The system's per-namespace limits (reference §7.2), enforced by the throttles and
+/// reported by `GET /` and `GET .../limits`. An operator overrides the first three per
+/// namespace (`whiskd admin limits set`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamespaceLimits {
     pub invocations_per_minute: u64,
@@ -48,12 +52,27 @@ pub struct ControllerConfig {
     pub max_exec: usize,
     /// Largest `parameters` and `annotations` of an entity in bytes, each.
     pub max_parameters: usize,
-    /// How long a looked-up subject stays cached before the identity store is asked again.
+    /// How long a successful authentication stays cached before the identity store is asked
+    /// again: the longest a deleted, blocked or replaced key keeps working.
     pub auth_cache_ttl: Duration,
     /// The kinds actions may use besides `blackbox`.
     pub runtimes: RuntimeManifest,
-    /// Limits reported to clients.
+    /// Per-namespace limits: the throttles' defaults, reported to clients.
     pub limits: NamespaceLimits,
+    /// The length of a throttle window: one minute, as the limits' names say. Only tests
+    /// shorten it, to see a window end without waiting a minute.
+    pub throttle_window: Duration,
+    /// How long the limits an operator set for a namespace are cached before the store is
+    /// asked again (how soon `whiskd admin limits set` takes effect).
+    pub limits_cache_ttl: Duration,
+    /// Most entities of one collection (actions, packages, triggers, rules) a namespace
+    /// may hold; creating one more is refused with 403.
+    pub max_entities: u64,
+    /// The ranges action limits (timeout, memory, logs, concurrency) must fall in.
+    pub action_limits: LimitBounds,
+    /// Shortest period between two ticks of an alarm; feeds asking for more often are
+    /// refused with 400.
+    pub alarm_min_period: Duration,
     /// How often the alarm scheduler looks for due ticks (its resolution).
     pub scheduler_interval: Duration,
 }
@@ -70,9 +89,14 @@ impl Default for ControllerConfig {
             max_request: 50 * 1024 * 1024,
             max_exec: 48 * 1024 * 1024,
             max_parameters: 1024 * 1024,
-            auth_cache_ttl: Duration::from_secs(10),
+            auth_cache_ttl: Duration::from_secs(5),
             runtimes: RuntimeManifest::default(),
             limits: NamespaceLimits::default(),
+            throttle_window: Duration::from_secs(60),
+            limits_cache_ttl: Duration::from_secs(2),
+            max_entities: 1000,
+            action_limits: LimitBounds::default(),
+            alarm_min_period: Duration::from_secs(60),
             scheduler_interval: Duration::from_secs(1),
         }
     }

@@ -25,6 +25,7 @@ use crate::auth::AuthCache;
 use crate::config::ControllerConfig;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::throttle::Throttles;
 
 /// Store polls of a blocking wait, as offsets from its start: 1, 3, 5, 7 s, then every 15 s.
 fn poll_offsets() -> impl Iterator<Item = Duration> {
@@ -52,6 +53,8 @@ pub struct Controller {
     pub(crate) bus: Arc<dyn Bus>,
     pub(crate) auth: AuthCache,
     pub(crate) metrics: Metrics,
+    /// Rate and concurrency counters, and the cached limits of namespaces.
+    pub(crate) throttles: Throttles,
     /// Blocking invokes waiting for their completion.
     waiters: Mutex<HashMap<ActivationId, oneshot::Sender<Activation>>>,
     /// Round-robin position over `config.invokers`.
@@ -94,6 +97,7 @@ impl Controller {
             activations,
             bus,
             metrics: Metrics::default(),
+            throttles: Throttles::default(),
             waiters: Mutex::new(HashMap::new()),
             next_invoker: AtomicUsize::new(0),
             listener: Mutex::new(None),
@@ -182,8 +186,10 @@ impl Controller {
         &self.metrics
     }
 
-    /// Hands a finished activation to the blocking invoke waiting for it, if any.
+    /// Hands a finished activation to the blocking invoke waiting for it, if any, and
+    /// gives up its concurrency slot.
     pub fn complete(&self, activation: Activation) {
+        self.throttles.release(&activation.activation_id);
         let sender = self
             .waiters
             .lock()
@@ -271,6 +277,7 @@ impl Controller {
                 }
                 () = tokio::time::sleep_until(wake) => {
                     if let Some(a) = self.poll_store(namespace, &waiter.id).await {
+                        self.throttles.release(&a.activation_id);
                         return Some(a);
                     }
                     if Instant::now() >= deadline {

@@ -36,6 +36,16 @@ pub enum ApiError {
     /// The caller may not touch this resource (`ns` or `ns/entity`).
     #[error("The supplied authentication is not authorized to access '{0}'.")]
     Forbidden(String),
+    /// The namespace may not have actions of this kind (its `allowedKinds`).
+    #[error("The supplied authentication is not authorized to access actions of kind '{0}'.")]
+    KindNotAllowed(String),
+    /// A namespace already holds the most entities of a collection it may (403).
+    #[error("The namespace '{namespace}' has reached its limit of {max} {collection}; delete some before creating more.")]
+    EntityCap {
+        namespace: String,
+        collection: &'static str,
+        max: u64,
+    },
     #[error("The requested resource does not exist.")]
     NotFound,
     /// A 404 with its own text.
@@ -70,6 +80,9 @@ pub enum ApiError {
         size: u64,
         max: u64,
     },
+    /// A throttle refused the request (429, OpenWhisk's `tooManyRequests` texts).
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The bus refused the invocation (the load balancer failure of OpenWhisk).
@@ -89,7 +102,9 @@ impl ApiError {
             ApiError::AuthMissing | ApiError::AuthInvalid | ApiError::WebUnauthorized => {
                 StatusCode::UNAUTHORIZED
             }
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::KindNotAllowed(_) | ApiError::EntityCap { .. } => {
+                StatusCode::FORBIDDEN
+            }
             ApiError::NotFound | ApiError::NotFoundText(_) | ApiError::RouteNotFound => {
                 StatusCode::NOT_FOUND
             }
@@ -101,6 +116,7 @@ impl ApiError {
             | ApiError::Name(_)
             | ApiError::ActivationId(_) => StatusCode::BAD_REQUEST,
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Store(e) => match e {
                 StoreError::AlreadyExists | StoreError::Conflict | StoreError::WrongCollection => {
                     StatusCode::CONFLICT
@@ -194,6 +210,18 @@ mod tests {
                 "HTTP method not allowed, supported methods: GET, PUT",
             ),
             (ApiError::NoInvoker, 503, "Service Unavailable"),
+            (
+                ApiError::TooManyRequests(
+                    "Too many requests in the last minute (count: 2, allowed: 1).".into(),
+                ),
+                429,
+                "Too many requests in the last minute (count: 2, allowed: 1).",
+            ),
+            (
+                ApiError::KindNotAllowed("python:3.11".into()),
+                403,
+                "The supplied authentication is not authorized to access actions of kind 'python:3.11'.",
+            ),
         ];
         for (e, status, text) in cases {
             assert_eq!(e.status().as_u16(), status, "{e:?}");

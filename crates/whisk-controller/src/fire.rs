@@ -65,8 +65,10 @@ impl Controller {
     /// Fires a trigger: invokes every active rule's action and stores the trigger record.
     ///
     /// # Errors
-    /// 404 when the trigger does not exist; store failures.
+    /// 429 over the namespace's `firesPerMinute`; 404 when the trigger does not exist;
+    /// store failures.
     pub(crate) async fn fire(self: &Arc<Self>, f: Firing) -> Result<Fired, ApiError> {
+        self.admit_fire(&f.user.namespace).await?;
         let doc = self
             .entities
             .get(Collection::Triggers, &f.trigger)
@@ -121,7 +123,7 @@ impl Controller {
             publish: false,
             annotations: Parameters::default(),
         };
-        self.activations.put(&record).await?;
+        self.keep(&record).await?;
         Ok(Fired::Fired(id))
     }
 

@@ -181,10 +181,29 @@ impl Controller {
     /// for `inv.id` are woken through [`Controller::complete`].
     ///
     /// # Errors
-    /// The bus refused the invocation, or no invoker is configured.
+    /// 429 from the throttles; the bus refused the invocation, or no invoker is configured.
     pub(crate) async fn activate(self: &Arc<Self>, inv: Invocation) -> Result<(), ApiError> {
+        // Every activation a user starts is throttled here; components of a composition
+        // are not (their top-level invoke was).
+        let top_level = inv.cause.is_none();
+        if top_level {
+            self.admit_invocation(&inv.user.namespace, inv.id, inv.component_wait())
+                .await?;
+        }
+        let id = inv.id;
+        let started = self.launch(inv).await;
+        if started.is_err() && top_level {
+            self.throttles.release(&id);
+        }
+        started
+    }
+
+    async fn launch(self: &Arc<Self>, inv: Invocation) -> Result<(), ApiError> {
         match inv.mode() {
-            Mode::Primitive => self.publish(&self.message(&inv)).await,
+            Mode::Primitive => {
+                let store = self.limits_of(&inv.user.namespace).await.store_activations;
+                self.publish(&self.message(&inv, store)).await
+            }
             Mode::Builtin => {
                 let start = now_millis();
                 let response = crate::alarms::run_feed(self, &inv).await;
@@ -230,13 +249,29 @@ impl Controller {
 
     /// Stores a record the controller made and wakes whoever waits for it.
     pub(crate) async fn finish(&self, record: Activation) {
-        if let Err(e) = self.activations.put(&record).await {
+        if let Err(e) = self.keep(&record).await {
             tracing::error!(activation_id = %record.activation_id, error = %e, "Could not store an activation record.");
         }
         self.complete(record);
     }
 
-    fn message(&self, inv: &Invocation) -> ActivationMessage {
+    /// Stores a record the controller made, unless its namespace's `storeActivations`
+    /// limit is off (as OpenWhisk's `storeAfterCheck`).
+    ///
+    /// # Errors
+    /// The store failed.
+    pub(crate) async fn keep(&self, record: &Activation) -> Result<(), whisk_store::StoreError> {
+        if self
+            .limits_of(record.namespace.namespace())
+            .await
+            .store_activations
+        {
+            self.activations.put(record).await?;
+        }
+        Ok(())
+    }
+
+    fn message(&self, inv: &Invocation, store_record: bool) -> ActivationMessage {
         let action = &inv.target.action;
         let provide_key = action.annotations.get(PROVIDE_API_KEY).is_none()
             || action.annotations.is_truthy(PROVIDE_API_KEY);
@@ -254,6 +289,7 @@ impl Controller {
             received_at: inv.received_at,
             cause: inv.cause,
             binding: inv.target.binding.clone(),
+            store_record,
         }
     }
 }

@@ -24,7 +24,9 @@
 //!   version) and makes the malformed-content error.
 //! - [`error`] holds [`ApiError`], the one mapping of failures to statuses and texts.
 //! - `transaction` is the layer giving every response `X-Request-ID`, CORS and the error body.
-//! - `auth` does Basic authentication with a short-lived subject cache.
+//! - `auth` does Basic authentication (Argon2-hashed keys) with a short-lived cache.
+//! - `throttle` enforces the per-namespace rate and concurrency limits and reads the
+//!   limits an operator set per namespace.
 //! - [`metrics`] counts requests and invocations for `GET /metrics`.
 //! - [`runtimes`] is the runtimes manifest.
 #![forbid(unsafe_code)]
@@ -47,6 +49,7 @@ mod routes;
 pub mod runtimes;
 mod sequence;
 mod system;
+mod throttle;
 mod transaction;
 
 use std::sync::Arc;

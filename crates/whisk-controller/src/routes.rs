@@ -78,6 +78,26 @@ pub(super) async fn list_or_count<E: Into<ApiError>>(
     Ok(axum::Json(rows).into_response())
 }
 
+/// 403 when the caller's namespace already holds `max_entities` of `collection` (checked
+/// before a create; concurrent creates may pass it by a few).
+pub(super) async fn check_capacity(call: &Call, collection: Collection) -> Result<(), ApiError> {
+    let max = call.ctl.config.max_entities;
+    let query = ListQuery {
+        namespace: call.namespace.clone(),
+        package: None,
+        skip: 0,
+        limit: 0,
+    };
+    if call.ctl.entities.count(collection, &query).await? >= max {
+        return Err(ApiError::EntityCap {
+            namespace: call.namespace.to_string(),
+            collection: collection.as_str(),
+            max,
+        });
+    }
+    Ok(())
+}
+
 pub(crate) struct Call {
     pub ctl: Arc<Controller>,
     pub tid: TransactionId,
@@ -231,7 +251,7 @@ async fn dispatch(
         _ => {}
     }
     match (route, method) {
-        (Route::Limits, Method::GET) => Ok(namespaces::limits(&call)),
+        (Route::Limits, Method::GET) => Ok(namespaces::limits(&call).await),
         (Route::ActionList(pkg), Method::GET) => actions::list(&call, pkg).await,
         (Route::Action(fqn), Method::GET) => actions::get(&call, &fqn).await,
         (Route::Action(fqn), Method::PUT) => actions::put(&call, &fqn, body).await,

@@ -7,10 +7,10 @@
 use std::sync::Arc;
 
 use serde_json::{json, Value};
-use whisk_store::{hash_secret, new_salt, Collection, StoreError, SubjectRecord};
+use whisk_store::{Collection, StoreError, SubjectRecord};
 use whisk_types::{
-    Action, ActionLimits, AuthKey, EntityName, EntityPath, Exec, FullyQualifiedName, Identity,
-    Parameters, SemVer,
+    Action, ActionLimits, EntityName, EntityPath, Exec, FullyQualifiedName, Identity, Parameters,
+    SemVer,
 };
 
 use crate::action_body::{EXEC_ANNOTATION, PROVIDE_API_KEY};
@@ -84,16 +84,17 @@ pub(crate) async fn ensure(ctl: &Arc<Controller>) -> Result<(), StoreError> {
     let ns =
         EntityName::namespace(SYSTEM_NAMESPACE).map_err(|e| StoreError::Corrupt(e.to_string()))?;
     if ctl.identities.subject_by_namespace(&ns).await?.is_none() {
-        let key = AuthKey::generate();
-        let salt = new_salt();
+        // No key: an empty hash matches nothing, so nobody logs in as whisk.system until
+        // an operator gives it one (`whiskd admin key regenerate whisk.system`).
         let record = SubjectRecord {
             identity: Identity {
                 subject: SYSTEM_NAMESPACE.to_owned(),
                 namespace: ns.clone(),
-                uuid: key.uuid,
+                uuid: uuid::Uuid::new_v4(),
             },
-            secret_hash: hash_secret(&salt, &key.secret),
-            salt,
+            salt: String::new(),
+            secret_hash: String::new(),
+            blocked: false,
         };
         match ctl.identities.put_subject(&record).await {
             Ok(()) => tracing::info!("Created the whisk.system subject."),

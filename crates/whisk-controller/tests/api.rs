@@ -21,7 +21,7 @@ const CORS_ORIGIN: &str = "access-control-allow-origin";
 async fn native_kinds_from_the_standard_manifest() {
     let s = Stack::start_with(ControllerConfig {
         runtimes: RuntimeManifest::standard(),
-        ..ControllerConfig::default()
+        ..support::config()
     })
     .await;
     for path in ["/", "/api/v1"] {
@@ -150,13 +150,16 @@ async fn authentication() {
 
 #[tokio::test]
 async fn namespaces_and_limits() {
-    let s = Stack::without_invoker().await;
+    // The defaults, as a client sees them (OpenWhisk's 60/30/60).
+    let s = Stack::without_invoker_with(ControllerConfig::default()).await;
     let r = s.check(get("/api/v1/namespaces"), 200, "").await;
     assert_eq!(r.json(), json!(["guest"]));
     s.check(get("/api/v1/namespaces/"), 200, "[\"guest\"]")
         .await;
     let r = s.check(get("/api/v1/namespaces/_/limits"), 200, "").await;
     assert_eq!(r.json()["invocationsPerMinute"], 60);
+    assert_eq!(r.json()["concurrentInvocations"], 30);
+    assert_eq!(r.json()["firesPerMinute"], 60);
     assert_eq!(r.json()["maxParameterSize"], "1048576 B");
     s.check(
         get("/api/v1/namespaces/guest/limits"),

@@ -180,7 +180,7 @@ async fn nested_sequences_limits_and_non_blocking() {
             sequence_length: 3,
             ..NamespaceLimits::default()
         },
-        ..ControllerConfig::default()
+        ..support::config()
     })
     .await;
     arithmetic(&s);

@@ -286,7 +286,7 @@ async fn rule_references_and_refusals() {
 fn fast() -> ControllerConfig {
     ControllerConfig {
         scheduler_interval: Duration::from_millis(50),
-        ..ControllerConfig::default()
+        ..support::config()
     }
 }
 
@@ -387,7 +387,7 @@ async fn a_tick_that_passes_while_the_controller_is_down_fires_once_on_restart()
     let mut s = Stack::start_with(ControllerConfig {
         // A scheduler too slow to fire before the shutdown below.
         scheduler_interval: Duration::from_secs(3600),
-        ..ControllerConfig::default()
+        ..support::config()
     })
     .await;
     s.create_action("hello", json!({})).await;

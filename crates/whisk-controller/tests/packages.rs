@@ -498,7 +498,7 @@ async fn whisk_system_alarms_is_shared() {
     // `utils` needs a Node.js kind, which the standard manifest has.
     let s = Stack::start_with(ControllerConfig {
         runtimes: RuntimeManifest::standard(),
-        ..ControllerConfig::default()
+        ..support::config()
     })
     .await;
     let ns = "/api/v1/namespaces/whisk.system";

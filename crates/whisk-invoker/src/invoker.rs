@@ -245,7 +245,12 @@ impl Invoker {
                     return;
                 }
             };
-            let (record, stored) = self.store(record).await;
+            // `storeActivations` off for the namespace: only the completion carries it.
+            let (record, stored) = if msg.store_record {
+                self.store(record).await
+            } else {
+                (record, true)
+            };
             if stored {
                 self.ack(consumer, &delivery).await;
             }

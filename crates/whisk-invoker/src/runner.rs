@@ -582,6 +582,7 @@ mod tests {
             received_at: 1000,
             cause: None,
             binding: None,
+            store_record: true,
         }
     }
 

@@ -866,6 +866,7 @@ impl Harness {
             received_at: whisk_types::now_millis(),
             cause: None,
             binding: None,
+            store_record: true,
         }
     }
 }

@@ -13,8 +13,8 @@ use whisk_types::{
 };
 
 use crate::{
-    hash_secret, new_salt, ActivationQuery, ActivationStore, Collection, EntityStore,
-    IdentityStore, ListQuery, StoreError, SubjectRecord,
+    hash_key, hash_secret, new_salt, verify_secret, ActivationQuery, ActivationStore, Collection,
+    EntityStore, IdentityStore, LimitOverrides, ListQuery, StoreError, SubjectRecord,
 };
 
 /// A namespace no other test uses.
@@ -311,6 +311,7 @@ pub fn subject_record(subject: &str, namespace: &EntityName, secret: &str) -> Su
         },
         secret_hash: hash_secret(&salt, secret),
         salt,
+        blocked: false,
     }
 }
 
@@ -625,9 +626,21 @@ pub async fn subjects_by_namespace(store: &dyn IdentityStore) {
         },
         secret_hash: hash_secret(&salt, "x"),
         salt,
+        blocked: false,
     };
     assert_eq!(store.subject_by_namespace(&ns).await.unwrap(), None);
     store.put_subject(&record).await.unwrap();
+    assert_eq!(
+        store.subject_by_namespace(&ns).await.unwrap(),
+        Some(record.clone())
+    );
+    assert_eq!(store.block_namespace(&ns, true).await.unwrap(), 1);
+    assert_eq!(
+        store.subject_by_namespace(&ns).await.unwrap(),
+        None,
+        "a blocked subject owns nothing"
+    );
+    assert_eq!(store.block_namespace(&ns, false).await.unwrap(), 1);
     assert_eq!(store.subject_by_namespace(&ns).await.unwrap(), Some(record));
 }
 
@@ -759,4 +772,110 @@ pub async fn activation_purge(store: &dyn ActivationStore) {
     assert_eq!(store.purge(i64::MIN, 2).await.unwrap(), 3 + 3);
     assert_eq!(starts(b).await, vec![3_000, 3_000]);
     assert_eq!(starts(a).await, vec![10_000, 9_000]);
+}
+
+/// Subject management (wskadmin's): list, block, delete, Argon2 hashes, and the limits
+/// of namespaces.
+pub async fn subject_management(store: &dyn IdentityStore) {
+    let ns = random_namespace();
+    let a = subject_record(&format!("a{}", uuid::Uuid::new_v4().simple()), &ns, "x");
+    let b = SubjectRecord {
+        salt: String::new(),
+        secret_hash: hash_key("y"),
+        ..subject_record(&format!("b{}", uuid::Uuid::new_v4().simple()), &ns, "y")
+    };
+    store.put_subject(&a).await.unwrap();
+    store.put_subject(&b).await.unwrap();
+    let read = store
+        .subject_by_uuid(&b.identity.uuid)
+        .await
+        .unwrap()
+        .expect("b");
+    assert!(
+        read.secret_hash.starts_with("$argon2id$"),
+        "PHC string kept"
+    );
+    assert!(verify_secret(&read, "y") && !verify_secret(&read, "x"));
+
+    let all = store.list_subjects().await.unwrap();
+    let mine: Vec<_> = all
+        .iter()
+        .filter(|r| r.identity.namespace == ns)
+        .cloned()
+        .collect();
+    assert_eq!(mine, vec![a.clone(), b.clone()], "listed by name");
+
+    assert_eq!(store.block_namespace(&ns, true).await.unwrap(), 2);
+    let blocked = store
+        .subject_by_uuid(&a.identity.uuid)
+        .await
+        .unwrap()
+        .expect("a");
+    assert!(blocked.blocked, "blocked flag read back");
+    assert_eq!(
+        store
+            .block_namespace(&random_namespace(), true)
+            .await
+            .unwrap(),
+        0
+    );
+    store.block_namespace(&ns, false).await.unwrap();
+    assert!(
+        !store
+            .subject_by_name(&a.identity.subject)
+            .await
+            .unwrap()
+            .expect("a")
+            .blocked
+    );
+
+    // A legacy hash is replaced only if it is still the one read.
+    let argon = hash_key("x");
+    assert!(!store
+        .rehash_secret(&a.identity.uuid, "not the hash", &argon)
+        .await
+        .unwrap());
+    assert!(store
+        .rehash_secret(&a.identity.uuid, &a.secret_hash, &argon)
+        .await
+        .unwrap());
+    let rehashed = store
+        .subject_by_uuid(&a.identity.uuid)
+        .await
+        .unwrap()
+        .expect("a");
+    assert_eq!(rehashed.secret_hash, argon);
+    assert!(rehashed.salt.is_empty() && verify_secret(&rehashed, "x"));
+
+    assert!(store.delete_subject(&a.identity.subject).await.unwrap());
+    assert!(!store.delete_subject(&a.identity.subject).await.unwrap());
+    assert_eq!(store.subject_by_uuid(&a.identity.uuid).await.unwrap(), None);
+    assert!(store
+        .subject_by_uuid(&b.identity.uuid)
+        .await
+        .unwrap()
+        .is_some());
+
+    assert_eq!(store.namespace_limits(&ns).await.unwrap(), None);
+    let limits = LimitOverrides {
+        invocations_per_minute: Some(5),
+        concurrent_invocations: Some(0),
+        fires_per_minute: None,
+        allowed_kinds: Some(vec!["nodejs:18".into()]),
+        store_activations: Some(false),
+    };
+    store.put_namespace_limits(&ns, &limits).await.unwrap();
+    assert_eq!(
+        store.namespace_limits(&ns).await.unwrap(),
+        Some(limits.clone())
+    );
+    let changed = LimitOverrides {
+        fires_per_minute: Some(7),
+        ..LimitOverrides::default()
+    };
+    store.put_namespace_limits(&ns, &changed).await.unwrap();
+    assert_eq!(store.namespace_limits(&ns).await.unwrap(), Some(changed));
+    assert!(store.delete_namespace_limits(&ns).await.unwrap());
+    assert!(!store.delete_namespace_limits(&ns).await.unwrap());
+    assert_eq!(store.namespace_limits(&ns).await.unwrap(), None);
 }

@@ -4,7 +4,9 @@
 //! # Layout
 //! - [`EntityStore`]: JSON documents keyed by fully qualified name, with a revision for
 //!   optimistic concurrency. Typed helpers for actions are in [`actions`].
-//! - [`IdentityStore`]: subjects and their hashed keys.
+//! - [`IdentityStore`]: subjects, their hashed keys, the blocked flag and per-namespace
+//!   limits set by an operator ([`LimitOverrides`]).
+//! - [`keys`]: hashing and checking of subject secrets (Argon2id, PHC strings).
 //! - [`ActivationStore`]: activation records; `put` is idempotent on the activation id.
 //! - [`sqlite`]: the embedded backend.
 //! - `contract` (feature `test-util`): the tests every backend must pass.
@@ -13,12 +15,14 @@
 pub mod actions;
 #[cfg(any(test, feature = "test-util"))]
 pub mod contract;
+pub mod keys;
 pub mod sqlite;
 
 use async_trait::async_trait;
 use serde_json::Value;
 use whisk_types::{Activation, ActivationId, EntityName, FullyQualifiedName, Identity};
 
+pub use keys::{hash_key, verify_secret};
 pub use sqlite::SqliteStore;
 
 /// Failures of a store operation. Controllers map them to HTTP statuses in one place.
@@ -194,15 +198,53 @@ pub struct Schedule {
     pub last_tick: i64,
 }
 
-/// A subject as stored: its identity and a salted hash of its secret, never the secret.
+/// A subject as stored: its identity and a hash of its secret, never the secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubjectRecord {
     pub identity: Identity,
+    /// The salt of a legacy salted SHA-256 hash; empty for an Argon2 PHC string, which
+    /// carries its own salt.
     pub salt: String,
+    /// An Argon2id PHC string (`$argon2id$...`, made by [`hash_key`]) or, for subjects
+    /// made before it, a salted SHA-256 ([`hash_secret`]); [`verify_secret`] takes both.
     pub secret_hash: String,
+    /// A blocked subject cannot authenticate, and does not own its namespace for web
+    /// actions and alarms (OpenWhisk's `wskadmin user block`).
+    pub blocked: bool,
 }
 
-/// Subjects and their keys.
+/// Limits an operator set for one namespace (`whiskd admin limits set`, OpenWhisk's
+/// `wskadmin limits set`). `None` means the system default applies.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LimitOverrides {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invocations_per_minute: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrent_invocations: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fires_per_minute: Option<u64>,
+    /// The only kinds actions of the namespace may have.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_kinds: Option<Vec<String>>,
+    /// `false`: activation records of the namespace are not kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store_activations: Option<bool>,
+}
+
+impl LimitOverrides {
+    /// True when nothing is set.
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+fn identities_unsupported() -> StoreError {
+    StoreError::Backend("this store cannot manage subjects and limits".into())
+}
+
+/// Subjects and their keys, and the limits of namespaces. The management methods have
+/// defaults that refuse, so a read-only backend stays possible.
 #[async_trait]
 pub trait IdentityStore: Send + Sync + 'static {
     /// Creates or replaces the subject with this uuid.
@@ -211,8 +253,8 @@ pub trait IdentityStore: Send + Sync + 'static {
         -> Result<Option<SubjectRecord>, StoreError>;
     async fn subject_by_name(&self, subject: &str) -> Result<Option<SubjectRecord>, StoreError>;
 
-    /// A subject owning `namespace` (web actions run as the namespace's owner). The
-    /// default looks for a subject named like the namespace.
+    /// An unblocked subject owning `namespace` (web actions and alarms run as the
+    /// namespace's owner). The default looks for a subject named like the namespace.
     async fn subject_by_namespace(
         &self,
         namespace: &EntityName,
@@ -220,12 +262,71 @@ pub trait IdentityStore: Send + Sync + 'static {
         Ok(self
             .subject_by_name(namespace.as_str())
             .await?
-            .filter(|r| &r.identity.namespace == namespace))
+            .filter(|r| &r.identity.namespace == namespace && !r.blocked))
+    }
+
+    /// Replaces the key hash of subject `uuid` with `secret_hash` (an Argon2 PHC string)
+    /// if it is still `old` (compare-and-set, so a concurrent key change wins); whether
+    /// it was replaced. Used to rehash legacy hashes on a successful login.
+    async fn rehash_secret(
+        &self,
+        uuid: &uuid::Uuid,
+        old: &str,
+        secret_hash: &str,
+    ) -> Result<bool, StoreError> {
+        let _ = (uuid, old, secret_hash);
+        Ok(false)
+    }
+
+    /// Removes the subject; `Ok(false)` when there was none.
+    async fn delete_subject(&self, subject: &str) -> Result<bool, StoreError> {
+        let _ = subject;
+        Err(identities_unsupported())
+    }
+
+    /// Every subject, by name.
+    async fn list_subjects(&self) -> Result<Vec<SubjectRecord>, StoreError> {
+        Err(identities_unsupported())
+    }
+
+    /// Sets the blocked flag of every subject of `namespace`; returns how many there are.
+    async fn block_namespace(
+        &self,
+        namespace: &EntityName,
+        blocked: bool,
+    ) -> Result<u64, StoreError> {
+        let _ = (namespace, blocked);
+        Err(identities_unsupported())
+    }
+
+    /// The limits set for `namespace`, if any.
+    async fn namespace_limits(
+        &self,
+        namespace: &EntityName,
+    ) -> Result<Option<LimitOverrides>, StoreError> {
+        let _ = namespace;
+        Ok(None)
+    }
+
+    /// Sets (replaces) the limits of `namespace`.
+    async fn put_namespace_limits(
+        &self,
+        namespace: &EntityName,
+        limits: &LimitOverrides,
+    ) -> Result<(), StoreError> {
+        let _ = (namespace, limits);
+        Err(identities_unsupported())
+    }
+
+    /// Removes the limits of `namespace`; `Ok(false)` when none were set.
+    async fn delete_namespace_limits(&self, namespace: &EntityName) -> Result<bool, StoreError> {
+        let _ = namespace;
+        Err(identities_unsupported())
     }
 }
 
-/// Salted SHA-256 of a secret. Secrets are 64 random alphanumerics (380 bits), so a fast
-/// hash with a salt is enough; a slow KDF would only cost latency on every request.
+/// Salted SHA-256 of a secret: the format of subjects made before keys were hashed with
+/// Argon2 ([`hash_key`]). Still accepted by [`verify_secret`]; new keys never use it.
 pub fn hash_secret(salt: &str, secret: &str) -> String {
     use sha2::{Digest, Sha256};
     let mut h = Sha256::new();

@@ -21,22 +21,25 @@
 //!   this process, so lists follow write order even within one millisecond.
 //! - `count` ignores `skip` and `limit`.
 //! - `put_subject` with a subject name held by another uuid fails with `AlreadyExists`.
+//! - Subjects and namespace limits live in [`identities`].
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, ErrorCode, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use serde_json::Value;
-use whisk_types::{now_millis, Activation, ActivationId, EntityName, FullyQualifiedName, Identity};
+use whisk_types::{now_millis, Activation, ActivationId, EntityName, FullyQualifiedName};
 
 mod upkeep;
 
 use crate::{
-    ActivationQuery, ActivationStore, Collection, Document, EntityStore, IdentityStore, ListQuery,
-    Schedule, StoreError, SubjectRecord,
+    ActivationQuery, ActivationStore, Collection, Document, EntityStore, ListQuery, Schedule,
+    StoreError,
 };
+
+mod identities;
 
 /// Reader connections kept open between reads.
 const MAX_IDLE_READERS: usize = 4;
@@ -91,7 +94,12 @@ CREATE INDEX subjects_by_namespace ON subjects (namespace);
 /// Every schema change in order: `(version, statements)`. A file at version `v` gets each
 /// step above `v`, in one transaction; new steps are appended with the next free number
 /// (gaps are allowed, so parallel branches can reserve numbers).
-const MIGRATIONS: &[(i64, &str)] = &[(1, SCHEMA), (2, SCHEMA_V2), (6, upkeep::SCHEMA_V6)];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, SCHEMA),
+    (2, SCHEMA_V2),
+    (3, identities::SCHEMA_V3),
+    (6, upkeep::SCHEMA_V6),
+];
 
 /// The schema version this build writes: the last migration's.
 const SCHEMA_VERSION: i64 = MIGRATIONS[MIGRATIONS.len() - 1].0;
@@ -687,112 +695,6 @@ fn schedule_from_row(
     })
 }
 
-fn subject_row(
-    r: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(String, String, String, String, String)> {
-    Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-}
-
-fn subject_record(
-    (uuid, subject, namespace, salt, secret_hash): (String, String, String, String, String),
-) -> Result<SubjectRecord, StoreError> {
-    Ok(SubjectRecord {
-        identity: Identity {
-            uuid: uuid::Uuid::parse_str(&uuid).map_err(|e| corrupt(&subject, e))?,
-            namespace: EntityName::namespace(&namespace).map_err(|e| corrupt(&subject, e))?,
-            subject,
-        },
-        salt,
-        secret_hash,
-    })
-}
-
-impl SqliteStore {
-    async fn subject_where(
-        &self,
-        sql: &'static str,
-        key: String,
-    ) -> Result<Option<SubjectRecord>, StoreError> {
-        let row = self
-            .read(move |c| {
-                c.prepare_cached(sql)
-                    .db()?
-                    .query_row(params![key], subject_row)
-                    .optional()
-                    .db()
-            })
-            .await?;
-        row.map(subject_record).transpose()
-    }
-}
-
-#[async_trait]
-impl IdentityStore for SqliteStore {
-    async fn put_subject(&self, record: &SubjectRecord) -> Result<(), StoreError> {
-        let r = record.clone();
-        self.write(move |w| {
-            let res = w
-                .conn
-                .prepare_cached(
-                    "INSERT INTO subjects (uuid, subject, namespace, salt, secret_hash)
-                     VALUES (?1, ?2, ?3, ?4, ?5)
-                     ON CONFLICT (uuid) DO UPDATE SET
-                         subject = excluded.subject, namespace = excluded.namespace,
-                         salt = excluded.salt, secret_hash = excluded.secret_hash",
-                )
-                .db()?
-                .execute(params![
-                    r.identity.uuid.to_string(),
-                    r.identity.subject,
-                    r.identity.namespace.as_str(),
-                    r.salt,
-                    r.secret_hash
-                ]);
-            match res {
-                Ok(_) => Ok(()),
-                Err(rusqlite::Error::SqliteFailure(e, _))
-                    if e.code == ErrorCode::ConstraintViolation =>
-                {
-                    Err(StoreError::AlreadyExists)
-                }
-                Err(e) => Err(StoreError::Backend(e.to_string())),
-            }
-        })
-        .await
-    }
-
-    async fn subject_by_uuid(
-        &self,
-        uuid: &uuid::Uuid,
-    ) -> Result<Option<SubjectRecord>, StoreError> {
-        self.subject_where(
-            "SELECT uuid, subject, namespace, salt, secret_hash FROM subjects WHERE uuid = ?1",
-            uuid.to_string(),
-        )
-        .await
-    }
-
-    async fn subject_by_name(&self, subject: &str) -> Result<Option<SubjectRecord>, StoreError> {
-        self.subject_where(
-            "SELECT uuid, subject, namespace, salt, secret_hash FROM subjects WHERE subject = ?1",
-            subject.to_owned(),
-        )
-        .await
-    }
-
-    async fn subject_by_namespace(
-        &self,
-        namespace: &EntityName,
-    ) -> Result<Option<SubjectRecord>, StoreError> {
-        self.subject_where(
-            "SELECT uuid, subject, namespace, salt, secret_hash FROM subjects
-             WHERE namespace = ?1 ORDER BY subject LIMIT 1",
-            namespace.to_string(),
-        )
-        .await
-    }
-}
-
 /// `pkg/name` from a `path` annotation `ns/pkg/name`, the key of `pkg/name` list filters.
 fn package_path(activation: &Activation) -> Option<String> {
     let path = activation.annotations.get("path")?.as_str()?;
@@ -938,7 +840,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::contract;
+    use crate::{contract, IdentityStore};
 
     #[tokio::test]
     async fn contract_entity_lifecycle() {
@@ -1033,6 +935,11 @@ mod tests {
         contract::subjects_by_namespace(&SqliteStore::temporary().unwrap()).await;
     }
 
+    #[tokio::test]
+    async fn contract_subject_management() {
+        contract::subject_management(&SqliteStore::temporary().unwrap()).await;
+    }
+
     /// A file made by schema version 1 gains the schedules table and keeps its data.
     #[tokio::test]
     async fn a_version_1_file_is_migrated() {
@@ -1084,6 +991,7 @@ mod tests {
                 contract::activation_lists(&s).await;
                 contract::schedules(&s).await;
                 contract::subjects_by_namespace(&s).await;
+                contract::subject_management(&s).await;
                 contract::entity_list_metadata(&s).await;
                 contract::activation_summaries(&s).await;
             });

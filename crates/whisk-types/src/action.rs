@@ -185,47 +185,89 @@ impl Default for ActionLimits {
     }
 }
 
+/// The ranges action limits must fall in. The defaults are OpenWhisk's; an operator can
+/// raise the maxima (`whiskd standalone --max-action-memory-mb` and friends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitBounds {
+    pub timeout_min: u64,
+    pub timeout_max: u64,
+    pub memory_min: u64,
+    pub memory_max: u64,
+    pub logs_min: u64,
+    pub logs_max: u64,
+    pub concurrency_max: u64,
+}
+
+impl Default for LimitBounds {
+    fn default() -> Self {
+        use limits::*;
+        Self {
+            timeout_min: TIMEOUT_MIN,
+            timeout_max: TIMEOUT_MAX,
+            memory_min: MEMORY_MIN,
+            memory_max: MEMORY_MAX,
+            logs_min: LOGS_MIN,
+            logs_max: LOGS_MAX,
+            concurrency_max: CONCURRENCY_MAX,
+        }
+    }
+}
+
 impl ActionLimits {
-    /// Checks every field against the system bounds, with OpenWhisk's messages.
+    /// Checks every field against OpenWhisk's default bounds.
+    ///
+    /// # Errors
+    /// The first limit out of range, with OpenWhisk's message.
+    pub fn validate(&self) -> Result<(), String> {
+        self.validate_within(&LimitBounds::default())
+    }
+
+    /// Checks every field against `b`, with OpenWhisk's messages (`TimeLimit`,
+    /// `MemoryLimit`, `LogLimit`, `ConcurrencyLimit`).
     ///
     /// # Errors
     /// The first limit out of range.
-    pub fn validate(&self) -> Result<(), String> {
-        use limits::*;
-        if self.timeout > TIMEOUT_MAX {
+    pub fn validate_within(&self, b: &LimitBounds) -> Result<(), String> {
+        if self.timeout > b.timeout_max {
             return Err(format!(
-                "duration {} milliseconds exceeds allowed threshold of {TIMEOUT_MAX} milliseconds",
-                self.timeout
+                "duration {} milliseconds exceeds allowed threshold of {} milliseconds",
+                self.timeout, b.timeout_max
             ));
         }
-        if self.timeout < TIMEOUT_MIN {
+        if self.timeout < b.timeout_min {
             return Err(format!(
-                "duration {} milliseconds below allowed threshold of {TIMEOUT_MIN} milliseconds",
-                self.timeout
+                "duration {} milliseconds below allowed threshold of {} milliseconds",
+                self.timeout, b.timeout_min
             ));
         }
-        if self.memory > MEMORY_MAX {
+        if self.memory > b.memory_max {
             return Err(format!(
-                "memory {} MB exceeds allowed threshold of {MEMORY_MAX} MB",
-                self.memory
+                "memory {} MB exceeds allowed threshold of {} MB",
+                self.memory, b.memory_max
             ));
         }
-        if self.memory < MEMORY_MIN {
+        if self.memory < b.memory_min {
             return Err(format!(
-                "memory {} MB below allowed threshold of {MEMORY_MIN} MB",
-                self.memory
+                "memory {} MB below allowed threshold of {} MB",
+                self.memory, b.memory_min
             ));
         }
-        if self.logs > LOGS_MAX {
+        if self.logs > b.logs_max {
             return Err(format!(
-                "log {} MB exceeds allowed threshold of {LOGS_MAX} MB",
-                self.logs
+                "log {} MB exceeds allowed threshold of {} MB",
+                self.logs, b.logs_max
             ));
         }
-        if self.concurrency > CONCURRENCY_MAX {
+        if self.logs < b.logs_min {
             return Err(format!(
-                "concurrency {} exceeds allowed threshold of {CONCURRENCY_MAX}",
-                self.concurrency
+                "log {} MB below allowed threshold of {} MB",
+                self.logs, b.logs_min
+            ));
+        }
+        if self.concurrency > b.concurrency_max {
+            return Err(format!(
+                "concurrency {} exceeds allowed threshold of {}",
+                self.concurrency, b.concurrency_max
             ));
         }
         if self.concurrency < 1 {

@@ -17,7 +17,7 @@ pub mod ids;
 pub mod message;
 pub mod name;
 
-pub use action::{Action, ActionLimits, Exec, KeyValue, Parameters, SemVer};
+pub use action::{Action, ActionLimits, Exec, KeyValue, LimitBounds, Parameters, SemVer};
 pub use activation::{Activation, ActivationResponse, ResponseStatus};
 pub use identity::{AuthKey, Identity};
 pub use ids::{ActivationId, TransactionId};

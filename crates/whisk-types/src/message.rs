@@ -35,6 +35,18 @@ pub struct ActivationMessage {
     /// `binding` annotation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub binding: Option<EntityPath>,
+    /// Whether the invoker keeps the record (`false`: the namespace's `storeActivations`
+    /// limit says not to; the completion still carries it).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub store_record: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 /// Sent back to the controller once the record is stored.

@@ -1,5 +1,6 @@
-//! First-start work on the data directory: the guest subject and its key file, and the
-//! self-signed TLS certificate for the HTTPS listener.
+//! First-start work on the data directory: its permissions (0700, databases and keys
+//! 0600), the guest subject and its key file, and the self-signed TLS certificate for the
+//! HTTPS listener.
 
 use std::fs;
 use std::io::Write;
@@ -7,7 +8,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use whisk_store::{hash_secret, new_salt, IdentityStore, SubjectRecord};
+use whisk_store::{hash_key, verify_secret, IdentityStore, SubjectRecord};
 use whisk_types::{AuthKey, EntityName, Identity};
 
 /// The subject and namespace every new installation gets.
@@ -17,7 +18,7 @@ pub const GUEST_KEY_FILE: &str = "guest.key";
 
 /// Makes sure the guest subject exists and `DIR/guest.key` holds its key.
 ///
-/// The store keeps only a salted hash, so when the key file is lost a new key replaces
+/// The store keeps only an Argon2 hash, so when the key file is lost a new key replaces
 /// the old one (the namespace and its entities stay).
 ///
 /// # Errors
@@ -30,9 +31,19 @@ pub async fn ensure_guest(identities: &dyn IdentityStore, data_dir: &Path) -> Re
         .context("reading the guest subject")?;
     if let (Some(record), Ok(text)) = (&existing, fs::read_to_string(&key_path)) {
         if let Some(key) = AuthKey::parse(text.trim()) {
-            if key.uuid == record.identity.uuid
-                && hash_secret(&record.salt, &key.secret) == record.secret_hash
-            {
+            if key.uuid == record.identity.uuid && verify_secret(record, &key.secret) {
+                if !whisk_store::keys::is_current(record) {
+                    // A salted SHA-256 of an older version: rehash the same key with Argon2.
+                    let upgraded = SubjectRecord {
+                        salt: String::new(),
+                        secret_hash: hash_key(&key.secret),
+                        ..record.clone()
+                    };
+                    identities
+                        .put_subject(&upgraded)
+                        .await
+                        .context("rehashing the guest key")?;
+                }
                 return Ok(key);
             }
         }
@@ -42,15 +53,15 @@ pub async fn ensure_guest(identities: &dyn IdentityStore, data_dir: &Path) -> Re
         // Keep the subject's uuid; only the secret is replaced.
         key.uuid = record.identity.uuid;
     }
-    let salt = new_salt();
     let record = SubjectRecord {
         identity: Identity {
             subject: GUEST.to_owned(),
             namespace: EntityName::namespace(GUEST)?,
             uuid: key.uuid,
         },
-        secret_hash: hash_secret(&salt, &key.secret),
-        salt,
+        salt: String::new(),
+        secret_hash: hash_key(&key.secret),
+        blocked: existing.as_ref().is_some_and(|r| r.blocked),
     };
     identities
         .put_subject(&record)
@@ -59,6 +70,52 @@ pub async fn ensure_guest(identities: &dyn IdentityStore, data_dir: &Path) -> Re
     write_private(&key_path, key.to_string().as_bytes())?;
     tracing::info!(path = %key_path.display(), "Created the guest subject and wrote its key.");
     Ok(key)
+}
+
+/// Makes the data directory private before anything is written into it: the directory
+/// 0700, and the database files (`files`, with SQLite's `-wal` and `-shm` beside them)
+/// 0600. Missing databases are created empty with mode 0600, and SQLite gives its `-wal`
+/// and `-shm` files the mode of their database; files of an older installation are
+/// tightened.
+///
+/// # Errors
+/// The directory or a file cannot be created or changed.
+pub fn secure_data_dir(data_dir: &Path, files: &[&str]) -> Result<()> {
+    if let Ok(meta) = fs::metadata(data_dir) {
+        // A shared directory such as /tmp must not be taken over (made 0700).
+        anyhow::ensure!(
+            meta.permissions().mode() & 0o002 == 0,
+            "data directory {} is writable by everyone; give whiskd a directory of its own",
+            data_dir.display()
+        );
+    }
+    fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    fs::set_permissions(data_dir, fs::Permissions::from_mode(0o700))
+        .with_context(|| format!("making {} private", data_dir.display()))?;
+    for file in files {
+        let path = data_dir.join(file);
+        fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        for suffix in ["", "-wal", "-shm"] {
+            let path = data_dir.join(format!("{file}{suffix}"));
+            if path.exists() {
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o600))
+                    .with_context(|| format!("making {} private", path.display()))?;
+            }
+        }
+    }
+    for private in [GUEST_KEY_FILE, "tls/key.pem"] {
+        let path = data_dir.join(private);
+        if path.exists() {
+            fs::set_permissions(&path, fs::Permissions::from_mode(0o600))?;
+        }
+    }
+    Ok(())
 }
 
 /// Writes a file readable only by its owner (mode 0600).
@@ -92,7 +149,7 @@ pub fn ensure_instance(data_dir: &Path) -> Result<String> {
         }
     }
     let name = format!("s{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    fs::write(&path, &name).with_context(|| format!("writing {}", path.display()))?;
+    write_private(&path, name.as_bytes())?;
     Ok(name)
 }
 
@@ -135,6 +192,7 @@ pub fn ensure_tls(
         return Ok(files);
     }
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o700))?;
     let names = vec![
         "localhost".to_owned(),
         "127.0.0.1".to_owned(),
@@ -165,12 +223,80 @@ mod tests {
         assert_eq!(mode, 0o600);
         assert_eq!(fs::read_to_string(&path).unwrap(), k1.to_string());
         let rec = store.subject_by_name(GUEST).await.unwrap().unwrap();
-        assert_ne!(rec.secret_hash, k1.secret);
+        assert!(
+            rec.secret_hash.starts_with("$argon2id$"),
+            "an Argon2 PHC string"
+        );
         assert!(!rec.secret_hash.contains(&k1.secret));
+        let db = fs::read(dir.path().join("db")).unwrap();
+        let wal = fs::read(dir.path().join("db-wal")).unwrap_or_default();
+        for bytes in [db, wal] {
+            assert!(
+                !bytes
+                    .windows(k1.secret.len())
+                    .any(|w| w == k1.secret.as_bytes()),
+                "the key is not in the database"
+            );
+        }
+        // A key hashed by an older version (salted SHA-256) is rehashed with Argon2.
+        let salt = whisk_store::new_salt();
+        store
+            .put_subject(&SubjectRecord {
+                salt: salt.clone(),
+                secret_hash: whisk_store::hash_secret(&salt, &k1.secret),
+                ..rec.clone()
+            })
+            .await
+            .unwrap();
+        assert_eq!(ensure_guest(&store, dir.path()).await.unwrap(), k1);
+        let rec = store.subject_by_name(GUEST).await.unwrap().unwrap();
+        assert!(rec.secret_hash.starts_with("$argon2id$") && rec.salt.is_empty());
+        assert!(verify_secret(&rec, &k1.secret));
         // A lost key file gives a new key; the old one stops working.
         fs::remove_file(&path).unwrap();
         let k3 = ensure_guest(&store, dir.path()).await.unwrap();
         assert_ne!(k3.secret, k1.secret);
+    }
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[tokio::test]
+    async fn data_dir_databases_and_keys_are_private() {
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("data");
+        fs::create_dir(&dir).unwrap();
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o755)).unwrap();
+        // A database left world-readable by an older version is tightened too.
+        fs::write(dir.join("old.db"), b"").unwrap();
+        fs::set_permissions(dir.join("old.db"), fs::Permissions::from_mode(0o644)).unwrap();
+        secure_data_dir(&dir, &["whisk.db", "old.db"]).unwrap();
+        let shared = parent.path().join("shared");
+        fs::create_dir(&shared).unwrap();
+        fs::set_permissions(&shared, fs::Permissions::from_mode(0o1777)).unwrap();
+        assert!(
+            secure_data_dir(&shared, &["whisk.db"]).is_err(),
+            "like /tmp"
+        );
+        assert_eq!(mode(&shared) & 0o777, 0o777, "left alone");
+        let store = whisk_store::SqliteStore::open(&dir.join("whisk.db")).unwrap();
+        ensure_guest(&store, &dir).await.unwrap();
+        ensure_tls(&dir, None, None).unwrap();
+        ensure_instance(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("tls")), 0o700);
+        for file in [
+            "whisk.db",
+            "whisk.db-wal",
+            "whisk.db-shm",
+            "old.db",
+            GUEST_KEY_FILE,
+            "tls/key.pem",
+            "instance",
+        ] {
+            assert_eq!(mode(&dir.join(file)), 0o600, "{file}");
+        }
     }
 
     #[test]

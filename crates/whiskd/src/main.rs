@@ -28,8 +28,8 @@ enum Command {
     /// Example:
     ///   whiskd standalone --data-dir ~/.rwhisk
     ///   wsk property set --apihost http://127.0.0.1:3233 --auth "$(cat ~/.rwhisk/guest.key)"
-    Standalone(standalone::StandaloneArgs),
-    /// Subjects and keys of an installation (like OpenWhisk's wskadmin).
+    Standalone(Box<standalone::StandaloneArgs>),
+    /// Subjects, keys and namespace limits of an installation (OpenWhisk's wskadmin).
     Admin(admin::AdminArgs),
 }
 
@@ -37,7 +37,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     init_tracing();
     let result = match cli.command {
-        Command::Standalone(args) => standalone::main(args),
+        Command::Standalone(args) => standalone::main(*args),
         Command::Admin(args) => admin::main(args),
     };
     match result {

@@ -15,6 +15,7 @@ use whisk_bus::EmbeddedBus;
 use whisk_controller::{Controller, ControllerConfig, RuntimeManifest};
 use whisk_invoker::{Invoker, InvokerConfig};
 use whisk_store::SqliteStore;
+use whisk_types::action::limits;
 
 use crate::bootstrap;
 use crate::containers::{self, FactoryChoice};
@@ -102,6 +103,68 @@ pub struct StandaloneArgs {
     /// `runtimes/` next to whiskd, or the repository whiskd was built from].
     #[arg(long, env = "RWHISK_RUNTIMES_DIR")]
     runtimes_dir: Option<PathBuf>,
+    #[command(flatten)]
+    limits: LimitArgs,
+}
+
+/// The system's limits: throttles per namespace (each can be overridden per namespace with
+/// `whiskd admin limits set`), entity caps, alarm period and the ranges of action limits.
+#[derive(Debug, clap::Args)]
+struct LimitArgs {
+    /// Invocations a namespace may start per minute (OpenWhisk's invocationsPerMinute).
+    #[arg(long, env = "RWHISK_INVOCATIONS_PER_MINUTE", default_value_t = 60)]
+    invocations_per_minute: u64,
+    /// Activations a namespace may have running at once (concurrentInvocations).
+    #[arg(long, env = "RWHISK_CONCURRENT_INVOCATIONS", default_value_t = 30)]
+    concurrent_invocations: u64,
+    /// Trigger fires a namespace may make per minute (firesPerMinute).
+    #[arg(long, env = "RWHISK_FIRES_PER_MINUTE", default_value_t = 60)]
+    fires_per_minute: u64,
+    /// Most actions, packages, triggers and rules (each) one namespace may hold.
+    #[arg(long, env = "RWHISK_MAX_ENTITIES", default_value_t = 1000)]
+    max_entities: u64,
+    /// Shortest period between two ticks of an alarm trigger, in seconds.
+    #[arg(long, env = "RWHISK_ALARM_MIN_PERIOD_SECS", default_value_t = 60)]
+    alarm_min_period_secs: u64,
+    /// Largest action `timeout`, in ms.
+    #[arg(long, env = "RWHISK_MAX_ACTION_TIMEOUT_MS", default_value_t = limits::TIMEOUT_MAX)]
+    max_action_timeout_ms: u64,
+    /// Largest action `memory`, in MB (at most --invoker-memory-mb to be runnable).
+    #[arg(long, env = "RWHISK_MAX_ACTION_MEMORY_MB", default_value_t = limits::MEMORY_MAX)]
+    max_action_memory_mb: u64,
+    /// Largest action `logs`, in MB.
+    #[arg(long, env = "RWHISK_MAX_ACTION_LOGS_MB", default_value_t = limits::LOGS_MAX)]
+    max_action_logs_mb: u64,
+    /// Largest action code (`exec`), in MB.
+    #[arg(long, env = "RWHISK_MAX_ACTION_CODE_MB", default_value_t = 48)]
+    max_action_code_mb: usize,
+}
+
+impl LimitArgs {
+    /// Applies the limits to `config`.
+    ///
+    /// # Errors
+    /// A maximum below OpenWhisk's minimum of the same limit.
+    fn apply(&self, config: &mut ControllerConfig) -> Result<()> {
+        let b = &mut config.action_limits;
+        b.timeout_max = self.max_action_timeout_ms;
+        b.memory_max = self.max_action_memory_mb;
+        b.logs_max = self.max_action_logs_mb;
+        anyhow::ensure!(
+            b.timeout_max >= b.timeout_min && b.memory_max >= b.memory_min,
+            "--max-action-timeout-ms must be at least {} and --max-action-memory-mb at least {}",
+            b.timeout_min,
+            b.memory_min
+        );
+        config.max_exec = self.max_action_code_mb.saturating_mul(1024 * 1024);
+        config.max_request = config.max_request.max(config.max_exec + 2 * 1024 * 1024);
+        config.limits.invocations_per_minute = self.invocations_per_minute;
+        config.limits.concurrent_invocations = self.concurrent_invocations;
+        config.limits.fires_per_minute = self.fires_per_minute;
+        config.max_entities = self.max_entities;
+        config.alarm_min_period = Duration::from_secs(self.alarm_min_period_secs);
+        Ok(())
+    }
 }
 
 /// Builds the runtime and runs until SIGINT or SIGTERM.
@@ -122,8 +185,7 @@ async fn run(args: StandaloneArgs) -> Result<()> {
         .data_dir
         .clone()
         .unwrap_or_else(crate::default_data_dir);
-    std::fs::create_dir_all(&data_dir)
-        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    bootstrap::secure_data_dir(&data_dir, &[STORE_FILE, BUS_FILE])?;
     anyhow::ensure!(
         args.max_connections > 0,
         "--max-connections must be at least 1"
@@ -158,11 +220,20 @@ async fn run(args: StandaloneArgs) -> Result<()> {
     // the kinds of the default stem cells.
     let runtimes = RuntimeManifest::standard();
     let stem_cells = containers::stem_cells(args.stem_cells.as_deref(), &runtimes)?;
+    let mut controller_config = ControllerConfig {
+        runtimes: runtimes.clone(),
+        ..ControllerConfig::default()
+    };
+    args.limits.apply(&mut controller_config)?;
+    if args.limits.max_action_memory_mb > args.invoker_memory_mb {
+        tracing::warn!(
+            max_action_memory_mb = args.limits.max_action_memory_mb,
+            invoker_memory_mb = args.invoker_memory_mb,
+            "Actions may ask for more memory than the invoker has; such actions cannot run."
+        );
+    }
     let controller = Controller::new(
-        ControllerConfig {
-            runtimes: runtimes.clone(),
-            ..ControllerConfig::default()
-        },
+        controller_config,
         store.clone(),
         store.clone(),
         store.clone(),

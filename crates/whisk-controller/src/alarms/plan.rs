@@ -34,6 +34,10 @@ impl Feed {
     }
 }
 
+/// Ticks looked at when checking a plan against the minimum period (a cron pattern that
+/// fires too often does so within its first few ticks).
+const PERIOD_SAMPLE: usize = 500;
+
 /// What to do with the trigger once a `once` alarm fired.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum DeleteAfterFire {
@@ -261,6 +265,32 @@ impl Plan {
         }
     }
 
+    /// Refuses a plan whose ticks come closer together than `min_ms` (the operator's
+    /// minimum alarm period), judged over the first [`PERIOD_SAMPLE`] ticks after `from`.
+    ///
+    /// # Errors
+    /// A text naming the period found and the one allowed.
+    pub fn check_min_period(&self, from: i64, min_ms: i64) -> Result<(), String> {
+        let mut last = match self.next_after(from) {
+            Some(t) => t,
+            None => return Ok(()),
+        };
+        for _ in 0..PERIOD_SAMPLE {
+            let Some(next) = self.next_after(last) else {
+                break;
+            };
+            if next - last < min_ms {
+                return Err(format!(
+                    "the alarm would fire every {} s, more often than the minimum period of {} s allows",
+                    (next - last) as f64 / 1000.0,
+                    min_ms as f64 / 1000.0
+                ));
+            }
+            last = next;
+        }
+        Ok(())
+    }
+
     /// The latest tick due at `now` after `last`, skipping older missed ticks so a long
     /// outage does not fire a burst. `None` when nothing is due.
     pub fn due(&self, last: i64, now: i64) -> Option<i64> {
@@ -343,6 +373,36 @@ mod tests {
             json!({"cron": "* * * * *", "timezone": "Mars/Olympus"})
         )
         .starts_with("timezone 'Mars/Olympus' is not supported"));
+    }
+
+    #[test]
+    fn minimum_period() {
+        let minute = 60_000;
+        let plan = |v: Value| {
+            let feed = if v.get("cron").is_some() {
+                Feed::Alarm
+            } else {
+                Feed::Interval
+            };
+            Plan::parse(feed, &params(v), NOW, NOW).unwrap()
+        };
+        let every_second = plan(json!({"cron": "* * * * * *"}));
+        assert_eq!(
+            every_second.check_min_period(NOW, minute).unwrap_err(),
+            "the alarm would fire every 1 s, more often than the minimum period of 60 s allows"
+        );
+        assert!(every_second.check_min_period(NOW, 1000).is_ok());
+        let twice = plan(json!({"cron": "0,30 * * * * *"}));
+        assert!(twice.check_min_period(NOW, minute).is_err());
+        assert!(plan(json!({"cron": "0 * * * * *"}))
+            .check_min_period(NOW, minute)
+            .is_ok());
+        assert!(plan(json!({"cron": "* * * * *"}))
+            .check_min_period(NOW, minute)
+            .is_ok());
+        let interval = plan(json!({"minutes": 1}));
+        assert!(interval.check_min_period(NOW, minute).is_ok());
+        assert!(interval.check_min_period(NOW, 2 * minute).is_err());
     }
 
     #[test]

@@ -11,10 +11,11 @@ use whisk_types::{Action, EntityName, Exec, FullyQualifiedName, Parameters};
 
 use super::list_or_count;
 use super::Call;
-use crate::action_body::{build_action, parse_put, SizeLimits};
+use crate::action_body::{build_action, parse_put, PutLimits};
 use crate::error::ApiError;
 use crate::request::{list_params, read_body};
 use crate::resolve::{entitled_package, resolve_action, resolve_package};
+use crate::runtimes::SEQUENCE;
 
 /// The parameter a sequence stores its components in.
 const SEQUENCE_ACTIONS: &str = "_actions";
@@ -109,11 +110,19 @@ pub(super) async fn put(
         Some(doc) => (Some(decode_action(&doc)?), Some(doc.revision)),
         None => (None, None),
     };
-    let sizes = SizeLimits {
+    if old.is_none() {
+        super::check_capacity(call, Collection::Actions).await?;
+    }
+    let sizes = PutLimits {
         exec: ctl.config.max_exec,
         parameters: ctl.config.max_parameters,
+        limits: ctl.config.action_limits,
     };
     let mut action = build_action(put, fqn.path.clone(), fqn.name.clone(), old, sizes)?;
+    let kind = action.exec.kind();
+    if kind != SEQUENCE && !ctl.limits_of(call.own()).await.allows_kind(kind) {
+        return Err(ApiError::KindNotAllowed(kind.to_owned()));
+    }
     if let Exec::Sequence { components } = &mut action.exec {
         for c in components.iter_mut() {
             *c = c.clone().resolve(call.own());

@@ -8,7 +8,6 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
-use whisk_types::action::limits;
 
 use crate::controller::Controller;
 use crate::error::ApiError;
@@ -18,6 +17,7 @@ const MB: u64 = 1024 * 1024;
 /// `GET /`: description, support links, limits (memory and logs in bytes) and runtimes.
 pub(crate) async fn server_info(State(ctl): State<Arc<Controller>>) -> Response {
     let l = &ctl.config.limits;
+    let b = &ctl.config.action_limits;
     Json(json!({
         "description": "OpenWhisk",
         "support": {
@@ -30,18 +30,18 @@ pub(crate) async fn server_info(State(ctl): State<Arc<Controller>>) -> Response 
             "triggers_per_minute": l.fires_per_minute,
             "concurrent_actions": l.concurrent_invocations,
             "sequence_length": l.sequence_length,
-            "min_action_duration": limits::TIMEOUT_MIN,
-            "max_action_duration": limits::TIMEOUT_MAX,
-            "min_action_memory": limits::MEMORY_MIN * MB,
-            "max_action_memory": limits::MEMORY_MAX * MB,
-            "min_action_logs": limits::LOGS_MIN * MB,
-            "max_action_logs": limits::LOGS_MAX * MB,
-            "default_min_action_duration": limits::TIMEOUT_MIN,
-            "default_max_action_duration": limits::TIMEOUT_MAX,
-            "default_min_action_memory": limits::MEMORY_MIN * MB,
-            "default_max_action_memory": limits::MEMORY_MAX * MB,
-            "default_min_action_logs": limits::LOGS_MIN * MB,
-            "default_max_action_logs": limits::LOGS_MAX * MB,
+            "min_action_duration": b.timeout_min,
+            "max_action_duration": b.timeout_max,
+            "min_action_memory": b.memory_min * MB,
+            "max_action_memory": b.memory_max * MB,
+            "min_action_logs": b.logs_min * MB,
+            "max_action_logs": b.logs_max * MB,
+            "default_min_action_duration": b.timeout_min,
+            "default_max_action_duration": b.timeout_max,
+            "default_min_action_memory": b.memory_min * MB,
+            "default_max_action_memory": b.memory_max * MB,
+            "default_min_action_logs": b.logs_min * MB,
+            "default_max_action_logs": b.logs_max * MB,
         },
         "runtimes": ctl.config.runtimes.to_json(),
     }))

@@ -3,7 +3,6 @@
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
-use whisk_types::action::limits;
 
 use super::Call;
 use crate::auth::Caller;
@@ -13,23 +12,33 @@ pub(super) fn list(caller: &Caller) -> Response {
     Json(json!([caller.identity.namespace])).into_response()
 }
 
-/// Effective limits of the namespace (memory and logs in MB, timeouts in ms).
-pub(super) fn limits(call: &Call) -> Response {
+/// The limits enforced for the namespace: the system's, with what an operator set for it
+/// (`allowedKinds` and `storeActivations` only when set). Memory and logs in MB, timeouts
+/// in ms.
+pub(super) async fn limits(call: &Call) -> Response {
     let c = &call.ctl.config;
-    Json(json!({
-        "invocationsPerMinute": c.limits.invocations_per_minute,
-        "concurrentInvocations": c.limits.concurrent_invocations,
-        "firesPerMinute": c.limits.fires_per_minute,
-        "minActionMemory": limits::MEMORY_MIN,
-        "maxActionMemory": limits::MEMORY_MAX,
-        "minActionLogs": limits::LOGS_MIN,
-        "maxActionLogs": limits::LOGS_MAX,
-        "minActionTimeout": limits::TIMEOUT_MIN,
-        "maxActionTimeout": limits::TIMEOUT_MAX,
+    let l = call.ctl.limits_of(&call.namespace).await;
+    let b = &c.action_limits;
+    let mut body = json!({
+        "invocationsPerMinute": l.invocations_per_minute,
+        "concurrentInvocations": l.concurrent_invocations,
+        "firesPerMinute": l.fires_per_minute,
+        "minActionMemory": b.memory_min,
+        "maxActionMemory": b.memory_max,
+        "minActionLogs": b.logs_min,
+        "maxActionLogs": b.logs_max,
+        "minActionTimeout": b.timeout_min,
+        "maxActionTimeout": b.timeout_max,
         "minActionConcurrency": 1,
-        "maxActionConcurrency": limits::CONCURRENCY_MAX,
+        "maxActionConcurrency": b.concurrency_max,
         "maxParameterSize": format!("{} B", c.max_parameters),
-        "maxActionInstances": c.limits.concurrent_invocations,
-    }))
-    .into_response()
+        "maxActionInstances": l.concurrent_invocations,
+    });
+    if let Some(kinds) = &l.allowed_kinds {
+        body["allowedKinds"] = json!(kinds);
+    }
+    if !l.store_activations {
+        body["storeActivations"] = json!(false);
+    }
+    Json(body).into_response()
 }

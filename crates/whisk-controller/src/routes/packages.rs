@@ -225,6 +225,9 @@ pub(super) async fn put(call: &Call, name: &EntityName, body: Body) -> Result<Re
         Some(doc) => (Some(decode(&doc)?), Some(doc.revision)),
         None => (None, None),
     };
+    if old.is_none() {
+        super::check_capacity(call, Collection::Packages).await?;
+    }
     let new_binding = put.binding.clone().flatten();
     if let Some(b) = &new_binding {
         if old.as_ref().is_some_and(|o| o.binding.is_none()) {

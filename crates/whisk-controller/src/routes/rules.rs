@@ -168,6 +168,9 @@ pub(super) async fn put(call: &Call, name: &EntityName, body: Body) -> Result<Re
         Some(doc) => (Some(decode(&doc)?), Some(doc.revision)),
         None => (None, None),
     };
+    if old.is_none() {
+        super::check_capacity(call, Collection::Rules).await?;
+    }
     let (trigger, action) = match (&old, trigger_ref, action_ref) {
         (_, Some(t), Some(a)) => (t, a),
         (Some(o), t, a) => (

@@ -86,6 +86,9 @@ pub(super) async fn put(call: &Call, name: &EntityName, body: Body) -> Result<Re
         Some(doc) => (Some(decode(&doc)?), Some(doc.revision)),
         None => (None, None),
     };
+    if old.is_none() {
+        super::check_capacity(call, Collection::Triggers).await?;
+    }
     let trigger = match old {
         None => Trigger {
             namespace: EntityPath::namespace_only(call.namespace.clone()),

@@ -53,6 +53,16 @@ struct Target {
     rest: String,
 }
 
+/// Compares a sent `require-whisk-auth` secret in constant time: digests of both sides
+/// (so neither the length nor a matching prefix shows in the timing), compared without
+/// an early exit.
+fn secrets_equal(sent: &[u8], expected: &[u8]) -> bool {
+    use sha2::{Digest, Sha256};
+    use subtle::ConstantTimeEq;
+    let (a, b) = (Sha256::digest(sent), Sha256::digest(expected));
+    a.as_slice().ct_eq(b.as_slice()).into()
+}
+
 fn parse_path(path: &str) -> Result<Target, ApiError> {
     let tail = path.strip_prefix(WEB).unwrap_or("");
     let segments: Vec<String> = tail
@@ -170,10 +180,8 @@ async fn serve(
                 Value::String(s) => s.clone(),
                 other => other.to_string(),
             };
-            let sent = headers
-                .get(AUTH_SECRET_HEADER)
-                .and_then(|h| h.to_str().ok());
-            if sent != Some(expected.as_str()) {
+            let sent = headers.get(AUTH_SECRET_HEADER).map(|h| h.as_bytes());
+            if !sent.is_some_and(|sent| secrets_equal(sent, expected.as_bytes())) {
                 return Err(ApiError::WebUnauthorized);
             }
         }
@@ -332,6 +340,14 @@ fn body_fields(bytes: &[u8], content_type: Option<&str>) -> Result<BodyInput, Ap
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_compare_whole() {
+        assert!(secrets_equal(b"s3cret", b"s3cret"));
+        assert!(!secrets_equal(b"s3cre", b"s3cret"));
+        assert!(!secrets_equal(b"s3cret!", b"s3cret"));
+        assert!(!secrets_equal(b"", b"s3cret"));
+    }
 
     #[test]
     fn paths() {

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use tokio::task::JoinHandle;
 use tower::ServiceExt;
 use whisk_bus::{Bus, EmbeddedBus};
-use whisk_controller::{router, Controller, ControllerConfig};
+use whisk_controller::{router, Controller, ControllerConfig, NamespaceLimits};
 use whisk_store::{
     hash_secret, new_salt, ActivationStore, Collection, EntityStore, IdentityStore, SqliteStore,
     SubjectRecord,
@@ -60,6 +60,21 @@ pub fn basic(key: &AuthKey) -> String {
         "Basic {}",
         base64::engine::general_purpose::STANDARD.encode(key.to_string())
     )
+}
+
+/// The configuration tests start from: the defaults, with throttles out of the way (the
+/// throttle tests set their own) and alarms allowed to tick every second.
+pub fn config() -> ControllerConfig {
+    ControllerConfig {
+        limits: NamespaceLimits {
+            invocations_per_minute: 1_000_000,
+            concurrent_invocations: 1_000_000,
+            fires_per_minute: 1_000_000,
+            ..NamespaceLimits::default()
+        },
+        alarm_min_period: Duration::from_secs(1),
+        ..ControllerConfig::default()
+    }
 }
 
 /// A request to send.
@@ -167,9 +182,9 @@ impl Drop for Stack {
 }
 
 impl Stack {
-    /// A stack with the fake invoker consuming `invoker_topic(0)`.
+    /// A stack with the fake invoker consuming `invoker_topic(0)`, and [`config`].
     pub async fn start() -> Self {
-        Self::start_with(ControllerConfig::default()).await
+        Self::start_with(config()).await
     }
 
     /// A stack with the fake invoker, and `config` (its `id` is set to `c0`).
@@ -187,10 +202,11 @@ impl Stack {
 
     /// A stack where nobody consumes invocations.
     pub async fn without_invoker() -> Self {
-        Self::without_invoker_with(ControllerConfig::default()).await
+        Self::without_invoker_with(config()).await
     }
 
-    async fn without_invoker_with(config: ControllerConfig) -> Self {
+    /// A stack where nobody consumes invocations, with `config` (its `id` set to `c0`).
+    pub async fn without_invoker_with(config: ControllerConfig) -> Self {
         let store = Arc::new(SqliteStore::temporary().expect("store"));
         let bus = Arc::new(EmbeddedBus::temporary().expect("bus"));
         let config = ControllerConfig {
@@ -268,6 +284,7 @@ impl Stack {
             },
             secret_hash: hash_secret(&salt, &key.secret),
             salt,
+            blocked: false,
         };
         IdentityStore::put_subject(self.store.as_ref(), &record)
             .await
@@ -422,9 +439,11 @@ async fn fake_invoker(
             publish: false,
             annotations,
         };
-        ActivationStore::put(store.as_ref(), &activation)
-            .await
-            .expect("store record");
+        if msg.store_record {
+            ActivationStore::put(store.as_ref(), &activation)
+                .await
+                .expect("store record");
+        }
         consumer.ack(&delivery.token).await.expect("ack");
         if flag("lose_completion") {
             continue;

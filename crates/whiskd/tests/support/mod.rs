@@ -114,6 +114,12 @@ impl Server {
             .arg(format!("127.0.0.1:{}", self.https))
             .args(&self.extra_args)
             .env("RUST_LOG", "info,whisk_invoker=debug")
+            // Throttles out of the way and alarms every second; tests of those pass flags,
+            // which win over these.
+            .env("RWHISK_INVOCATIONS_PER_MINUTE", "1000000")
+            .env("RWHISK_CONCURRENT_INVOCATIONS", "1000000")
+            .env("RWHISK_FIRES_PER_MINUTE", "1000000")
+            .env("RWHISK_ALARM_MIN_PERIOD_SECS", "1")
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
