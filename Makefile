@@ -6,7 +6,7 @@ DATA_DIR ?= $(HOME)/.rwhisk
 WSK := target/release/wsk
 export PATH := $(CURDIR)/target/release:$(PATH)
 
-.PHONY: all build images sdk-images quick-start start hello-world destroy test test-unit check fmt bench clean
+.PHONY: all build images sdk-images quick-start start hello-world destroy test test-unit check fmt bench fuzz soak clean
 
 all: build
 
@@ -45,7 +45,8 @@ destroy:
 	DATA_DIR=$(DATA_DIR) scripts/whiskd-ctl.sh stop
 
 ## test: formatting and lints, then install and start what tests need, build images, and
-## run unit, integration and e2e tests
+## run unit, integration and e2e tests, then a short fuzz run of the proxy's bodies and a
+## short soak (RSS and data directory stay bounded under mixed load)
 test: check
 	scripts/setup-host.sh
 	$(MAKE) --no-print-directory images sdk-images
@@ -53,6 +54,16 @@ test: check
 	images/test-runtimes.sh
 	cargo build --workspace --all-targets
 	cargo test --workspace --no-fail-fast
+	FUZZ_SECONDS=30 scripts/fuzz.sh
+	SOAK_SECONDS=30 scripts/soak.sh
+
+## fuzz: the cargo-fuzz targets in fuzz/ (FUZZ_SECONDS each, default 30)
+fuzz:
+	scripts/fuzz.sh
+
+## soak: whiskd under mixed load for SOAK_SECONDS (default 300), RSS and disk sampled
+soak:
+	scripts/soak.sh
 
 ## check: formatting and lints
 check:

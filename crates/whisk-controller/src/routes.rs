@@ -47,7 +47,8 @@ const PACKAGE_METHODS: &[&str] = &["GET", "PUT", "DELETE"];
 
 /// One authenticated request, with what every handler needs.
 /// Answers a list route over `namespace` (and `package`): `{"<collection>": N}` with
-/// `count=true`, else `row` of each document, newest first.
+/// `count=true`, else `row` of each document, newest first. Documents are read with
+/// `list_metadata`: no list shows an action's code, so it is never loaded.
 pub(super) async fn list_or_count<E: Into<ApiError>>(
     call: &Call,
     collection: Collection,
@@ -68,7 +69,7 @@ pub(super) async fn list_or_count<E: Into<ApiError>>(
         return Ok(axum::Json(serde_json::json!({ collection.as_str(): n })).into_response());
     }
     let rows = store
-        .list(collection, &query)
+        .list_metadata(collection, &query)
         .await?
         .iter()
         .map(row)

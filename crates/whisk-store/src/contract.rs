@@ -644,6 +644,136 @@ pub async fn subjects_by_namespace(store: &dyn IdentityStore) {
     assert_eq!(store.subject_by_namespace(&ns).await.unwrap(), Some(record));
 }
 
+/// `list_metadata` leaves out an action's code and nothing else; other collections'
+/// bodies are as `list` returns them.
+pub async fn entity_list_metadata(store: &dyn EntityStore) {
+    let ns = random_namespace();
+    let code = "x".repeat(100_000);
+    let body = json!({
+        "name": "big",
+        "exec": {"kind": "nodejs:18", "code": code, "binary": false},
+        "limits": {"timeout": 60000},
+        "annotations": [{"key": "exec", "value": "nodejs:18"}],
+    });
+    store
+        .put(Collection::Actions, &fqn(&ns, None, "big"), body, None)
+        .await
+        .unwrap();
+    store
+        .put(
+            Collection::Triggers,
+            &fqn(&ns, None, "t"),
+            json!({"name": "t", "exec": {"code": "kept"}}),
+            None,
+        )
+        .await
+        .unwrap();
+    let query = ListQuery {
+        namespace: ns.clone(),
+        package: None,
+        skip: 0,
+        limit: 10,
+    };
+    let full = store.list(Collection::Actions, &query).await.unwrap();
+    let lean = store
+        .list_metadata(Collection::Actions, &query)
+        .await
+        .unwrap();
+    assert_eq!(lean.len(), 1);
+    assert!(lean[0].body["exec"].get("code").is_none(), "code was read");
+    let mut expected = full[0].clone();
+    expected.body["exec"]
+        .as_object_mut()
+        .unwrap()
+        .remove("code");
+    assert_eq!(lean[0], expected, "everything but the code is kept");
+    let triggers = store
+        .list_metadata(Collection::Triggers, &query)
+        .await
+        .unwrap();
+    assert_eq!(triggers[0].body["exec"]["code"], "kept");
+}
+
+/// `list_summaries` is `list` without logs and results, with the same filters and order.
+pub async fn activation_summaries(store: &dyn ActivationStore) {
+    let ns = random_namespace();
+    let mut big = activation(&ns, "hello", 2_000, None);
+    big.logs = vec!["l".repeat(10_000); 10];
+    big.response.result = json!({"payload": "r".repeat(100_000)});
+    store.put(&big).await.unwrap();
+    store
+        .put(&activation(&ns, "other", 1_000, None))
+        .await
+        .unwrap();
+    let query = ActivationQuery {
+        limit: 10,
+        ..Default::default()
+    };
+    let full = store.list(&ns, &query).await.unwrap();
+    let lean = store.list_summaries(&ns, &query).await.unwrap();
+    assert_eq!(lean.len(), 2);
+    for (l, f) in lean.iter().zip(&full) {
+        let mut expected = f.clone();
+        expected.logs = Vec::new();
+        expected.response.result = serde_json::Value::Null;
+        assert_eq!(l, &expected);
+    }
+}
+
+/// `purge` deletes by age and by count per namespace, keeps the newest, and reports how
+/// many went. Needs a store of its own: it purges every namespace.
+pub async fn activation_purge(store: &dyn ActivationStore) {
+    let (a, b) = (random_namespace(), random_namespace());
+    for start in 1..=10 {
+        store
+            .put(&activation(&a, "x", start * 1_000, None))
+            .await
+            .unwrap();
+    }
+    for start in 1..=3 {
+        store
+            .put(&activation(&b, "x", start * 1_000, None))
+            .await
+            .unwrap();
+    }
+    let starts = |ns: EntityName| async move {
+        let q = ActivationQuery {
+            limit: 100,
+            ..Default::default()
+        };
+        store
+            .list(&ns, &q)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.start)
+            .collect::<Vec<_>>()
+    };
+    // By age: everything before 2_500 goes in both namespaces.
+    assert_eq!(store.purge(2_500, u64::MAX).await.unwrap(), 4);
+    assert_eq!(
+        starts(a.clone()).await,
+        (3..=10).rev().map(|s| s * 1_000).collect::<Vec<_>>()
+    );
+    assert_eq!(starts(b.clone()).await, vec![3_000]);
+    // By count: the newest 5 stay in each namespace; one with fewer is untouched.
+    assert_eq!(store.purge(i64::MIN, 5).await.unwrap(), 3);
+    assert_eq!(
+        starts(a.clone()).await,
+        vec![10_000, 9_000, 8_000, 7_000, 6_000]
+    );
+    assert_eq!(starts(b.clone()).await, vec![3_000]);
+    // Nothing left to purge.
+    assert_eq!(store.purge(i64::MIN, 5).await.unwrap(), 0);
+    // Ties on `start`: the count still holds exactly.
+    for _ in 0..4 {
+        store.put(&activation(&b, "x", 3_000, None)).await.unwrap();
+    }
+    assert_eq!(store.purge(i64::MIN, 2).await.unwrap(), 3 + 3);
+    assert_eq!(starts(b).await, vec![3_000, 3_000]);
+    assert_eq!(starts(a).await, vec![10_000, 9_000]);
+}
+
 /// Subject management (wskadmin's): list, block, delete, Argon2 hashes, and the limits
 /// of namespaces.
 pub async fn subject_management(store: &dyn IdentityStore) {

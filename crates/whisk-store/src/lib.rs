@@ -131,6 +131,23 @@ pub trait EntityStore: Send + Sync + 'static {
 
     async fn count(&self, collection: Collection, query: &ListQuery) -> Result<u64, StoreError>;
 
+    /// [`EntityStore::list`] for list routes: the bodies leave out an action's `exec.code`,
+    /// which lists never show and which may be megabytes per action. A backend should not
+    /// even read it; the default strips it after a full `list`.
+    async fn list_metadata(
+        &self,
+        collection: Collection,
+        query: &ListQuery,
+    ) -> Result<Vec<Document>, StoreError> {
+        let mut docs = self.list(collection, query).await?;
+        for d in &mut docs {
+            if let Some(exec) = d.body.get_mut("exec").and_then(Value::as_object_mut) {
+                exec.remove("code");
+            }
+        }
+        Ok(docs)
+    }
+
     // Alarm schedules (the built-in alarms feeds). Default methods keep the trait
     // additive: a backend without them refuses schedules with `Backend`.
 
@@ -368,4 +385,30 @@ pub trait ActivationStore: CompositionStore + Send + Sync + 'static {
         namespace: &EntityName,
         query: &ActivationQuery,
     ) -> Result<u64, StoreError>;
+
+    /// [`ActivationStore::list`] as a list without `docs` shows it: `logs` empty and
+    /// `response.result` null. A backend should not even read them; the default clears
+    /// them after a full `list`.
+    async fn list_summaries(
+        &self,
+        namespace: &EntityName,
+        query: &ActivationQuery,
+    ) -> Result<Vec<Activation>, StoreError> {
+        let mut records = self.list(namespace, query).await?;
+        for a in &mut records {
+            a.logs = Vec::new();
+            a.response.result = Value::Null;
+        }
+        Ok(records)
+    }
+
+    /// Deletes every record whose `start` is before `older_than` (epoch ms) and, in each
+    /// namespace, all but the newest `keep_per_namespace` records; returns how many went.
+    /// The backend gives the space back where it can, so its files stay bounded.
+    async fn purge(&self, older_than: i64, keep_per_namespace: u64) -> Result<u64, StoreError> {
+        let _ = (older_than, keep_per_namespace);
+        Err(StoreError::Backend(
+            "this store cannot purge activation records".into(),
+        ))
+    }
 }

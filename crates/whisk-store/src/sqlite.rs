@@ -33,6 +33,7 @@ use serde_json::Value;
 use whisk_types::{now_millis, Activation, ActivationId, EntityName, FullyQualifiedName};
 
 mod compositions;
+mod upkeep;
 
 use crate::{
     ActivationQuery, ActivationStore, CodeStore, Collection, Document, EntityStore, ListQuery,
@@ -101,6 +102,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, identities::SCHEMA_V3),
     (4, compositions::SCHEMA),
     (code::MIGRATION, code::SCHEMA),
+    (6, upkeep::SCHEMA_V6),
 ];
 
 /// The schema version this build writes: the last migration's.
@@ -250,6 +252,7 @@ impl SqliteStore {
             )));
         }
         conn.pragma_update(None, "synchronous", "NORMAL").db()?;
+        upkeep::prepare(&conn)?;
         migrate(&mut conn)?;
         let last_updated = conn
             .query_row("SELECT COALESCE(MAX(updated), 0) FROM entities", [], |r| {
@@ -304,6 +307,73 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+}
+
+impl SqliteStore {
+    /// An entity list reading the body through the column expression `body`.
+    async fn list_entities(
+        &self,
+        collection: Collection,
+        query: &ListQuery,
+        body: &'static str,
+    ) -> Result<Vec<Document>, StoreError> {
+        let ns = query.namespace.to_string();
+        let package = query.package.as_ref().map(|p| p.to_string());
+        let (skip, limit) = (to_i64(query.skip), to_i64(query.limit));
+        self.read(move |c| match package {
+            None => entity_rows(
+                c,
+                &format!(
+                    "SELECT fqn, collection, {body}, revision, updated FROM entities
+                     WHERE collection = ?1 AND namespace = ?2
+                     ORDER BY updated DESC, fqn LIMIT ?3 OFFSET ?4"
+                ),
+                params![collection.as_str(), ns, limit, skip],
+            ),
+            Some(pkg) => entity_rows(
+                c,
+                &format!(
+                    "SELECT fqn, collection, {body}, revision, updated FROM entities
+                     WHERE collection = ?1 AND namespace = ?2 AND package = ?3
+                     ORDER BY updated DESC, fqn LIMIT ?4 OFFSET ?5"
+                ),
+                params![collection.as_str(), ns, pkg, limit, skip],
+            ),
+        })
+        .await
+    }
+
+    /// An activation list reading the record through the column expression `record`.
+    async fn list_activations(
+        &self,
+        namespace: &EntityName,
+        query: &ActivationQuery,
+        record: &'static str,
+    ) -> Result<Vec<Activation>, StoreError> {
+        let (ns, name, path, since, upto) = activation_filters(namespace, query);
+        let (skip, limit) = (to_i64(query.skip), to_i64(query.limit));
+        self.read(move |c| {
+            let mut stmt = c
+                .prepare_cached(&format!(
+                    "SELECT {record} FROM activations
+                     WHERE namespace = ?1 AND start >= ?4 AND start <= ?5
+                       AND (?2 IS NULL OR name = ?2) AND (?3 IS NULL OR path = ?3)
+                     ORDER BY start DESC, rowid DESC LIMIT ?6 OFFSET ?7"
+                ))
+                .db()?;
+            let rows = stmt
+                .query_map(params![ns, name, path, since, upto, limit, skip], |r| {
+                    r.get::<_, String>(0)
+                })
+                .db()?;
+            let mut out = Vec::new();
+            for text in rows {
+                out.push(parse_activation(&text.db()?)?);
+            }
+            Ok(out)
+        })
+        .await
     }
 }
 
@@ -500,26 +570,16 @@ impl EntityStore for SqliteStore {
         collection: Collection,
         query: &ListQuery,
     ) -> Result<Vec<Document>, StoreError> {
-        let ns = query.namespace.to_string();
-        let package = query.package.as_ref().map(|p| p.to_string());
-        let (skip, limit) = (to_i64(query.skip), to_i64(query.limit));
-        self.read(move |c| match package {
-            None => entity_rows(
-                c,
-                "SELECT fqn, collection, body, revision, updated FROM entities
-                 WHERE collection = ?1 AND namespace = ?2
-                 ORDER BY updated DESC, fqn LIMIT ?3 OFFSET ?4",
-                params![collection.as_str(), ns, limit, skip],
-            ),
-            Some(pkg) => entity_rows(
-                c,
-                "SELECT fqn, collection, body, revision, updated FROM entities
-                 WHERE collection = ?1 AND namespace = ?2 AND package = ?3
-                 ORDER BY updated DESC, fqn LIMIT ?4 OFFSET ?5",
-                params![collection.as_str(), ns, pkg, limit, skip],
-            ),
-        })
-        .await
+        self.list_entities(collection, query, "body").await
+    }
+
+    async fn list_metadata(
+        &self,
+        collection: Collection,
+        query: &ListQuery,
+    ) -> Result<Vec<Document>, StoreError> {
+        self.list_entities(collection, query, upkeep::ENTITY_METADATA)
+            .await
     }
 
     async fn count(&self, collection: Collection, query: &ListQuery) -> Result<u64, StoreError> {
@@ -750,29 +810,20 @@ impl ActivationStore for SqliteStore {
         namespace: &EntityName,
         query: &ActivationQuery,
     ) -> Result<Vec<Activation>, StoreError> {
-        let (ns, name, path, since, upto) = activation_filters(namespace, query);
-        let (skip, limit) = (to_i64(query.skip), to_i64(query.limit));
-        self.read(move |c| {
-            let mut stmt = c
-                .prepare_cached(
-                    "SELECT record FROM activations
-                     WHERE namespace = ?1 AND start >= ?4 AND start <= ?5
-                       AND (?2 IS NULL OR name = ?2) AND (?3 IS NULL OR path = ?3)
-                     ORDER BY start DESC, rowid DESC LIMIT ?6 OFFSET ?7",
-                )
-                .db()?;
-            let rows = stmt
-                .query_map(params![ns, name, path, since, upto, limit, skip], |r| {
-                    r.get::<_, String>(0)
-                })
-                .db()?;
-            let mut out = Vec::new();
-            for text in rows {
-                out.push(parse_activation(&text.db()?)?);
-            }
-            Ok(out)
-        })
-        .await
+        self.list_activations(namespace, query, "record").await
+    }
+
+    async fn list_summaries(
+        &self,
+        namespace: &EntityName,
+        query: &ActivationQuery,
+    ) -> Result<Vec<Activation>, StoreError> {
+        self.list_activations(namespace, query, upkeep::ACTIVATION_SUMMARY)
+            .await
+    }
+
+    async fn purge(&self, older_than: i64, keep_per_namespace: u64) -> Result<u64, StoreError> {
+        self.purge_activations(older_than, keep_per_namespace).await
     }
 
     async fn count(
@@ -854,6 +905,64 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn contract_entity_list_metadata() {
+        contract::entity_list_metadata(&SqliteStore::temporary().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn contract_activation_summaries() {
+        contract::activation_summaries(&SqliteStore::temporary().unwrap()).await;
+    }
+
+    #[tokio::test]
+    async fn contract_activation_purge() {
+        contract::activation_purge(&SqliteStore::temporary().unwrap()).await;
+    }
+
+    /// Purged records give their space back: the file shrinks, the log is truncated, and
+    /// a file made before version 6 is switched to incremental vacuum at open.
+    #[tokio::test]
+    async fn a_purge_shrinks_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let ns = contract::random_namespace();
+        let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let wal = dir.path().join("store.db-wal");
+        for i in 0..200 {
+            let mut a = contract::activation(&ns, "x", i, None);
+            a.logs = vec!["l".repeat(50_000)];
+            ActivationStore::put(&store, &a).await.unwrap();
+        }
+        store.reclaim().await.unwrap();
+        let full = size(&path);
+        assert!(full > 10_000_000, "200 records of 50 kB make {full} bytes");
+        assert_eq!(store.purge(i64::MAX, u64::MAX).await.unwrap(), 200);
+        let after = size(&path);
+        assert!(after < full / 10, "the file kept {after} of {full} bytes");
+        assert_eq!(size(&wal), 0, "the log was not truncated");
+    }
+
+    #[tokio::test]
+    async fn an_old_file_switches_to_incremental_vacuum() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+                .unwrap();
+        }
+        drop(SqliteStore::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        let mode: i64 = conn
+            .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, 2);
+        let x: i64 = conn.query_row("SELECT x FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(x, 1);
+    }
+
+    #[tokio::test]
     async fn contract_subjects_by_namespace() {
         contract::subjects_by_namespace(&SqliteStore::temporary().unwrap()).await;
     }
@@ -915,6 +1024,8 @@ mod tests {
                 contract::schedules(&s).await;
                 contract::subjects_by_namespace(&s).await;
                 contract::subject_management(&s).await;
+                contract::entity_list_metadata(&s).await;
+                contract::activation_summaries(&s).await;
             });
         }
         while let Some(r) = tasks.join_next().await {

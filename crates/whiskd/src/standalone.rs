@@ -1,6 +1,8 @@
 //! `whiskd standalone`: controller, invoker, embedded store and embedded bus in one
-//! process, serving the API on a loopback HTTP and HTTPS listener by default. Actions run
-//! in Docker containers unless `--container-factory process` asks for local processes.
+//! process, serving the API on a loopback HTTP and HTTPS listener by default (`--no-http`
+//! leaves only HTTPS). Actions run in Docker containers unless `--container-factory
+//! process` asks for local processes. The listeners' guards against slow clients are in
+//! [`crate::serve`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use whisk_bus::embedded::EmbeddedBusOptions;
 use whisk_bus::EmbeddedBus;
 use whisk_controller::{Controller, ControllerConfig, RuntimeManifest};
@@ -19,6 +21,8 @@ use whisk_types::SigningKey;
 
 use crate::bootstrap;
 use crate::containers::{self, FactoryChoice};
+use crate::retention::{self, Retention};
+use crate::serve::{self, Listener, ServeLimits};
 
 /// The store's file in the data directory.
 pub const STORE_FILE: &str = "whisk.db";
@@ -34,6 +38,9 @@ pub struct StandaloneArgs {
     /// Plain HTTP listener.
     #[arg(long, env = "RWHISK_HTTP_ADDR", default_value = "127.0.0.1:3233")]
     http_addr: SocketAddr,
+    /// Serve no plain HTTP listener at all, only HTTPS.
+    #[arg(long, env = "RWHISK_NO_HTTP")]
+    no_http: bool,
     /// HTTPS listener (self-signed certificate unless --tls-cert/--tls-key are given).
     #[arg(long, env = "RWHISK_HTTPS_ADDR", default_value = "127.0.0.1:3443")]
     https_addr: SocketAddr,
@@ -43,13 +50,25 @@ pub struct StandaloneArgs {
     /// PEM private key for HTTPS.
     #[arg(long, env = "RWHISK_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Seconds a client has for a TLS handshake and for each request's headers; an idle
+    /// keep-alive connection is closed after the same time.
+    #[arg(long, env = "RWHISK_HEADER_READ_TIMEOUT_SECS", default_value_t = 30)]
+    header_read_timeout_secs: u64,
+    /// Longest pause, in seconds, between two chunks of a request body, and longest time
+    /// a response waits for the client to read it.
+    #[arg(long, env = "RWHISK_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    body_timeout_secs: u64,
+    /// Most client connections open at once, over both listeners; more wait to be accepted.
+    #[arg(long, env = "RWHISK_MAX_CONNECTIONS", default_value_t = 1024)]
+    max_connections: usize,
     /// Memory the invoker may give to action containers, in MB.
     #[arg(long, env = "RWHISK_INVOKER_MEMORY_MB", default_value_t = 2048)]
     invoker_memory_mb: u64,
     /// Seconds an idle warm container is kept before it is removed.
     #[arg(long, env = "RWHISK_IDLE_TIMEOUT_SECS", default_value_t = 600)]
     idle_timeout_secs: u64,
-    /// The API host given to containers as __OW_API_HOST [default: http://<http-addr>].
+    /// The API host given to containers as __OW_API_HOST [default: http://<http-addr>, or
+    /// https://<https-addr> with --no-http].
     #[arg(long, env = "RWHISK_CONTAINER_API_HOST")]
     container_api_host: Option<String>,
     /// Seconds an activation may wait for a container (free memory or a warm container)
@@ -64,6 +83,20 @@ pub struct StandaloneArgs {
     /// activation runs).
     #[arg(long, env = "RWHISK_BUS_ACK_WAIT_SECS", default_value_t = 600)]
     bus_ack_wait_secs: u64,
+    /// Activation records older than this many seconds are purged; 0 keeps them forever
+    /// [default: 7 days].
+    #[arg(long, env = "RWHISK_ACTIVATION_RETENTION_SECS", default_value_t = 7 * 24 * 3600)]
+    activation_retention_secs: u64,
+    /// Activation records kept per namespace, newest first; 0 sets no count.
+    #[arg(
+        long,
+        env = "RWHISK_ACTIVATION_RETENTION_COUNT",
+        default_value_t = 10_000
+    )]
+    activation_retention_count: u64,
+    /// Seconds between two purges of old activation records (and reclaims of free space).
+    #[arg(long, env = "RWHISK_PURGE_INTERVAL_SECS", default_value_t = 60)]
+    purge_interval_secs: u64,
     /// Seconds a running activation may take to finish when the server stops.
     #[arg(long, env = "RWHISK_SHUTDOWN_GRACE_SECS", default_value_t = 10)]
     shutdown_grace_secs: u64,
@@ -175,11 +208,16 @@ async fn run(args: StandaloneArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(crate::default_data_dir);
     bootstrap::secure_data_dir(&data_dir, &[STORE_FILE, BUS_FILE])?;
+    anyhow::ensure!(
+        args.max_connections > 0,
+        "--max-connections must be at least 1"
+    );
+    anyhow::ensure!(
+        args.header_read_timeout_secs > 0 && args.body_timeout_secs > 0,
+        "--header-read-timeout-secs and --body-timeout-secs must be at least 1"
+    );
     let tls = bootstrap::ensure_tls(&data_dir, args.tls_cert.clone(), args.tls_key.clone())?;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let tls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
-        .await
-        .context("loading the TLS certificate")?;
+    let tls_acceptor = serve::tls_acceptor(&tls.cert, &tls.key)?;
 
     let store =
         Arc::new(SqliteStore::open(&data_dir.join(STORE_FILE)).context("opening the store")?);
@@ -193,12 +231,18 @@ async fn run(args: StandaloneArgs) -> Result<()> {
     bootstrap::ensure_guest(store.as_ref(), &data_dir).await?;
 
     // Bind before starting anything that runs actions, so a port in use fails fast.
-    let http = tokio::net::TcpListener::bind(args.http_addr)
+    let http = if args.no_http {
+        None
+    } else {
+        Some(
+            tokio::net::TcpListener::bind(args.http_addr)
+                .await
+                .with_context(|| format!("binding {}", args.http_addr))?,
+        )
+    };
+    let https = tokio::net::TcpListener::bind(args.https_addr)
         .await
-        .with_context(|| format!("binding {}", args.http_addr))?;
-    let https = std::net::TcpListener::bind(args.https_addr)
         .with_context(|| format!("binding {}", args.https_addr))?;
-    https.set_nonblocking(true)?;
 
     // One manifest: the kinds the API accepts, the images the invoker starts for them and
     // the kinds of the default stem cells.
@@ -248,10 +292,13 @@ async fn run(args: StandaloneArgs) -> Result<()> {
         instance: bootstrap::ensure_instance(&data_dir)?,
         memory_mb: args.invoker_memory_mb,
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),
-        api_host: args
-            .container_api_host
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", args.http_addr)),
+        api_host: args.container_api_host.clone().unwrap_or_else(|| {
+            if args.no_http {
+                format!("https://{}", args.https_addr)
+            } else {
+                format!("http://{}", args.http_addr)
+            }
+        }),
         shutdown_grace: Duration::from_secs(args.shutdown_grace_secs),
         container_wait: Duration::from_secs(args.container_wait_secs),
         code_cache_bytes: args.code_cache_mb.saturating_mul(1024 * 1024),
@@ -281,18 +328,46 @@ async fn run(args: StandaloneArgs) -> Result<()> {
         }
     };
     let invoker_task = tokio::spawn(invoker_task);
+    let retention_task = tokio::spawn(retention::run(
+        Retention {
+            max_age: (args.activation_retention_secs > 0)
+                .then(|| Duration::from_secs(args.activation_retention_secs)),
+            max_per_namespace: (args.activation_retention_count > 0)
+                .then_some(args.activation_retention_count),
+            interval: Duration::from_secs(args.purge_interval_secs.max(1)),
+        },
+        store.clone(),
+        bus.as_ref().clone(),
+        stop_rx.clone(),
+    ));
 
-    let handle = axum_server::Handle::new();
-    let https_server = axum_server::from_tcp_rustls(https, tls_config)
-        .handle(handle.clone())
-        .serve(app.clone().into_make_service());
-    let https_task = tokio::spawn(https_server);
-    let http_server =
-        axum::serve(http, app.into_make_service()).with_graceful_shutdown(stopped(stop_rx.clone()));
-    let http_task = tokio::spawn(async move { http_server.await });
+    let limits = ServeLimits {
+        header_read_timeout: Duration::from_secs(args.header_read_timeout_secs),
+        body_timeout: Duration::from_secs(args.body_timeout_secs),
+    };
+    let connections = Arc::new(Semaphore::new(args.max_connections));
+    let https_task = tokio::spawn(serve::serve(
+        Listener {
+            tcp: https,
+            tls: Some(tls_acceptor),
+        },
+        app.clone(),
+        limits.clone(),
+        connections.clone(),
+        stop_rx.clone(),
+    ));
+    let http_task = http.map(|tcp| {
+        tokio::spawn(serve::serve(
+            Listener { tcp, tls: None },
+            app,
+            limits,
+            connections,
+            stop_rx.clone(),
+        ))
+    });
 
     tracing::info!(
-        http = %args.http_addr,
+        http = %if args.no_http { "off".to_owned() } else { args.http_addr.to_string() },
         https = %args.https_addr,
         data_dir = %data_dir.display(),
         "whiskd standalone is ready."
@@ -302,11 +377,13 @@ async fn run(args: StandaloneArgs) -> Result<()> {
     tracing::info!("Shutting down.");
     let _ = stop_tx.send(true);
     let grace = Duration::from_secs(args.shutdown_grace_secs);
-    handle.graceful_shutdown(Some(grace));
     let drained = tokio::time::timeout(grace + Duration::from_secs(5), async {
-        let _ = http_task.await;
+        if let Some(http_task) = http_task {
+            let _ = http_task.await;
+        }
         let _ = https_task.await;
         let _ = invoker_task.await;
+        let _ = retention_task.await;
     })
     .await;
     if drained.is_err() {

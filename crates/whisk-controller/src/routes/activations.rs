@@ -36,7 +36,12 @@ pub(super) async fn list(call: &Call) -> Result<Response, ApiError> {
         let n = store.count(&call.namespace, &query).await?;
         return Ok(Json(json!({ "activations": n })).into_response());
     }
-    let records = store.list(&call.namespace, &query).await?;
+    // Without docs the rows show neither logs nor results, so they are not even read.
+    let records = if docs {
+        store.list(&call.namespace, &query).await?
+    } else {
+        store.list_summaries(&call.namespace, &query).await?
+    };
     let rows: Vec<Value> = records
         .iter()
         .map(|a| {

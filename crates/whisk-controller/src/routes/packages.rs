@@ -86,7 +86,11 @@ async fn contents(call: &Call, package: &Package) -> Result<(Vec<Value>, Vec<Val
         skip: 0,
         limit: MAX_CONTENTS,
     };
-    let docs = call.ctl.entities.list(Collection::Actions, &query).await?;
+    let docs = call
+        .ctl
+        .entities
+        .list_metadata(Collection::Actions, &query)
+        .await?;
     let (mut actions, mut feeds) = (Vec::new(), Vec::new());
     for d in docs {
         let b = &d.body;
@@ -298,7 +302,10 @@ pub(super) async fn delete(call: &Call, name: &EntityName) -> Result<Response, A
             skip: 0,
             limit: MAX_CONTENTS,
         };
-        let actions = ctl.entities.list(Collection::Actions, &query).await?;
+        let actions = ctl
+            .entities
+            .list_metadata(Collection::Actions, &query)
+            .await?;
         if !actions.is_empty() && !force {
             return Err(ApiError::Conflict(format!(
                 "Package not empty (contains {} entities). Set force param or delete package contents.",

@@ -125,10 +125,19 @@ impl Server {
             .spawn()
             .expect("starting whiskd");
         self.child = Some(child);
-        let url = format!("{}/ping", self.base());
+        // With `--no-http` only the HTTPS listener (self-signed by default) can answer.
+        let (url, client) = if self.extra_args.iter().any(|a| a == "--no-http") {
+            let insecure = reqwest::Client::builder()
+                .danger_accept_invalid_certs(true)
+                .build()
+                .unwrap();
+            (format!("{}/ping", self.https_base()), insecure)
+        } else {
+            (format!("{}/ping", self.base()), self.client.clone())
+        };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            if let Ok(r) = self.client.get(&url).send().await {
+            if let Ok(r) = client.get(&url).send().await {
                 if r.status().is_success() {
                     break;
                 }
@@ -161,6 +170,10 @@ impl Server {
 
     pub fn base(&self) -> String {
         format!("http://127.0.0.1:{}", self.http)
+    }
+
+    pub fn https_base(&self) -> String {
+        format!("https://127.0.0.1:{}", self.https)
     }
 
     pub fn url(&self, path: &str) -> String {
