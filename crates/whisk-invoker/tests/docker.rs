@@ -880,7 +880,6 @@ impl Harness {
                 uuid: uuid::Uuid::new_v4(),
             },
             api_key_owner: None,
-            api_key: None,
             code: None,
             content: json!({}),
             blocking: true,

@@ -17,8 +17,8 @@
 #![forbid(unsafe_code)]
 
 pub mod actions;
-pub mod compositions;
 pub mod code;
+pub mod compositions;
 #[cfg(any(test, feature = "test-util"))]
 pub mod contract;
 pub mod keys;
@@ -28,8 +28,8 @@ use async_trait::async_trait;
 use serde_json::Value;
 use whisk_types::{Activation, ActivationId, EntityName, FullyQualifiedName, Identity};
 
-pub use compositions::{CompositionStore, RunningComposition};
 pub use code::CodeStore;
+pub use compositions::{CompositionStore, RunningComposition};
 pub use keys::{hash_key, verify_secret};
 pub use sqlite::SqliteStore;
 

@@ -473,6 +473,7 @@ async fn actions_run_without_any_network() {
     assert_eq!(status, 200, "{record}");
     let interfaces = record["response"]["result"]["n"].as_object().unwrap();
     assert_eq!(interfaces.keys().collect::<Vec<_>>(), ["lo"], "{record}");
+}
 
 /// A sequence accepted with 202 ends in a record even when whiskd is killed while it runs:
 /// its state is in the store, and the next start ends it as interrupted; the component
