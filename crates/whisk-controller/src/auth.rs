@@ -7,6 +7,9 @@
 //! at most `ttl` on a controller that just saw it. Checks that miss the cache run in the
 //! blocking pool, at most [`MAX_HASHING`] at once, so wrong keys cannot starve requests.
 //! A legacy hash that verifies is replaced by an Argon2 hash of the same key.
+//! Wrong keys for one subject run at most [`MAX_FAILURES`] hash checks per
+//! [`FAILURE_WINDOW`]; past that the subject's uncached keys get 401 without a check, so
+//! guessing at a known uuid costs the server nothing (keys cached as good keep working).
 //!
 //! [`authenticate`] first tries the key as an activation key
 //! ([`whisk_types::activation_key`]), a separate branch that needs no hash.
@@ -30,6 +33,11 @@ const MAX_ENTRIES: usize = 10_000;
 /// Most key hashes checked at once (each is tens of milliseconds of one core).
 pub(crate) const MAX_HASHING: usize = 2;
 
+/// Failed key checks per subject and window before further checks are refused unrun.
+pub(crate) const MAX_FAILURES: u32 = 10;
+/// The window [`MAX_FAILURES`] counts in.
+pub(crate) const FAILURE_WINDOW: Duration = Duration::from_secs(60);
+
 /// Who made a request. The key it used stays here: it never reaches an action.
 #[derive(Debug, Clone)]
 pub struct Caller {
@@ -46,6 +54,8 @@ pub(crate) struct AuthCache {
     /// Random per process: the digests mean nothing outside it.
     secret: [u8; 32],
     entries: Mutex<HashMap<Digest32, (Instant, Identity)>>,
+    /// Failed checks by subject uuid: the window's start and the count in it.
+    failures: Mutex<HashMap<uuid::Uuid, (Instant, u32)>>,
     hashing: Semaphore,
 }
 
@@ -58,6 +68,7 @@ impl AuthCache {
             ttl,
             secret,
             entries: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
             hashing: Semaphore::new(MAX_HASHING),
         }
     }
@@ -94,6 +105,9 @@ impl AuthCache {
             .await?
             .filter(|r| !r.blocked)
             .ok_or(ApiError::AuthInvalid)?;
+        if self.failures_exhausted(&key.uuid) {
+            return Err(ApiError::AuthInvalid);
+        }
         let permit = self
             .hashing
             .acquire()
@@ -110,6 +124,7 @@ impl AuthCache {
         .map_err(|e| ApiError::Internal(e.to_string()))?;
         drop(permit);
         if !matches {
+            self.count_failure(key.uuid);
             return Err(ApiError::AuthInvalid);
         }
         if let Some(new) = rehashed {
@@ -122,6 +137,29 @@ impl AuthCache {
         }
         self.insert(digest, record.identity.clone());
         Ok(record.identity)
+    }
+
+    /// Whether `uuid` used up its failed checks in the current window.
+    fn failures_exhausted(&self, uuid: &uuid::Uuid) -> bool {
+        let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures
+            .get(uuid)
+            .is_some_and(|(start, n)| start.elapsed() < FAILURE_WINDOW && *n >= MAX_FAILURES)
+    }
+
+    fn count_failure(&self, uuid: uuid::Uuid) {
+        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
+        if failures.len() >= MAX_ENTRIES {
+            failures.retain(|_, (start, _)| start.elapsed() < FAILURE_WINDOW);
+            if failures.len() >= MAX_ENTRIES {
+                failures.clear();
+            }
+        }
+        let entry = failures.entry(uuid).or_insert((Instant::now(), 0));
+        if entry.0.elapsed() >= FAILURE_WINDOW {
+            *entry = (Instant::now(), 0);
+        }
+        entry.1 += 1;
     }
 
     fn digest(&self, key: &AuthKey) -> Digest32 {
@@ -225,6 +263,41 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(header::AUTHORIZATION, HeaderValue::from_str(v).unwrap());
         h
+    }
+
+    /// Past [`MAX_FAILURES`] wrong keys, a subject's uncached keys are refused without a
+    /// hash check (even the right one, until the window ends), while a key already cached
+    /// as good keeps working.
+    #[tokio::test]
+    async fn guessing_at_one_subject_stops_costing_hash_checks() {
+        let store = whisk_store::SqliteStore::temporary().unwrap();
+        let ns = whisk_types::EntityName::namespace("guesses").unwrap();
+        let good = AuthKey::generate();
+        let mut record = whisk_store::contract::subject_record("guesses", &ns, "unused");
+        record.identity.uuid = good.uuid;
+        record.secret_hash = hash_key(&good.secret);
+        store.put_subject(&record).await.unwrap();
+        // One controller saw the good key before the guessing, one did not.
+        let warm = AuthCache::new(Duration::from_secs(600));
+        warm.identity(&good, &store).await.unwrap();
+        let cold = AuthCache::new(Duration::from_secs(600));
+        for cache in [&warm, &cold] {
+            for _ in 0..MAX_FAILURES {
+                let wrong = AuthKey {
+                    uuid: good.uuid,
+                    ..AuthKey::generate()
+                };
+                assert!(matches!(
+                    cache.identity(&wrong, &store).await,
+                    Err(ApiError::AuthInvalid)
+                ));
+            }
+        }
+        assert!(matches!(
+            cold.identity(&good, &store).await,
+            Err(ApiError::AuthInvalid)
+        ));
+        assert_eq!(warm.identity(&good, &store).await.unwrap(), record.identity);
     }
 
     #[test]
