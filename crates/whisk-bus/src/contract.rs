@@ -16,7 +16,7 @@ use crate::{Bus, Consumer, Delivery};
 pub const SHORT_ACK_WAIT: Duration = Duration::from_millis(500);
 
 /// How long anything may take before a function gives up (never a speed assertion).
-const PATIENCE: Duration = Duration::from_secs(20);
+pub(crate) const PATIENCE: Duration = Duration::from_secs(20);
 
 /// A topic or subject name no other call (or other process on a shared server) uses.
 fn unique(what: &str) -> String {
@@ -31,7 +31,7 @@ fn unique(what: &str) -> String {
     )
 }
 
-async fn next_within(c: &Arc<dyn Consumer>) -> Delivery {
+pub(crate) async fn next_within(c: &Arc<dyn Consumer>) -> Delivery {
     tokio::time::timeout(PATIENCE, c.next())
         .await
         .expect("a message within the patience")
@@ -39,7 +39,7 @@ async fn next_within(c: &Arc<dyn Consumer>) -> Delivery {
 }
 
 /// Asserts that nothing is delivered during `wait` (a negative check, bounded).
-async fn assert_nothing(c: &Arc<dyn Consumer>, wait: Duration) {
+pub(crate) async fn assert_nothing(c: &Arc<dyn Consumer>, wait: Duration) {
     if let Ok(r) = tokio::time::timeout(wait, c.next()).await {
         panic!("unexpected delivery: {r:?}");
     }

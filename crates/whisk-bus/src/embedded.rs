@@ -596,21 +596,7 @@ mod tests {
 
     use super::*;
 
-    const PATIENCE: Duration = Duration::from_secs(20);
-
-    async fn next_within(c: &Arc<dyn Consumer>) -> Delivery {
-        tokio::time::timeout(PATIENCE, c.next())
-            .await
-            .expect("a message within the patience")
-            .expect("next")
-    }
-
-    /// Asserts that nothing is delivered during `wait` (a negative check, bounded).
-    async fn assert_nothing(c: &Arc<dyn Consumer>, wait: Duration) {
-        if let Ok(r) = tokio::time::timeout(wait, c.next()).await {
-            panic!("unexpected delivery: {r:?}");
-        }
-    }
+    use crate::contract::{assert_nothing, next_within, PATIENCE};
 
     fn fast() -> EmbeddedBusOptions {
         EmbeddedBusOptions {
