@@ -71,12 +71,16 @@ enum Counter {
     Fires,
 }
 
-/// A running activation's hold on its namespace's concurrency.
-#[derive(Debug)]
-struct Slot {
-    namespace: EntityName,
-    /// When the slot is given up even without a completion.
-    expires: Instant,
+/// Running activations' holds on their namespaces' concurrency. Each namespace's slots are
+/// kept apart, so admitting one activation looks only at its own namespace's (at most its
+/// `concurrentInvocations`), never at every running activation.
+#[derive(Debug, Default)]
+struct Slots {
+    /// By namespace: each activation id and when its slot is given up even without a
+    /// completion.
+    by_namespace: HashMap<EntityName, HashMap<ActivationId, Instant>>,
+    /// The namespace each held slot is in, for [`Throttles::release`] by id.
+    namespace_of: HashMap<ActivationId, EntityName>,
 }
 
 /// The throttles' state: counters, slots and the cache of overrides.
@@ -84,8 +88,8 @@ struct Slot {
 pub(crate) struct Throttles {
     /// `(namespace, counter)` to `(window index, count in that window)`.
     counters: Mutex<HashMap<(EntityName, Counter), (i64, u64)>>,
-    /// Running activations by id.
-    slots: Mutex<HashMap<ActivationId, Slot>>,
+    /// Running activations' slots.
+    slots: Mutex<Slots>,
     /// Overrides by namespace, with when they were read.
     overrides: Mutex<HashMap<EntityName, (Instant, Option<LimitOverrides>)>>,
 }
@@ -119,37 +123,48 @@ impl Throttles {
     ) -> Result<(), u64> {
         let now = Instant::now();
         let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        slots.retain(|_, s| s.expires > now);
-        let held = slots.values().filter(|s| &s.namespace == namespace).count() as u64;
-        if held >= max {
-            return Err(held);
+        let Slots {
+            by_namespace,
+            namespace_of,
+        } = &mut *slots;
+        let held = by_namespace.entry(namespace.clone()).or_default();
+        held.retain(|id, expires| {
+            let live = *expires > now;
+            if !live {
+                namespace_of.remove(id);
+            }
+            live
+        });
+        let count = held.len() as u64;
+        if count >= max {
+            return Err(count);
         }
-        slots.insert(
-            id,
-            Slot {
-                namespace: namespace.clone(),
-                expires: now + hold,
-            },
-        );
+        held.insert(id, now + hold);
+        namespace_of.insert(id, namespace.clone());
         Ok(())
     }
 
     /// Gives up the slot of `id`, if it holds one.
     pub fn release(&self, id: &ActivationId) {
-        self.slots
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(id);
+        let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(namespace) = slots.namespace_of.remove(id) else {
+            return;
+        };
+        if let Some(held) = slots.by_namespace.get_mut(&namespace) {
+            held.remove(id);
+            if held.is_empty() {
+                slots.by_namespace.remove(&namespace);
+            }
+        }
     }
 
     /// Running activations of `namespace` holding a slot.
     pub fn in_flight(&self, namespace: &EntityName) -> u64 {
         let now = Instant::now();
         let slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
-        slots
-            .values()
-            .filter(|s| &s.namespace == namespace && s.expires > now)
-            .count() as u64
+        slots.by_namespace.get(namespace).map_or(0, |held| {
+            held.values().filter(|expires| **expires > now).count() as u64
+        })
     }
 }
 

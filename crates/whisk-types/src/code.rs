@@ -5,6 +5,8 @@
 //! changes, so stores keep it under the digest and invokers cache it forever; an action
 //! updated between an invoke and its run still runs the code it was invoked with.
 
+use std::fmt::Write as _;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -16,7 +18,7 @@ pub fn code_digest(code: &str) -> String {
     let mut out = String::with_capacity(7 + 64);
     out.push_str("sha256:");
     for b in hash {
-        out.push_str(&format!("{b:02x}"));
+        let _ = write!(out, "{b:02x}");
     }
     out
 }
