@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs and starts what rwhisk needs on this machine: a Docker engine (docker.io, runc),
-# busybox-static for the skeleton image, and Go for the SDK's Go example.
+# busybox-static for the skeleton image, Go for the SDK's Go example, and the servers the
+# tests start on loopback themselves: PostgreSQL, nats-server (JetStream) and Chromium for
+# the UI's browser tests.
 # As root it installs missing Debian packages and starts dockerd; otherwise it says what to do.
 set -euo pipefail
 
@@ -11,6 +13,9 @@ command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v runc >/dev/null 2>&1 || need_pkgs+=(runc)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx unzip || need_pkgs+=(busybox-static)
 command -v go >/dev/null 2>&1 || need_pkgs+=(golang-go)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)
+command -v nats-server >/dev/null 2>&1 || need_pkgs+=(nats-server)
+command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
