@@ -21,6 +21,7 @@ pub mod code;
 pub mod compositions;
 #[cfg(any(test, feature = "test-util"))]
 pub mod contract;
+mod filters;
 pub mod keys;
 pub mod sqlite;
 
@@ -68,6 +69,18 @@ impl Collection {
             Collection::Triggers => "triggers",
             Collection::Rules => "rules",
         }
+    }
+
+    /// The collection named `s` (as [`Collection::as_str`] writes it).
+    pub fn parse(s: &str) -> Option<Collection> {
+        [
+            Collection::Actions,
+            Collection::Packages,
+            Collection::Triggers,
+            Collection::Rules,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
     }
 }
 
