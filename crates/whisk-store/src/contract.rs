@@ -1059,7 +1059,7 @@ pub async fn code_by_digest(entities: &dyn EntityStore, code: &dyn CodeStore) {
 /// of its own (the purge clears every namespace), and a guard kept for the test's length
 /// (a server, a temporary directory; `()` when nothing needs keeping).
 ///
-/// ```ignore
+/// ```text
 /// mod contract {
 ///     whisk_store::contract_tests!(async { ((), SqliteStore::temporary().unwrap()) });
 /// }

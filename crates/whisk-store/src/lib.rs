@@ -12,7 +12,12 @@
 //!   sequences and conductors, so they end in a record after a crash; in [`compositions`].
 //! - [`CodeStore`] ([`code`]): action code by content digest, written with the actions,
 //!   read by invokers.
-//! - [`sqlite`]: the embedded backend.
+//! - [`sqlite`]: the embedded backend, one file, the default.
+//! - [`postgres`]: the PostgreSQL backend, shared by any number of processes. Both are
+//!   split alike: a module per concern (schema, entities, schedules, activations,
+//!   identities, compositions, code).
+//! - `testing` (feature `test-util`): [`testing::TestPostgres`], a PostgreSQL server of a
+//!   test's own.
 //! - `contract` (feature `test-util`): the tests every backend must pass.
 #![forbid(unsafe_code)]
 
@@ -23,7 +28,10 @@ pub mod compositions;
 pub mod contract;
 mod filters;
 pub mod keys;
+pub mod postgres;
 pub mod sqlite;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -32,6 +40,7 @@ use whisk_types::{Activation, ActivationId, EntityName, FullyQualifiedName, Iden
 pub use code::CodeStore;
 pub use compositions::{CompositionStore, RunningComposition};
 pub use keys::{hash_key, verify_secret};
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::SqliteStore;
 
 /// Failures of a store operation. Controllers map them to HTTP statuses in one place.
