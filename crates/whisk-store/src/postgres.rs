@@ -289,3 +289,48 @@ async fn execute(
     let stmt = client.prepare_cached(sql).await.pg()?;
     client.execute(&stmt, params).await.pg()
 }
+
+#[cfg(all(test, feature = "test-util"))]
+mod tests {
+    use super::*;
+    use crate::testing::TestPostgres;
+
+    /// Every pooled connection carries the statement timeout, and the pool its bound.
+    #[tokio::test]
+    async fn connections_carry_the_timeouts_and_the_pool_is_bounded() {
+        let pg = TestPostgres::shared().await;
+        let options = PostgresOptions {
+            max_connections: 3,
+            statement_timeout: Duration::from_millis(1234),
+            ..PostgresOptions::default()
+        };
+        let store = PostgresStore::connect_with(&pg.url(), options)
+            .await
+            .unwrap();
+        let client = store.client().await.unwrap();
+        let row = client
+            .query_one("SHOW statement_timeout", &[])
+            .await
+            .unwrap();
+        assert_eq!(col::<String>(&row, 0).unwrap(), "1234ms");
+        let slow = client.query_one("SELECT pg_sleep(5)", &[]).await;
+        assert!(
+            slow.as_ref()
+                .is_err_and(|e| e.code() == Some(&SqlState::QUERY_CANCELED)),
+            "a statement past the timeout is cancelled: {slow:?}"
+        );
+        drop(client);
+        assert_eq!(store.inner.pool.status().max_size, 3);
+        assert!(matches!(
+            PostgresStore::connect_with(
+                &pg.url(),
+                PostgresOptions {
+                    max_connections: 0,
+                    ..PostgresOptions::default()
+                }
+            )
+            .await,
+            Err(StoreError::Backend(_))
+        ));
+    }
+}
