@@ -13,8 +13,10 @@
 //! # Connections
 //! - The pool holds at most [`PostgresOptions::max_connections`]; a caller waits at most
 //!   `acquire_timeout` for one, a new connection gets `connect_timeout`, and every
-//!   statement runs under the server's `statement_timeout`. A call that cannot get an
-//!   answer fails with [`StoreError::Backend`]; none hangs.
+//!   statement runs under the server's `statement_timeout`; the whole call is bounded by
+//!   their sum on the client too (a peer that vanished without closing the connection is
+//!   also noticed by TCP keepalives). A call that cannot get an answer fails with
+//!   [`StoreError::Backend`]; none hangs.
 //! - When the server goes away (restart, failover), calls fail with `Backend` while it is
 //!   down; the pool drops the closed connections on their next checkout and opens new ones,
 //!   so the store recovers by itself once the server answers again.
@@ -56,6 +58,12 @@ mod identities;
 mod schedules;
 mod schema;
 
+/// Added to the sum of the timeouts to make [`Inner::call_timeout`].
+const CALL_MARGIN: Duration = Duration::from_secs(5);
+
+/// Idle time before TCP keepalives probe a connection, so a dead peer is noticed.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+
 /// How the store uses the server; [`PostgresOptions::default`] suits a controller or invoker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostgresOptions {
@@ -89,6 +97,9 @@ pub struct PostgresStore {
 
 struct Inner {
     pool: Pool,
+    /// The longest one call may take, end to end: it also bounds a call on a connection
+    /// whose peer vanished without closing it, which no server-side timeout can.
+    call_timeout: Duration,
     /// The last `updated` this process wrote, so the next one is strictly greater.
     last_updated: AtomicI64,
 }
@@ -182,7 +193,8 @@ impl PostgresStore {
         config
             .options(&server_options)
             .connect_timeout(options.connect_timeout)
-            .keepalives(true);
+            .keepalives(true)
+            .keepalives_idle(KEEPALIVE_IDLE);
         if config.get_application_name().is_none() {
             config.application_name("rwhisk");
         }
@@ -205,6 +217,10 @@ impl PostgresStore {
         let store = PostgresStore {
             inner: Arc::new(Inner {
                 pool,
+                call_timeout: options.acquire_timeout
+                    + options.connect_timeout
+                    + options.statement_timeout
+                    + CALL_MARGIN,
                 last_updated: AtomicI64::new(0),
             }),
         };
@@ -232,23 +248,46 @@ impl PostgresStore {
         })
     }
 
+    /// Runs `call` (which takes its own connection) within the call timeout.
+    async fn bounded<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let limit = self.inner.call_timeout;
+        tokio::time::timeout(limit, call).await.unwrap_or_else(|_| {
+            Err(StoreError::Backend(format!(
+                "postgres: no answer within {} s",
+                limit.as_secs()
+            )))
+        })
+    }
+
     /// Runs `sql` (a prepared statement cached per connection) and returns its rows.
     async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, StoreError> {
-        let client = self.client().await?;
-        query(&client, sql, params).await
+        self.bounded(async {
+            let client = self.client().await?;
+            query(&client, sql, params).await
+        })
+        .await
     }
 
     /// Runs `sql` and returns its row, if it gave one.
     async fn query_opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>, StoreError> {
-        let client = self.client().await?;
-        let stmt = client.prepare_cached(sql).await.pg()?;
-        client.query_opt(&stmt, params).await.pg()
+        self.bounded(async {
+            let client = self.client().await?;
+            let stmt = client.prepare_cached(sql).await.pg()?;
+            client.query_opt(&stmt, params).await.pg()
+        })
+        .await
     }
 
     /// Runs `sql` and returns how many rows it changed.
     async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, StoreError> {
-        let client = self.client().await?;
-        execute(&client, sql, params).await
+        self.bounded(async {
+            let client = self.client().await?;
+            execute(&client, sql, params).await
+        })
+        .await
     }
 
     /// A stamp for `updated`: now, but strictly after every stamp this process gave.

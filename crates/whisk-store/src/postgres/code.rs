@@ -130,7 +130,10 @@ impl CodeStore for PostgresStore {
     }
 
     async fn collect_code(&self, released_before: i64) -> Result<u64, StoreError> {
-        let client = self.client().await?;
-        collect(&client, released_before).await
+        self.bounded(async {
+            let client = self.client().await?;
+            collect(&client, released_before).await
+        })
+        .await
     }
 }

@@ -44,37 +44,40 @@ impl PostgresStore {
 #[async_trait]
 impl IdentityStore for PostgresStore {
     async fn put_subject(&self, record: &SubjectRecord) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        let stmt = client
-            .prepare_cached(
-                "INSERT INTO subjects (uuid, subject, namespace, salt, secret_hash, blocked)
-                 VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (uuid) DO UPDATE SET
-                     subject = excluded.subject, namespace = excluded.namespace,
-                     salt = excluded.salt, secret_hash = excluded.secret_hash,
-                     blocked = excluded.blocked",
-            )
-            .await
-            .pg()?;
-        let res = client
-            .execute(
-                &stmt,
-                &[
-                    &record.identity.uuid.to_string(),
-                    &record.identity.subject,
-                    &record.identity.namespace.as_str(),
-                    &record.salt,
-                    &record.secret_hash,
-                    &record.blocked,
-                ],
-            )
-            .await;
-        match res {
-            Ok(_) => Ok(()),
-            // The subject name is held by another uuid.
-            Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists),
-            Err(e) => Err(backend(&e)),
-        }
+        self.bounded(async move {
+            let client = self.client().await?;
+            let stmt = client
+                .prepare_cached(
+                    "INSERT INTO subjects (uuid, subject, namespace, salt, secret_hash, blocked)
+                     VALUES ($1, $2, $3, $4, $5, $6)
+                     ON CONFLICT (uuid) DO UPDATE SET
+                         subject = excluded.subject, namespace = excluded.namespace,
+                         salt = excluded.salt, secret_hash = excluded.secret_hash,
+                         blocked = excluded.blocked",
+                )
+                .await
+                .pg()?;
+            let res = client
+                .execute(
+                    &stmt,
+                    &[
+                        &record.identity.uuid.to_string(),
+                        &record.identity.subject,
+                        &record.identity.namespace.as_str(),
+                        &record.salt,
+                        &record.secret_hash,
+                        &record.blocked,
+                    ],
+                )
+                .await;
+            match res {
+                Ok(_) => Ok(()),
+                // The subject name is held by another uuid.
+                Err(e) if is_unique_violation(&e) => Err(StoreError::AlreadyExists),
+                Err(e) => Err(backend(&e)),
+            }
+        })
+        .await
     }
 
     async fn subject_by_uuid(
