@@ -278,3 +278,52 @@ async fn concurrent_writes_of_one_name() {
         }
     }
 }
+
+/// Many concurrent calls on a store with a small pool all succeed, and the server never sees
+/// more connections from it than the pool's bound.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_bounds_the_connections() {
+    let pg = TestPostgres::shared().await;
+    let options = PostgresOptions {
+        max_connections: 2,
+        ..PostgresOptions::default()
+    };
+    let store = PostgresStore::connect_with(&pg.url(), options)
+        .await
+        .unwrap();
+    let (admin, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let ns = contract::random_namespace();
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let (s, ns) = (store.clone(), ns.clone());
+        tasks.spawn(async move {
+            ActivationStore::put(&s, &contract::activation(&ns, "x", i, None)).await
+        });
+    }
+    let mut most = 0;
+    while !tasks.is_empty() {
+        let row = admin
+            .query_one(
+                "SELECT COUNT(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND application_name = 'rwhisk'",
+                &[],
+            )
+            .await
+            .unwrap();
+        most = most.max(row.get::<_, i64>(0));
+        if let Some(r) = tasks.try_join_next() {
+            assert!(r.unwrap().unwrap());
+        } else {
+            tokio::task::yield_now().await;
+        }
+    }
+    assert!((1..=2).contains(&most), "{most} connections seen");
+    let all = whisk_store::ActivationQuery {
+        limit: 100,
+        ..Default::default()
+    };
+    assert_eq!(ActivationStore::count(&store, &ns, &all).await.unwrap(), 40);
+}
