@@ -7,7 +7,7 @@ use deadpool_postgres::GenericClient;
 use serde_json::Value;
 use whisk_types::code_digest;
 
-use super::{col, execute, query, PostgresStore};
+use super::{col, corrupt, execute, query, PostgresStore};
 use crate::code::CODE_RETENTION;
 use crate::{CodeStore, StoreError};
 
@@ -32,7 +32,7 @@ async fn hold(
             tx,
             "INSERT INTO code (digest, code, released_at) VALUES ($1, $2, NULL)
              ON CONFLICT (digest) DO UPDATE SET released_at = NULL",
-            &[digest, &code],
+            &[digest, &code.as_bytes()],
         )
         .await?;
     }
@@ -123,10 +123,15 @@ async fn collect(tx: &impl GenericClient, released_before: i64) -> Result<u64, S
 #[async_trait]
 impl CodeStore for PostgresStore {
     async fn get_code(&self, digest: &str) -> Result<Option<String>, StoreError> {
-        self.query_opt("SELECT code FROM code WHERE digest = $1", &[&digest])
+        let Some(row) = self
+            .query_opt("SELECT code FROM code WHERE digest = $1", &[&digest])
             .await?
-            .map(|r| col(&r, 0))
-            .transpose()
+        else {
+            return Ok(None);
+        };
+        String::from_utf8(col(&row, 0)?)
+            .map(Some)
+            .map_err(|e| corrupt(digest, e))
     }
 
     async fn collect_code(&self, released_before: i64) -> Result<u64, StoreError> {
