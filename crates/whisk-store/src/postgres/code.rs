@@ -20,29 +20,41 @@ fn retention_ms() -> i64 {
     i64::try_from(CODE_RETENTION.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Records that the action `fqn` now holds `code`, keeping the blob.
+/// Records that the action `fqn` now holds `code` (whose digest is `digest`), keeping the
+/// blob.
 async fn hold(
     tx: &impl GenericClient,
     fqn: &str,
-    code: Option<&str>,
-) -> Result<Option<String>, StoreError> {
-    let digest = code.map(code_digest);
-    if let (Some(code), Some(digest)) = (code, &digest) {
+    code: Option<(&str, &str)>,
+) -> Result<(), StoreError> {
+    if let Some((code, digest)) = code {
         execute(
             tx,
             "INSERT INTO code (digest, code, released_at) VALUES ($1, $2, NULL)
              ON CONFLICT (digest) DO UPDATE SET released_at = NULL",
-            &[digest, &code.as_bytes()],
+            &[&digest, &code.as_bytes()],
         )
         .await?;
     }
     execute(
         tx,
         "UPDATE entities SET code_digest = $2 WHERE fqn = $1",
-        &[&fqn, &digest],
+        &[&fqn, &code.map(|(_, digest)| digest)],
     )
     .await?;
-    Ok(digest)
+    Ok(())
+}
+
+/// Locks the code rows of `digests` in digest order, so two writes that hold and release
+/// the same blobs (two actions swapping code) take turns instead of deadlocking.
+async fn lock_code(tx: &impl GenericClient, digests: &[&str]) -> Result<(), StoreError> {
+    query(
+        tx,
+        "SELECT 1 FROM code WHERE digest = ANY($1) ORDER BY digest FOR UPDATE",
+        &[&digests],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Marks `digest` released at `now` if no action holds it, and removes code released
@@ -90,7 +102,12 @@ pub(super) async fn on_put(
     now: i64,
 ) -> Result<(), StoreError> {
     let old = held_digest(tx, fqn).await?;
-    let new = hold(tx, fqn, code_of(body)).await?;
+    let code = code_of(body);
+    let new = code.map(code_digest);
+    let mut touched: Vec<&str> = old.iter().chain(new.iter()).map(String::as_str).collect();
+    touched.dedup();
+    lock_code(tx, &touched).await?;
+    hold(tx, fqn, code.zip(new.as_deref())).await?;
     if old != new {
         release(tx, old, now).await?;
     }
