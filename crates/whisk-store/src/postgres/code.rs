@@ -125,13 +125,17 @@ pub(super) async fn on_delete(
     release(tx, old, now).await
 }
 
-/// Removes code no action holds that was released before `released_before`.
+/// Removes code no action holds that was released before `released_before`. Rows another
+/// write has locked (holding or collecting them) are skipped: no write waits on another's
+/// collection.
 async fn collect(tx: &impl GenericClient, released_before: i64) -> Result<u64, StoreError> {
     execute(
         tx,
-        "DELETE FROM code
-         WHERE released_at IS NOT NULL AND released_at < $1
-           AND NOT EXISTS (SELECT 1 FROM entities WHERE code_digest = code.digest)",
+        "DELETE FROM code WHERE digest IN
+             (SELECT digest FROM code
+              WHERE released_at IS NOT NULL AND released_at < $1
+                AND NOT EXISTS (SELECT 1 FROM entities WHERE code_digest = code.digest)
+              FOR UPDATE SKIP LOCKED)",
         &[&released_before],
     )
     .await
