@@ -377,3 +377,38 @@ async fn concurrent_action_writes_swapping_code_all_succeed() {
         );
     }
 }
+
+/// Two controllers purging at once: neither fails or waits on the other, and together
+/// they delete each record once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_purges_delete_each_record_once() {
+    let pg = TestPostgres::shared().await;
+    let a = PostgresStore::connect(&pg.url()).await.unwrap();
+    let b = PostgresStore::connect(&pg.url()).await.unwrap();
+    let namespaces: Vec<_> = (0..3).map(|_| contract::random_namespace()).collect();
+    for ns in &namespaces {
+        for start in 0..300 {
+            ActivationStore::put(&a, &contract::activation(ns, "x", start, None))
+                .await
+                .unwrap();
+        }
+    }
+    // By age (start < 100) and then by count (keep the newest 50 of each namespace).
+    let (da, db) = tokio::join!(a.purge(100, 50), b.purge(100, 50));
+    let (da, db) = (da.unwrap(), db.unwrap());
+    let rest = a.purge(100, 50).await.unwrap();
+    assert_eq!(da + db + rest, 3 * 250, "{da} + {db} + {rest}");
+    let all = whisk_store::ActivationQuery {
+        limit: 1000,
+        ..Default::default()
+    };
+    for ns in &namespaces {
+        let starts: Vec<i64> = ActivationStore::list(&b, ns, &all)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.start)
+            .collect();
+        assert_eq!(starts, (250..300).rev().collect::<Vec<_>>());
+    }
+}
