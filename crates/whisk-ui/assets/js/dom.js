@@ -43,12 +43,17 @@ export function field(label, control, hint) {
   return h('div', { class: 'field' }, parts);
 }
 
-/** Replaces the main region's content and moves focus to its heading. */
+let shown = false;
+/**
+ * Replaces the main region's content. After a navigation, focus moves to the new heading
+ * (so screen readers announce it); the first page of a load keeps the natural tab order.
+ */
 export function page(title, ...children) {
   const main = document.getElementById('main');
   main.replaceChildren(h('h1', { tabindex: '-1' }, title), ...children);
   document.title = `${title} · rwhisk`;
-  main.querySelector('h1').focus();
+  if (shown) main.querySelector('h1').focus();
+  shown = true;
   return main;
 }
 

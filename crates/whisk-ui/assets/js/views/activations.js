@@ -86,9 +86,11 @@ function code(a) {
   return i < 0 ? 0 : i;
 }
 
+/** "cold" or "warm" for an activation that ran in a container, else ''. */
 export function startType(a) {
-  if (annotation(a.annotations, 'kind') === 'sequence') return '';
-  if (!annotation(a.annotations, 'path')) return '';
+  const kind = annotation(a.annotations, 'kind');
+  if (!kind || kind === 'sequence' || kind.startsWith('builtin')) return '';
+  if (annotation(a.annotations, 'waitTime') === undefined) return '';
   return annotation(a.annotations, 'initTime') === undefined ? 'warm' : 'cold';
 }
 
@@ -150,6 +152,14 @@ async function detail(id) {
   if (isComposite && ids.length) {
     links.push(h('h2', {}, 'Components'), h('ol', { class: 'components' },
       ids.map((c) => h('li', {}, h('a', { href: `#/activations/${c}`, class: 'mono' }, c)))));
+  }
+  // A trigger's record logs one JSON line per rule it ran.
+  const caused = kind ? [] : (a.logs || []).map((l) => { try { return JSON.parse(l); } catch { return null; } })
+    .filter((r) => r && typeof r.activationId === 'string');
+  if (caused.length) {
+    links.push(h('h2', {}, 'Activations it started'), h('ul', { class: 'components' },
+      caused.map((r) => h('li', {}, `${r.rule || 'rule'} → ${r.action || 'action'}: `,
+        h('a', { href: `#/activations/${r.activationId}`, class: 'mono' }, r.activationId)))));
   }
   body.replaceChildren(
     h('dl', { class: `facts ${ok ? 'ok' : 'bad'}` }, facts.map(([k, v]) => [h('dt', {}, k), h('dd', {}, v)])),

@@ -8,6 +8,7 @@ import { get, raw, settings, NS, explain } from '../api.js';
 import { annotation } from '../params.js';
 import { chart, bars } from '../charts.js';
 import * as prom from '../prom.js';
+import { startType } from './activations.js';
 
 const WINDOW_MIN = 15;
 /** Records read at most per refresh. */
@@ -132,9 +133,8 @@ export function namespaceFigures(records, now) {
     if (i < 0 || i >= WINDOW_MIN) continue;
     count[i] += 1;
     if ((a.statusCode || 0) !== 0) errors[i] += 1;
-    if (kind !== 'sequence') {
-      if (annotation(a.annotations, 'initTime') === undefined) warm[i] += 1; else cold[i] += 1;
-    }
+    const start = startType(a);
+    if (start === 'warm') warm[i] += 1; else if (start === 'cold') cold[i] += 1;
     if (typeof a.duration === 'number') { durations[i].push(a.duration); all.push(a.duration); }
   }
   const total = count.reduce((x, y) => x + y, 0);
