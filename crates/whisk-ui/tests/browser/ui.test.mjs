@@ -2,6 +2,7 @@
 // driven by playwright-core) against a live `whiskd standalone` with real containers.
 // Run by crates/whiskd/tests/ui.rs, which starts the server and passes:
 //   RWHISK_URL   http://127.0.0.1:PORT     RWHISK_KEY   uuid:secret of guest
+//   RWHISK_HTTPS_URL (optional) the HTTPS listener, self-signed
 //   RWHISK_IMAGE the seed's C action image  SCREENSHOTS  directory for the PNGs
 // Exits non-zero on the first failed step.
 
@@ -11,6 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 
 const BASE = process.env.RWHISK_URL;
+const HTTPS_BASE = process.env.RWHISK_HTTPS_URL;
 const KEY = process.env.RWHISK_KEY;
 const IMAGE = process.env.RWHISK_IMAGE || 'whisk/example-c';
 const SHOTS = process.env.SCREENSHOTS || 'ui-screenshots';
@@ -355,6 +357,22 @@ try {
   assert.ok(overflow <= 1, `the page scrolls sideways by ${overflow}px at 375px`);
   await shot(p2, '18-phone-activations');
   await phone.close();
+
+  if (HTTPS_BASE) {
+    begin('the HTTPS listener serves the same UI (self-signed certificate)');
+    const tls = await browser.newContext({ viewport: { width: 1280, height: 800 }, ignoreHTTPSErrors: true });
+    tls.setDefaultTimeout(T);
+    const p3 = await tls.newPage();
+    watch(p3, 'https');
+    await p3.goto(`${HTTPS_BASE}/ui/`);
+    assert.equal(await p3.getByLabel('Endpoint').inputValue(), HTTPS_BASE);
+    await p3.getByLabel('API key').fill(KEY);
+    await p3.getByRole('button', { name: 'Save and check' }).click();
+    await p3.locator('main').getByText('as namespace guest. Saved.').waitFor();
+    await p3.getByRole('link', { name: 'Actions' }).click();
+    await p3.locator('main tr', { hasText: 'twice' }).waitFor();
+    await tls.close();
+  }
 
   begin('forget the key');
   await goto('settings');
