@@ -39,6 +39,7 @@ async function shot(page, name) {
 }
 
 let step = '';
+let current = null; // the page a failure screenshot is taken of
 function begin(s) { step = s; console.log(`- ${s}`); }
 
 const browser = await chromium.launch({
@@ -51,6 +52,7 @@ try {
   ctx.setDefaultTimeout(T);
   const page = await ctx.newPage();
   watch(page, 'desktop');
+  current = page;
   const main = page.locator('main');
   const goto = (hash) => page.goto(`${BASE}/ui/#/${hash}`);
 
@@ -326,6 +328,7 @@ try {
   // A second metrics poll gives the first interval (5 s later).
   await main.locator('figure', { hasText: 'Invocations per minute (all namespaces)' }).locator('svg').waitFor();
   await page.waitForFunction(() => document.querySelectorAll('section')[1].querySelectorAll('figure').length === 5);
+  assert.equal(await main.locator('.msg.error').count(), 0, await main.innerText());
   await shot(page, '14-dashboard');
 
   begin('phone width: the menu opens from the keyboard, tables read as cards');
@@ -333,6 +336,7 @@ try {
   phone.setDefaultTimeout(T);
   const p2 = await phone.newPage();
   watch(p2, 'phone');
+  current = p2;
   await p2.goto(`${BASE}/ui/#/settings`);
   await p2.getByLabel('API key').fill(KEY);
   await p2.getByRole('button', { name: 'Save and check' }).click();
@@ -357,6 +361,7 @@ try {
   assert.ok(overflow <= 1, `the page scrolls sideways by ${overflow}px at 375px`);
   await shot(p2, '18-phone-activations');
   await phone.close();
+  current = page;
 
   if (HTTPS_BASE) {
     begin('the HTTPS listener serves the same UI (self-signed certificate)');
@@ -364,6 +369,7 @@ try {
     tls.setDefaultTimeout(T);
     const p3 = await tls.newPage();
     watch(p3, 'https');
+  current = p3;
     await p3.goto(`${HTTPS_BASE}/ui/`);
     assert.equal(await p3.getByLabel('Endpoint').inputValue(), HTTPS_BASE);
     await p3.getByLabel('API key').fill(KEY);
@@ -372,6 +378,7 @@ try {
     await p3.getByRole('link', { name: 'Actions' }).click();
     await p3.locator('main tr', { hasText: 'twice' }).waitFor();
     await tls.close();
+    current = page;
   }
 
   begin('forget the key');
@@ -386,6 +393,7 @@ try {
 } catch (e) {
   console.error(`ui e2e failed at "${step}": ${e.stack || e}`);
   if (problems.length) console.error(problems.join('\n'));
+  if (current) await shot(current, 'failure').catch(() => {});
   process.exitCode = 1;
 } finally {
   await browser.close();

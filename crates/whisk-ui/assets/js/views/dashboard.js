@@ -133,8 +133,8 @@ export function namespaceFigures(records, now) {
     if (i < 0 || i >= WINDOW_MIN) continue;
     count[i] += 1;
     if ((a.statusCode || 0) !== 0) errors[i] += 1;
-    const start = startType(a);
-    if (start === 'warm') warm[i] += 1; else if (start === 'cold') cold[i] += 1;
+    const how = startType(a);
+    if (how === 'warm') warm[i] += 1; else if (how === 'cold') cold[i] += 1;
     if (typeof a.duration === 'number') { durations[i].push(a.duration); all.push(a.duration); }
   }
   const total = count.reduce((x, y) => x + y, 0);
