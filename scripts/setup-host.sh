@@ -16,6 +16,8 @@ command -v go >/dev/null 2>&1 || need_pkgs+=(golang-go)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)
 command -v nats-server >/dev/null 2>&1 || need_pkgs+=(nats-server)
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+# npm installs playwright-core (crates/whisk-ui/tests/browser), which drives Chromium.
+command -v npm >/dev/null 2>&1 || need_pkgs+=(nodejs npm)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then
