@@ -50,6 +50,23 @@ async fn ui_is_served_on_both_listeners_with_its_policy() {
     }
 }
 
+/// The pure modules (Prometheus parsing and quantiles, cron preview, dashboard figures)
+/// under `node --test`; no browser, no server.
+#[test]
+fn ui_modules_unit_tests() {
+    let out = std::process::Command::new("node")
+        .args(["--test", "unit.test.mjs"])
+        .current_dir(browser_dir())
+        .output()
+        .expect("node (Node.js) is needed for the UI tests");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[tokio::test]
 async fn ui_walk_through_in_headless_chromium() {
     assert!(
