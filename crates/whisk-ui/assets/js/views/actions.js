@@ -3,7 +3,7 @@
 // delete with confirmation.
 
 import { h, field, page, message, announce, table, when, button, confirmDialog } from '../dom.js';
-import { get, call, NS, entityPath, listAll, explain } from '../api.js';
+import { get, call, NS, entityPath, listAll, explain, settings } from '../api.js';
 import { paramsEditor, toKeyValues, fromKeyValues, annotation } from '../params.js';
 
 /** Full name below the namespace: "pkg/name" or "name". */
@@ -155,7 +155,7 @@ async function editor(name) {
       const text = creating ? `ok: created action ${n}` : `ok: updated action ${n}`;
       const links = [h('a', { href: `#/invoke/${entityPath(n)}` }, `Invoke ${n}`)];
       if (web.checked) {
-        const ns = (await get(NS.replace('/namespaces/_', '/namespaces')))[0] || '_';
+        const ns = settings().namespace || '_';
         const parts = n.split('/');
         const url = `${location.origin}/api/v1/web/${ns}/${parts.length > 1 ? parts[0] : 'default'}/${parts[parts.length - 1]}`;
         links.push(' · web URL: ', h('code', {}, url));
@@ -173,7 +173,7 @@ async function editor(name) {
       const img = image.value.trim();
       if (!img) throw new Error('Give the Docker image, e.g. whisk/example-c.');
       out.exec = { kind: 'blackbox', image: img };
-      if (code.value.trim() && !isDocker) out.exec.code = code.value;
+      // A skeleton image's own code (wsk action create --docker IMAGE FILE) is kept.
       if (isDocker && exec.code) { out.exec.code = exec.code; if (exec.binary) out.exec.binary = true; }
     } else {
       const src = code.value;
