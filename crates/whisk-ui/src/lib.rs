@@ -140,14 +140,21 @@ mod tests {
         );
         assert_eq!(index.headers()["x-content-type-options"], "nosniff");
         let js = get("/ui/js/main.js").await;
-        assert_eq!(js.headers()["content-type"], "text/javascript; charset=utf-8");
+        assert_eq!(
+            js.headers()["content-type"],
+            "text/javascript; charset=utf-8"
+        );
         let css = get("/ui/app.css").await;
         assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
         let redirect = get("/ui").await;
         assert_eq!(redirect.status(), StatusCode::PERMANENT_REDIRECT);
         assert_eq!(redirect.headers()["location"], "/ui/");
         for missing in ["/ui/nope.js", "/ui/js/../index.html", "/ui/js/"] {
-            assert_eq!(get(missing).await.status(), StatusCode::NOT_FOUND, "{missing}");
+            assert_eq!(
+                get(missing).await.status(),
+                StatusCode::NOT_FOUND,
+                "{missing}"
+            );
         }
     }
 
@@ -162,7 +169,13 @@ mod tests {
         for path in paths() {
             let (body, _) = asset(path).unwrap();
             let s = String::from_utf8_lossy(body);
-            for bad in [" onclick=", " onload=", "javascript:", "eval(", "new Function("] {
+            for bad in [
+                " onclick=",
+                " onload=",
+                "javascript:",
+                "eval(",
+                "new Function(",
+            ] {
                 assert!(!s.contains(bad), "{path} contains {bad}");
             }
             for attr in ["src=\"", "href=\""] {
@@ -175,13 +188,19 @@ mod tests {
                 }
             }
             if path.ends_with(".css") {
-                assert!(!s.contains("@import") && !s.contains("url("), "{path} loads a resource");
+                assert!(
+                    !s.contains("@import") && !s.contains("url("),
+                    "{path} loads a resource"
+                );
             }
             if path.ends_with(".js") {
                 assert!(!s.contains("innerHTML"), "{path} writes HTML from strings");
                 for (i, _) in s.match_indices(" from '") {
                     let target = &s[i + 7..];
-                    assert!(target.starts_with("./") || target.starts_with("../"), "{path} imports from elsewhere");
+                    assert!(
+                        target.starts_with("./") || target.starts_with("../"),
+                        "{path} imports from elsewhere"
+                    );
                 }
             }
         }

@@ -45,7 +45,11 @@ async fn ui_is_served_on_both_listeners_with_its_policy() {
             assert!(csp.contains("script-src 'self'") && csp.contains("connect-src 'self'"));
             assert!(!csp.contains("unsafe-inline") && !csp.contains("http"));
         }
-        let missing = insecure.get(format!("{base}/ui/x.js")).send().await.unwrap();
+        let missing = insecure
+            .get(format!("{base}/ui/x.js"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(missing.status(), 404);
     }
 }
