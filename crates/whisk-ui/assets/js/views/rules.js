@@ -4,6 +4,9 @@ import { h, field, page, message, announce, table, button, confirmDialog } from 
 import { get, call, NS, entityPath, listAll, explain, settings } from '../api.js';
 import { shortName } from './actions.js';
 
+/** Rules listed (each costs a GET for its status). */
+const MAX_RULES = 200;
+
 /** "/ns/name" of a rule's trigger or action ({path, name}) without the namespace. */
 function below(ref) {
   if (!ref) return '';
@@ -38,8 +41,8 @@ export async function render() {
   async function load() {
     let rules;
     try {
-      const list = await listAll('rules');
-      // The list has no status; each rule's GET does.
+      // The list has no status; each rule's GET does (so at most MAX_RULES of them).
+      const list = await listAll('rules', MAX_RULES);
       rules = await Promise.all(list.map((r) => get(`${NS}/rules/${entityPath(r.name)}`)));
     } catch (e) { listBox.replaceChildren(message(explain(e), 'error')); return; }
     listBox.replaceChildren(table('Rules', [
