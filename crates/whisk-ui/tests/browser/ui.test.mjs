@@ -230,17 +230,42 @@ try {
   await main.locator('tr', { hasText: 'twice' }).waitFor();
   await shot(page, '08-actions');
 
-  begin('code action with a kind');
+  begin('a Node.js action from code: a success, then an application error shown as such');
   await goto('actions/new');
+  await page.getByLabel('Action name').waitFor();
   const kinds = await page.getByLabel('Kind', { exact: true }).locator('option').allTextContents();
-  if (kinds.length) {
-    await page.getByLabel('Action name').fill('js');
-    await page.getByRole('radio', { name: 'Code with a kind' }).check();
-    await page.getByLabel('Kind', { exact: true }).selectOption(kinds[0]);
-    await page.getByLabel('Code', { exact: true }).fill('function main(p) { return { ok: true }; }');
-    await page.getByRole('button', { name: 'Create', exact: true }).click();
-    await main.getByText('ok: created action js').waitFor();
-  }
+  assert.ok(kinds.includes('nodejs:18'), `kinds offered: ${kinds}`);
+  await page.getByLabel('Action name').fill('js');
+  await page.getByRole('radio', { name: 'Code with a kind' }).check();
+  await page.getByLabel('Kind', { exact: true }).selectOption('nodejs:18');
+  await page.getByLabel('Code', { exact: true }).fill(
+    "function main(p) { console.log('js got', JSON.stringify(p)); return p.fail ? { error: 'asked to fail' } : { sum: p.a + p.b }; }");
+  await page.getByRole('button', { name: 'Create', exact: true }).click();
+  await main.getByText('ok: created action js').waitFor();
+  await goto('invoke/js');
+  await page.getByLabel('Parameter 1 name').fill('a');
+  await page.getByLabel('Parameter 1 value').fill('2');
+  await page.getByRole('button', { name: 'Add parameter' }).click();
+  await page.getByLabel('Parameter 2 name').fill('b');
+  await page.getByLabel('Parameter 2 value').fill('40');
+  await page.getByRole('button', { name: 'Invoke', exact: true }).click();
+  await result.getByText('"sum": 42').waitFor();
+  await result.getByText('js got {"a":2,"b":40}').waitFor();
+  await page.getByRole('button', { name: 'Add parameter' }).click();
+  await page.getByLabel('Parameter 3 name').fill('fail');
+  await page.getByLabel('Parameter 3 value').fill('true');
+  await page.getByRole('button', { name: 'Invoke', exact: true }).click();
+  await result.getByRole('heading', { name: 'Result (failed)' }).waitFor();
+  assert.match(await result.innerText(), /application error/);
+  assert.match(await result.innerText(), /asked to fail/);
+  await goto('activations');
+  assert.equal(await page.getByLabel('Name').inputValue(), 'hello', 'filters are kept while the page lives');
+  await page.getByLabel('Name').fill('');
+  await page.getByLabel('Status').selectOption({ label: 'application error' });
+  await page.getByRole('button', { name: 'Filter' }).click();
+  await main.locator('tbody tr').first().waitFor();
+  assert.equal(await main.locator('tbody tr').count(), 1);
+  assert.match(await main.locator('tbody tr').innerText(), /js/);
 
   begin('triggers and rules: create, fire, disable and enable');
   await goto('triggers');
@@ -312,6 +337,11 @@ try {
   await page.getByLabel('Parameter 1 value').fill('hello');
   await page.getByRole('button', { name: 'Create package' }).click();
   await main.getByText('ok: created package demo').waitFor();
+  await page.getByLabel('Package name').fill('mydemo');
+  await page.getByLabel('Bind to (optional)').fill('/guest/demo');
+  await page.getByRole('button', { name: 'Create package' }).click();
+  await main.getByText('ok: created package mydemo').waitFor();
+  await main.locator('tr', { hasText: 'mydemo' }).getByText('/guest/demo').waitFor();
   await main.getByRole('link', { name: '/whisk.system/utils' }).click();
   await main.getByText('utils/echo').waitFor();
   await shot(page, '12-packages');
