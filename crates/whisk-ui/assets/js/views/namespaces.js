@@ -21,7 +21,7 @@ export async function render() {
       h('dl', { class: 'facts' }, counts.map(([c, n]) => [h('dt', {}, c), h('dd', {}, h('a', { href: `#/${c}` }, String(n)))])),
       h('h2', {}, 'Limits'),
       Object.keys(limits).length
-        ? h('dl', { class: 'facts' }, Object.entries(limits).map(([k, v]) => [h('dt', {}, k), h('dd', {}, JSON.stringify(v))]))
+        ? h('dl', { class: 'facts' }, Object.entries(limits).map(([k, v]) => [h('dt', {}, k), h('dd', {}, typeof v === 'string' ? v : JSON.stringify(v))]))
         : h('p', { class: 'empty' }, 'The system defaults apply.'));
   } catch (e) {
     body.replaceChildren(message(explain(e), 'error'));
