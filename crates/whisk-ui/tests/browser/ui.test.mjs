@@ -362,6 +362,18 @@ try {
   await main.locator('figure', { hasText: 'Invocations per minute (all namespaces)' }).locator('svg').waitFor();
   await page.waitForFunction(() => document.querySelectorAll('section')[1].querySelectorAll('figure').length === 5);
   assert.equal(await main.locator('.msg.error').count(), 0, await main.innerText());
+  // Live: an invocation made elsewhere shows up on the next refresh, without a reload.
+  {
+    const auth = `Basic ${Buffer.from(KEY).toString('base64')}`;
+    const r = await fetch(`${BASE}/api/v1/namespaces/_/actions/hello?blocking=true`, {
+      method: 'POST', headers: { Authorization: auth, 'Content-Type': 'application/json' }, body: '{}',
+    });
+    assert.equal(r.status, 200);
+    await page.waitForFunction((n) => {
+      const card = [...document.querySelectorAll('section')[0].querySelectorAll('.stat')].find((c) => c.textContent.startsWith('Invocations'));
+      return card && Number(card.querySelector('.stat-value').textContent) === n + 1;
+    }, invocations, { timeout: T });
+  }
   await shot(page, '14-dashboard');
 
   begin('phone width: the menu opens from the keyboard, tables read as cards');
