@@ -84,6 +84,13 @@ try {
   await page.getByRole('button', { name: 'Save and check' }).click();
   await main.getByText('This page only talks to the server it came from').waitFor();
 
+  begin('an unreachable endpoint says so');
+  await page.route('**/api/v1', (r) => r.abort('connectionrefused'));
+  await page.getByLabel('Endpoint').fill(BASE);
+  await page.getByRole('button', { name: 'Save and check' }).click();
+  await main.getByText('The endpoint cannot be reached').waitFor();
+  await page.unroute('**/api/v1');
+
   begin('the right key connects and is kept in the browser');
   await page.getByLabel('Endpoint').fill(BASE);
   await page.getByRole('button', { name: 'Save and check' }).click();
