@@ -4,7 +4,7 @@
 //! for completions of blocking invokes, runs sequences and conductors itself, fires
 //! triggers through their rules, serves web actions and activation records, and hosts the
 //! built-in `/whisk.system/alarms` feeds with their scheduler. `whiskd` serves [`router`]
-//! on HTTP and HTTPS.
+//! on HTTP and HTTPS; it includes the web UI of `whisk-ui` at `/ui/`.
 //!
 //! # Layout
 //! - [`config`] holds [`ControllerConfig`].
@@ -93,6 +93,7 @@ pub fn router(controller: Arc<Controller>) -> Router {
         .route(ns, any(routes::namespaced))
         .route(&format!("{ns}/"), any(routes::namespaced))
         .route(&format!("{ns}/{{*rest}}"), any(routes::namespaced))
+        .merge(whisk_ui::router())
         .fallback(routes::not_found)
         .with_state(controller.clone());
     // The transaction layer wraps the router as one service, so it sees every response
