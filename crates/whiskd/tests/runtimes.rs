@@ -518,8 +518,8 @@ async fn python_application_and_developer_errors() {
         &s,
         "python:3.11",
         "def main(a):\n    raise ValueError('boom')\n",
-        dev,
-        &json!("An error has occurred: ValueError: boom"),
+        app,
+        &json!("boom"),
     )
     .await;
     check_error(
