@@ -759,3 +759,28 @@ def main(args):
     lines.sort(key=lambda l: [i for i, w in enumerate(order) if l.startswith(w)][0])
     return {"limits": lines, "token": any("PROXY_TOKEN" in k for k in os.environ)}
 "#;
+
+#[tokio::test]
+async fn utils_namespace_answers_the_callers_namespace() {
+    // The catalog's Node.js action, run in a real container for two namespaces: each caller
+    // gets its own namespace back, as OpenWhisk's `/whisk.system/utils/namespace` answers.
+    let s = Server::start().await;
+    let alice = unique("alice");
+    let alice_key = s.add_subject(&alice);
+    for (key, namespace) in [(s.key.as_str(), "guest"), (alice_key.as_str(), &alice)] {
+        let r = s
+            .req_as(
+                key,
+                Method::POST,
+                "whisk.system/actions/utils/namespace?blocking=true&result=true",
+            )
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let result: Value = r.json().await.unwrap();
+        assert_eq!(status, 200, "{result}");
+        assert_eq!(result, json!({ "namespace": namespace }));
+    }
+}
