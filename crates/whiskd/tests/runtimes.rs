@@ -784,3 +784,40 @@ async fn utils_namespace_answers_the_callers_namespace() {
         assert_eq!(result, json!({ "namespace": namespace }));
     }
 }
+
+#[tokio::test]
+async fn web_action_gets_the_path_after_its_name_as_ow_path() {
+    // A Node.js web action in a real container: no projections (OpenWhisk 1.0); the path
+    // after the action segment reaches it as `__ow_path` and the whole result is rendered.
+    let s = Server::start().await;
+    let name = unique("owpath");
+    put_action(
+        &s,
+        &name,
+        json!({"kind": "nodejs:18", "code":
+            "function main(p) { return {path: p.__ow_path, body: 'path=' + p.__ow_path}; }"}),
+        json!({"annotations": [{"key": "web-export", "value": true}]}),
+    )
+    .await;
+    let web = |tail: &str| format!("{}/api/v1/web/guest/default/{name}{tail}", s.base());
+    for (tail, path) in [
+        (".json/body", "/body"),
+        (".json", ""),
+        (".json/a/b/", "/a/b/"),
+    ] {
+        let r = s.client.get(web(tail)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{tail}");
+        let result: Value = r.json().await.unwrap();
+        assert_eq!(
+            result,
+            json!({"path": path, "body": format!("path={path}")}),
+            "{tail}"
+        );
+    }
+    // `.text` and no extension (`.http`) send the result's `body`.
+    for (tail, text) in [(".text/deep", "path=/deep"), ("/x/y", "path=/x/y")] {
+        let r = s.client.get(web(tail)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{tail}");
+        assert_eq!(r.text().await.unwrap(), text, "{tail}");
+    }
+}
