@@ -148,6 +148,12 @@ struct LimitArgs {
     /// Shortest period between two ticks of an alarm trigger, in seconds.
     #[arg(long, env = "RWHISK_ALARM_MIN_PERIOD_SECS", default_value_t = 60)]
     alarm_min_period_secs: u64,
+    /// Latest second of its minute a 5-field cron alarm fires at unless created with
+    /// `strict` true (spreads the fires of one minute; a hash of the trigger's name picks
+    /// the second); 0 fires all at the top of the minute.
+    #[arg(long, env = "RWHISK_ALARM_DELAY_LIMIT_SECS", default_value_t = 59,
+          value_parser = clap::value_parser!(u8).range(0..=59))]
+    alarm_delay_limit_secs: u8,
     /// Largest action `timeout`, in ms.
     #[arg(long, env = "RWHISK_MAX_ACTION_TIMEOUT_MS", default_value_t = limits::TIMEOUT_MAX)]
     max_action_timeout_ms: u64,
@@ -185,6 +191,7 @@ impl LimitArgs {
         config.limits.fires_per_minute = self.fires_per_minute;
         config.max_entities = self.max_entities;
         config.alarm_min_period = Duration::from_secs(self.alarm_min_period_secs);
+        config.alarm_delay_limit = self.alarm_delay_limit_secs;
         Ok(())
     }
 }
