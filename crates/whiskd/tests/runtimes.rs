@@ -821,3 +821,70 @@ async fn web_action_gets_the_path_after_its_name_as_ow_path() {
         assert_eq!(r.text().await.unwrap(), text, "{tail}");
     }
 }
+
+/// Calls the platform with the `openwhisk` npm package the image ships, as an OpenWhisk
+/// action does: `openwhisk()` reads `__OW_API_HOST` and the activation's `__OW_API_KEY`.
+const OW_CLIENT_JS: &str = r#"
+const openwhisk = require('openwhisk');
+async function main(p) {
+  const ow = openwhisk();
+  const invoked = await ow.actions.invoke({name: p.target, params: {name: 'inside'}, blocking: true, result: true});
+  const listed = await ow.actions.list();
+  let other;
+  try {
+    await ow.actions.list({namespace: p.other});
+    other = 'listed';
+  } catch (e) {
+    other = e.statusCode;
+  }
+  return {invoked, names: listed.map((a) => a.name).sort(), other, client: require.resolve('openwhisk')};
+}
+"#;
+
+#[tokio::test]
+async fn a_nodejs_action_calls_the_platform_with_the_openwhisk_package() {
+    // Real containers on a network of this test; whiskd listens for them on its gateway
+    // only (--container-api-addr), which becomes their __OW_API_HOST.
+    let net = support::TestNetwork::create();
+    let api = format!("{}:{}", net.gateway, net.free_port());
+    let s = Server::start_with(&[
+        "--action-network",
+        &net.name,
+        "--container-api-addr",
+        &api,
+        "--stem-cells",
+        "0",
+    ])
+    .await;
+    s.add_subject("alice");
+    let target = unique("hello");
+    put_action(
+        &s,
+        &target,
+        json!({"kind": "nodejs:18", "code": "function main(p) { return {hello: p.name}; }"}),
+        json!({}),
+    )
+    .await;
+    let caller = unique("owclient");
+    put_action(
+        &s,
+        &caller,
+        json!({"kind": "nodejs:18", "code": OW_CLIENT_JS}),
+        json!({"annotations": [{"key": "provide-api-key", "value": true}]}),
+    )
+    .await;
+    let (st, record) = invoke(&s, &caller, json!({"target": target, "other": "alice"})).await;
+    let result = result_of(st, &record);
+    assert_eq!(result["invoked"], json!({"hello": "inside"}), "{record}");
+    let mut names = vec![caller.clone(), target.clone()];
+    names.sort();
+    assert_eq!(result["names"], json!(names), "{record}");
+    // The activation's key is its owner's: another namespace refuses it.
+    assert_eq!(result["other"], 403, "{record}");
+    // The image's package, not one of the action's.
+    assert_eq!(
+        result["client"],
+        "/usr/local/lib/node_modules/openwhisk/lib/main.js"
+    );
+    drop(s);
+}
