@@ -6,7 +6,8 @@
 //! `second` field (a year field is refused). Each field takes `*` (or `?`), numbers, ranges
 //! `a-b`, steps `*/n`, `a-b/n` and `a/n`, and comma lists; months and weekdays also take
 //! three-letter names, and weekday 7 is Sunday like 0. When both day fields are restricted,
-//! a day matches either one (classic cron). croner also takes `L`, `W` and `#`.
+//! a day matches either one (classic cron). croner also takes `L`, `W`, `#` and nicknames
+//! such as `@daily`.
 //!
 //! What croner does not do the way the feed needs, and so stays here:
 //! - the search runs on local civil times and each tick is placed on the time line here, so
@@ -54,9 +55,10 @@ impl Cron {
             .map(Self)
     }
 
-    /// Whether the pattern has a seconds field (6 fields).
-    pub fn has_seconds(pattern: &str) -> bool {
-        pattern.split_whitespace().count() == 6
+    /// Whether a pattern has the five classic fields (no seconds field, no nickname such
+    /// as `@hourly`): the patterns the alarms provider spreads within their minute.
+    pub fn is_five_fields(pattern: &str) -> bool {
+        pattern.split_whitespace().count() == 5
     }
 
     /// The first tick strictly after `after` (epoch ms), read in `zone`; `None` when none

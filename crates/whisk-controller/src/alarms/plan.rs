@@ -226,7 +226,7 @@ impl Plan {
                     .as_str()
                     .and_then(Cron::parse)
                     .ok_or_else(|| format!("cron pattern '{pattern}' is not valid"))?;
-                if spread.limit > 0 && !is_strict(get("strict")) && !Cron::has_seconds(&pattern) {
+                if spread.limit > 0 && !is_strict(get("strict")) && Cron::is_five_fields(&pattern) {
                     let spread_pattern = format!("{} {pattern}", spread.second());
                     parsed = Cron::parse(&spread_pattern)
                         .ok_or_else(|| format!("cron pattern '{pattern}' is not valid"))?;
@@ -552,9 +552,11 @@ mod tests {
             let p = plan(json!({"cron": "* * * * *", "strict": loose}), spread).unwrap();
             assert_eq!(p.next_after(NOW), Some(at_37), "{loose}");
         }
-        // A pattern with seconds is never moved; no limit moves nothing.
+        // A pattern with seconds, or a nickname, is never moved; no limit moves nothing.
         let seconds = plan(json!({"cron": "0 * * * * *"}), spread).unwrap();
         assert_eq!(seconds.next_after(NOW), Some(minute));
+        let hourly = plan(json!({"cron": "@hourly"}), spread).unwrap();
+        assert_eq!(hourly.next_after(NOW), Some(NOW + 40_000 + 46 * 60_000));
         let none = plan(json!({"cron": "* * * * *"}), Spread::NONE).unwrap();
         assert_eq!(none.next_after(NOW), Some(minute));
     }
