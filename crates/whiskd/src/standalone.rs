@@ -227,6 +227,12 @@ async fn run(args: StandaloneArgs) -> Result<()> {
         args.max_connections > 0,
         "--max-connections must be at least 1"
     );
+    if let Some(addr) = args.container_api_addr {
+        anyhow::ensure!(
+            !addr.ip().is_unspecified(),
+            "--container-api-addr {addr} would serve plain HTTP on every interface: give the action network's gateway address"
+        );
+    }
     anyhow::ensure!(
         args.header_read_timeout_secs > 0 && args.body_timeout_secs > 0,
         "--header-read-timeout-secs and --body-timeout-secs must be at least 1"
