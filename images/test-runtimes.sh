@@ -169,5 +169,10 @@ python_image=${PYTHON_IMAGE:-$(docker image ls --format '{{.Repository}}:{{.Tag}
 # application error {"error": str(e)} (the "app" case), a result that is no dict a developer
 # error.
 check_runtime "$node_image" "$NODE_HELLO" "$NODE_ZIP" 'An error has occurred: '
+# The openwhisk client ships in the Node.js image: it loads with no network, read-only, as uid 1000.
+say "checking $node_image ships the openwhisk npm package"
+docker run --rm --network none --read-only --user 1000:1000 --entrypoint node "$node_image" \
+  -e "if (typeof require('openwhisk') !== 'function') process.exit(1)" ||
+  fail "$node_image: require('openwhisk') failed"
 check_runtime "$python_image" "$PYTHON_HELLO" "$PYTHON_ZIP" 'The action did not return a dictionary.'
 say "all runtime images ok"
