@@ -3,6 +3,8 @@
 #
 #   whisk/action-base:bookworm         debootstrap minbase + nodejs + python3, trimmed
 #   whisk/action-nodejs:<major>        base + static whisk-proxy + runtimes/nodejs/launcher.js
+#                                      + the npm packages of runtimes/nodejs/package-lock.json
+#                                      (the `openwhisk` client, as OpenWhisk's runtime ships it)
 #   whisk/action-python:<major.minor>  base + static whisk-proxy + runtimes/python/launcher.py
 #
 #   images/build-runtimes.sh
@@ -16,7 +18,10 @@
 # directory ($RWHISK_CACHE_DIR, default /var/cache/rwhisk, or ~/.cache/rwhisk when not root),
 # keyed by a hash of its recipe; every image carries a hash of its inputs (label
 # whisk.inputs-sha256) and is rebuilt only when that changes. Needs root (debootstrap),
-# cargo, a running dockerd and, for the first build only, deb.debian.org.
+# cargo, a running dockerd and, for the first build only, deb.debian.org; npm and the npm
+# registry when the Node.js packages change (they are installed here, on the host, with
+# `npm ci` from the lock file, cached, and copied into the image: containers need no
+# network for them).
 set -euo pipefail
 
 SUITE=bookworm
@@ -157,17 +162,44 @@ python_minor=$(label_of "$BASE" whisk.python-version | sed 's/^\([0-9]*\.[0-9]*\
 # Without buildx, the classic builder (a FROM of a local image needs no registry).
 docker buildx version >/dev/null 2>&1 || export DOCKER_BUILDKIT=0
 
-# build_runtime IMAGE KIND LAUNCHER SOURCE_FILE
+# node_packages DIR: the packages of DIR/package-lock.json installed with `npm ci`, cached
+# under the cache directory by the lock file's hash; prints the node_modules directory.
+node_packages() {
+  local dir=$1 lock_hash cached tmp
+  lock_hash=$(cat "$dir/package.json" "$dir/package-lock.json" | sha256sum | cut -d' ' -f1)
+  cached="$RWHISK_CACHE_DIR/node-packages-${lock_hash:0:16}"
+  if [ ! -d "$cached/node_modules" ]; then
+    command -v npm >/dev/null || fail "npm is needed to install $dir/package-lock.json"
+    say "installing the Node.js runtime's npm packages (npm ci)" >&2
+    tmp=$(mktemp -d "$RWHISK_CACHE_DIR/node-packages.XXXXXX")
+    cp "$dir/package.json" "$dir/package-lock.json" "$tmp/"
+    (cd "$tmp" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --loglevel=error >&2) ||
+      { rm -rf "$tmp"; fail "npm ci of $dir/package-lock.json failed"; }
+    rm -f "$tmp/package.json" "$tmp/package-lock.json" "$tmp/node_modules/.package-lock.json"
+    find "$RWHISK_CACHE_DIR" -maxdepth 1 -name 'node-packages-*' ! -path "$cached" -exec rm -rf {} +
+    mv "$tmp" "$cached"
+  fi
+  printf '%s\n' "$cached/node_modules"
+}
+
+# build_runtime IMAGE KIND LAUNCHER SOURCE_FILE [NODE_MODULES]
+# NODE_MODULES: packages every action can require (on NODE_PATH, owned by root).
 build_runtime() {
-  local image=$1 kind=$2 launcher=$3 source_file=$4 context hash old step log
-  local name
+  local image=$1 kind=$2 launcher=$3 source_file=$4 modules=${5:-} context hash old step log
+  local name copy_modules='' modules_hash=''
   name=$(basename "$launcher")
   context=$(mktemp -d)
+  if [ -n "$modules" ]; then
+    copy_modules="COPY node_modules /usr/local/lib/node_modules
+ENV NODE_PATH=/usr/local/lib/node_modules"
+    modules_hash=$(cd "$modules" && find . -type f | LC_ALL=C sort | xargs cat | sha256sum)
+  fi
   # The Dockerfile is part of the inputs: writing it first lets the hash cover it.
   cat >"$context/Dockerfile" <<EOF
 FROM $BASE
 COPY whisk-proxy /usr/local/bin/whisk-proxy
 COPY $name /usr/local/lib/whisk/$name
+$copy_modules
 ENV WHISK_PROXY_MODE=actionloop \\
     WHISK_LAUNCHER=/usr/local/lib/whisk/$name \\
     WHISK_LAUNCHER_SOURCE=$source_file \\
@@ -177,7 +209,7 @@ USER 1000:1000
 EXPOSE 8080
 CMD ["/usr/local/bin/whisk-proxy"]
 EOF
-  hash=$( { printf '%s\n' "$base_id"; cat "$context/Dockerfile" "$proxy" "$launcher"; } | sha256sum | cut -d' ' -f1)
+  hash=$( { printf '%s\n%s\n' "$base_id" "$modules_hash"; cat "$context/Dockerfile" "$proxy" "$launcher"; } | sha256sum | cut -d' ' -f1)
   if [ "$(label_of "$image" "$LABEL")" = "$hash" ]; then
     rm -rf "$context"
     say "$image is up to date"
@@ -191,6 +223,7 @@ EOF
     cp "$proxy" "$context/whisk-proxy"
   fi
   install -m 0755 "$launcher" "$context/$name"
+  [ -z "$modules" ] || cp -r "$modules" "$context/node_modules"
   old=$(image_id "$image")
   # The classic builder warns that it is deprecated: show its output only on failure.
   log=$(mktemp)
@@ -205,8 +238,9 @@ EOF
   took "$step"
 }
 
+node_modules=$(node_packages runtimes/nodejs)
 build_runtime "whisk/action-nodejs:$node_major" "nodejs:$node_major" \
-  runtimes/nodejs/launcher.js index.js
+  runtimes/nodejs/launcher.js index.js "$node_modules"
 build_runtime "whisk/action-python:$python_minor" "python:$python_minor" \
   runtimes/python/launcher.py __main__.py
 

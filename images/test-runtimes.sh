@@ -81,9 +81,9 @@ logs_with() {
 # segment N: the lines of activation N (1-based) of a log on stdin.
 segment() { awk -v want="$1" -v s="$SENTINEL" '$0 == s { n++; next } n == want - 1 { print }'; }
 
-# check_runtime IMAGE CODE ZIP_BASE64
+# check_runtime IMAGE CODE ZIP_BASE64 DEVELOPER_ERROR_PREFIX
 check_runtime() {
-  local image=$1 code=$2 zip=$3 out err
+  local image=$1 code=$2 zip=$3 dev_error=$4 out err
   say "checking $image"
   docker image inspect "$image" >/dev/null 2>&1 || fail "image $image is missing; run images/build-runtimes.sh"
   start "$image"
@@ -96,7 +96,7 @@ check_runtime() {
   local dev
   dev=$(post /run "$(run_body '{"kind":"dev"}')")
   [ "${dev%% *}" = 502 ] || fail "$image developer error: expected HTTP 502, got $dev"
-  grep -q '"error":"An error has occurred: ' <<<"$dev" || fail "$image developer error: $dev"
+  grep -qF "\"error\":\"$dev_error" <<<"$dev" || fail "$image developer error: $dev"
   expect "$image after errors" 200 \
     '{"greeting":"Hello again!","aid":"0123456789abcdef0123456789abcdef","init":"from-init"}' \
     "$(post /run "$(run_body '{"name":"again"}')")"
@@ -145,13 +145,14 @@ NODE_ZIP=$(zip_of 'package.json={"name":"z","main":"lib/action.js"}' \
   'lib/action.js=const g = require("greeter"); exports.main = async (p) => ({ text: g.greet(p.name) });' \
   'node_modules/greeter/index.js=exports.greet = (n) => "Hi " + n + " from a bundled module";')
 
-PYTHON_HELLO='import os
+PYTHON_HELLO='import os, sys
 print("loading hello")
 def main(params):
     if params.get("kind") == "app":
-        return {"error": "an application error"}
+        raise RuntimeError("an application error")
     if params.get("kind") == "dev":
-        raise RuntimeError("boom")
+        print("boom", file=sys.stderr)
+        return "not a dictionary"
     print("hello log", params["name"])
     return {"greeting": "Hello " + params["name"] + "!", "aid": os.environ["__OW_ACTIVATION_ID"], "init": os.environ["MY_INIT"]}'
 PYTHON_ZIP=$(zip_of '__main__.py=import greeter
@@ -164,6 +165,14 @@ node_image=${NODE_IMAGE:-$(docker image ls --format '{{.Repository}}:{{.Tag}}' '
 python_image=${PYTHON_IMAGE:-$(docker image ls --format '{{.Repository}}:{{.Tag}}' 'whisk/action-python' | head -1)}
 [ -n "$node_image" ] && [ -n "$python_image" ] || fail "runtime images are missing; run images/build-runtimes.sh"
 
-check_runtime "$node_image" "$NODE_HELLO" "$NODE_ZIP"
-check_runtime "$python_image" "$PYTHON_HELLO" "$PYTHON_ZIP"
+# Node: a synchronous throw is a developer error. Python: a raised exception is an
+# application error {"error": str(e)} (the "app" case), a result that is no dict a developer
+# error.
+check_runtime "$node_image" "$NODE_HELLO" "$NODE_ZIP" 'An error has occurred: '
+# The openwhisk client ships in the Node.js image: it loads with no network, read-only, as uid 1000.
+say "checking $node_image ships the openwhisk npm package"
+docker run --rm --network none --read-only --user 1000:1000 --entrypoint node "$node_image" \
+  -e "if (typeof require('openwhisk') !== 'function') process.exit(1)" ||
+  fail "$node_image: require('openwhisk') failed"
+check_runtime "$python_image" "$PYTHON_HELLO" "$PYTHON_ZIP" 'The action did not return a dictionary.'
 say "all runtime images ok"

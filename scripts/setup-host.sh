@@ -13,6 +13,8 @@ command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v runc >/dev/null 2>&1 || need_pkgs+=(runc)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx unzip || need_pkgs+=(busybox-static)
 command -v go >/dev/null 2>&1 || need_pkgs+=(golang-go)
+# npm installs the Node.js runtime image's packages (the openwhisk client) at image build.
+command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)
 command -v nats-server >/dev/null 2>&1 || need_pkgs+=(nats-server)
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)

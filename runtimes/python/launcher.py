@@ -14,9 +14,10 @@ exits. Then, per line on stdin (the /run body as JSON), it sets os.environ["__OW
 every key but "value", calls main(value), and writes one line on fd 3:
 - the result dict (or list); a returned {"error": ...} is an application error, decided by
   the invoker;
-- a JSON string for a developer error: "An error has occurred: ..." for a raised exception
-  (its traceback goes to stderr), "The action did not return a dictionary." for any other
-  result.
+- {"error": str(exception)} for an exception main raised, as OpenWhisk's Python runtime
+  answers it: an application error (the traceback goes to stderr);
+- a JSON string for a developer error: "The action did not return a dictionary." for a
+  result that is no dict or list, "An error has occurred: ..." for one that is no JSON.
 stdout and stderr are flushed before the line, so the proxy puts them before the sentinel.
 """
 
@@ -110,8 +111,9 @@ def invoke(main, args):
     try:
         result = main(args)
     except Exception as error:  # noqa: BLE001 - any exception is the action's error
+        # OpenWhisk's Python runtime: the traceback to the logs, str(error) as the result.
         traceback.print_exc()
-        return developer_error("An error has occurred: %s: %s" % (type(error).__name__, error))
+        result = {"error": str(error)}
     if not isinstance(result, (dict, list)):
         print('Result must be of type dict but has type "%s": %r' % (type(result).__name__, result),
               file=sys.stderr)

@@ -31,7 +31,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Parser;
-use time::UtcOffset;
+use jiff::tz::Offset;
 use whisk_client::{Client, ClientError};
 
 pub use crate::cli::Cli;
@@ -49,7 +49,7 @@ pub struct Ctx<'a> {
     /// Standard error.
     pub err: &'a mut dyn Write,
     /// Offset used to show times (the local one, found before any thread starts).
-    pub offset: UtcOffset,
+    pub offset: Offset,
     /// Directory `sdk install` and `action get --save` write to.
     pub cwd: PathBuf,
     /// Colours on or off.
@@ -118,7 +118,7 @@ pub fn main_with<I, T>(
     env: &dyn Env,
     out: &mut dyn Write,
     err: &mut dyn Write,
-    offset: UtcOffset,
+    offset: Offset,
 ) -> u8
 where
     I: IntoIterator<Item = T>,
@@ -133,7 +133,7 @@ pub fn main_with_style<I, T>(
     env: &dyn Env,
     out: &mut dyn Write,
     err: &mut dyn Write,
-    offset: UtcOffset,
+    offset: Offset,
     style: Style,
 ) -> u8
 where
@@ -194,8 +194,7 @@ pub async fn run(cli: Cli, ctx: &mut Ctx<'_>) -> u8 {
     }
 }
 
-/// The local UTC offset, or UTC when it cannot be found. Call it before starting threads:
-/// the `time` crate refuses to read the local offset once a process has several.
-pub fn local_offset() -> UtcOffset {
-    UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC)
+/// The local UTC offset now (of the system time zone; UTC when it cannot be found).
+pub fn local_offset() -> Offset {
+    jiff::tz::TimeZone::system().to_offset(jiff::Timestamp::now())
 }

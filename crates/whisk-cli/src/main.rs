@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    // Read the local offset while the process still has a single thread.
+    // The local offset, for the times tables and summaries show.
     let offset = whisk_cli::local_offset();
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     if args.iter().any(|a| a == "-d" || a == "--debug") {

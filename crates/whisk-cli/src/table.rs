@@ -1,8 +1,9 @@
 //! List output: the `actions` list and the `activation list` table (reference §9.3, §9.4),
 //! with Go's duration strings and middle truncation.
 
+use jiff::tz::Offset;
+use jiff::Timestamp;
 use serde_json::Value;
-use time::{OffsetDateTime, UtcOffset};
 
 use crate::style::Style;
 
@@ -103,7 +104,7 @@ pub fn sort_actions_by_name(actions: &mut [Value]) {
 /// The `activation list` table. Kind and Status columns are as wide as their longest
 /// value (at least `Kind` and `success`); times are shown at `offset`. Without
 /// activations the Go CLI prints an empty (bold) header: one empty line.
-pub fn activation_table(st: Style, activations: &[Value], offset: UtcOffset) -> String {
+pub fn activation_table(st: Style, activations: &[Value], offset: Offset) -> String {
     if activations.is_empty() {
         return header(st, "", true);
     }
@@ -160,19 +161,12 @@ pub fn activation_table(st: Style, activations: &[Value], offset: UtcOffset) -> 
 }
 
 /// `YYYY-MM-DD HH:MM:SS` of an epoch millisecond at `offset`.
-pub fn local_datetime(millis: i64, offset: UtcOffset) -> String {
-    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-        .to_offset(offset);
-    format!(
-        "{}-{:02}-{:02} {:02}:{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+pub fn local_datetime(millis: i64, offset: Offset) -> String {
+    let t = Timestamp::from_millisecond(millis).unwrap_or(Timestamp::UNIX_EPOCH);
+    offset
+        .to_datetime(t)
+        .strftime("%Y-%m-%d %H:%M:%S")
+        .to_string()
 }
 
 /// A duration of `ms` milliseconds as Go's `time.Duration.String` writes it:
@@ -339,7 +333,7 @@ mod tests {
                 1,
             ),
         ];
-        let t = activation_table(Style::PLAIN, &rows, UtcOffset::UTC);
+        let t = activation_table(Style::PLAIN, &rows, Offset::UTC);
         let expected = "\
 Datetime            Activation ID                    Kind     Start Duration   Status            Entity
 2019-03-16 20:03:00 8690bc9904794c9390bc9904794c930e nodejs:6 warm  2ms        success           guest/hello:0.0.1
@@ -355,7 +349,7 @@ Datetime            Activation ID                    Kind     Start Duration   S
         let t = activation_table(
             Style::PLAIN,
             std::slice::from_mut(&mut trigger),
-            UtcOffset::UTC,
+            Offset::UTC,
         );
         let expected = "\
 Datetime            Activation ID                    Kind    Start Duration   Status  Entity
@@ -363,16 +357,16 @@ Datetime            Activation ID                    Kind    Start Duration   St
 ";
         assert_eq!(t, expected);
         let short = record(&"b".repeat(32), Some("go"), false, 0, 5, 0);
-        let t = activation_table(Style::PLAIN, &[short], UtcOffset::UTC);
+        let t = activation_table(Style::PLAIN, &[short], Offset::UTC);
         assert!(t.starts_with("Datetime            Activation ID                    Kind Start Duration   Status  Entity\n"), "{t}");
-        assert_eq!(activation_table(Style::PLAIN, &[], UtcOffset::UTC), "\n");
+        assert_eq!(activation_table(Style::PLAIN, &[], Offset::UTC), "\n");
     }
 
     #[test]
     fn local_times() {
-        let plus2 = UtcOffset::from_hms(2, 0, 0).unwrap();
+        let plus2 = Offset::from_hours(2).unwrap();
         assert_eq!(local_datetime(0, plus2), "1970-01-01 02:00:00");
-        let minus5 = UtcOffset::from_hms(-5, 0, 0).unwrap();
+        let minus5 = Offset::from_hours(-5).unwrap();
         assert_eq!(
             local_datetime(1_552_766_580_000, minus5),
             "2019-03-16 15:03:00"
@@ -384,7 +378,7 @@ Datetime            Activation ID                    Kind    Start Duration   St
         let mut r = record(&"c".repeat(32), Some("blackbox"), false, 0, 1, 2);
         r["namespace"] = json!("n".repeat(25));
         r["name"] = json!("m".repeat(40));
-        let t = activation_table(Style::PLAIN, &[r], UtcOffset::UTC);
+        let t = activation_table(Style::PLAIN, &[r], Offset::UTC);
         let row = t.lines().nth(1).unwrap();
         let entity = row.rsplit(' ').next().unwrap();
         assert_eq!(

@@ -12,8 +12,8 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use jiff::tz::Offset;
 use serde_json::{json, Value};
-use time::UtcOffset;
 
 const AUTH: &str = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";
 const ID: &str = "6ba2c0fd6f4348b8a2c0fd6f4388b864";
@@ -342,7 +342,7 @@ impl Wsk {
         let mut out = Vec::new();
         let mut err = Vec::new();
         let argv = std::iter::once("wsk").chain(args.iter().copied());
-        let code = whisk_cli::main_with(argv, &self.env, &mut out, &mut err, UtcOffset::UTC);
+        let code = whisk_cli::main_with(argv, &self.env, &mut out, &mut err, Offset::UTC);
         Run {
             code,
             out: String::from_utf8(out).unwrap(),

@@ -18,7 +18,7 @@ use whisk_types::{now_millis, ActivationResponse, AuthKey, FullyQualifiedName};
 
 use crate::controller::Controller;
 use crate::invocation::Invocation;
-use plan::{iso, Feed, Plan};
+use plan::{iso, Feed, Plan, Spread};
 
 /// The namespace holding the system packages.
 pub const SYSTEM_NAMESPACE: &str = "whisk.system";
@@ -74,9 +74,14 @@ impl Config {
         })
     }
 
-    /// The schedule's plan; dates are judged as of its creation.
-    pub fn plan(&self) -> Result<Plan, String> {
-        Plan::parse(self.feed, &self.params, self.created, self.created)
+    /// The schedule's plan; dates are judged as of its creation. `delay_limit` spreads
+    /// 5-field cron fires within their minute ([`Spread`]).
+    pub fn plan(&self, trigger: &FullyQualifiedName, delay_limit: u8) -> Result<Plan, String> {
+        let spread = Spread {
+            name: trigger.name.as_str(),
+            limit: delay_limit,
+        };
+        Plan::parse(self.feed, &self.params, self.created, self.created, spread)
     }
 }
 
@@ -126,13 +131,17 @@ async fn lifecycle(ctl: &Arc<Controller>, inv: &Invocation) -> Result<Value, Str
     };
     let success = json!({"status": "success"});
     let min_period = i64::try_from(ctl.config.alarm_min_period.as_millis()).unwrap_or(i64::MAX);
+    let spread = Spread {
+        name: trigger.name.as_str(),
+        limit: ctl.config.alarm_delay_limit,
+    };
     match event.as_str() {
         "CREATE" => {
             let exists = matches!(store.get(Collection::Triggers, &trigger).await, Ok(Some(_)));
             if !exists {
                 return Err(format!("trigger {} does not exist", trigger.with_slash()));
             }
-            Plan::parse(feed, &config, now, now)?.check_min_period(now, min_period)?;
+            Plan::parse(feed, &config, now, now, spread)?.check_min_period(now, min_period)?;
             let c = Config {
                 feed,
                 params: config,
@@ -153,7 +162,7 @@ async fn lifecycle(ctl: &Arc<Controller>, inv: &Invocation) -> Result<Value, Str
                 .await
                 .map_err(fail)?
                 .ok_or_else(|| missing(&trigger))?;
-            read(&s, &trigger)
+            read(&s, &trigger, ctl.config.alarm_delay_limit)
         }
         "UPDATE" => {
             let s = store
@@ -163,7 +172,8 @@ async fn lifecycle(ctl: &Arc<Controller>, inv: &Invocation) -> Result<Value, Str
                 .ok_or_else(|| missing(&trigger))?;
             let mut c = Config::from_json(&s.config).ok_or_else(|| missing(&trigger))?;
             c.params.extend(config);
-            Plan::parse(c.feed, &c.params, c.created, now)?.check_min_period(now, min_period)?;
+            Plan::parse(c.feed, &c.params, c.created, now, spread)?
+                .check_min_period(now, min_period)?;
             c.changed = now;
             let schedule = Schedule {
                 config: c.to_json(),
@@ -187,9 +197,9 @@ fn missing(trigger: &FullyQualifiedName) -> String {
 }
 
 /// `READ`: `{"config": {...}, "status": {...}}` as the alarms package shows it.
-fn read(s: &Schedule, trigger: &FullyQualifiedName) -> Result<Value, String> {
+fn read(s: &Schedule, trigger: &FullyQualifiedName, delay_limit: u8) -> Result<Value, String> {
     let c = Config::from_json(&s.config).ok_or_else(|| missing(trigger))?;
-    let plan = c.plan()?;
+    let plan = c.plan(trigger, delay_limit)?;
     let mut config = Map::new();
     config.insert("name".into(), json!(trigger.name));
     config.insert("namespace".into(), json!(trigger.namespace()));
@@ -202,12 +212,14 @@ fn read(s: &Schedule, trigger: &FullyQualifiedName) -> Result<Value, String> {
         "startDate",
         "stopDate",
         "deleteAfterFire",
-        "strict",
     ] {
         if let Some(v) = c.params.get(key).filter(|v| !v.is_null()) {
             config.insert(key.into(), v.clone());
         }
     }
+    // As the provider: the stored `strict`, else the default (not strict).
+    let strict = c.params.get("strict").filter(|v| !v.is_null());
+    config.insert("strict".into(), strict.cloned().unwrap_or(json!(false)));
     let active = plan.next_after(s.last_tick).is_some();
     let mut status = json!({
         "active": active,

@@ -73,6 +73,10 @@ pub struct ControllerConfig {
     /// Shortest period between two ticks of an alarm; feeds asking for more often are
     /// refused with 400.
     pub alarm_min_period: Duration,
+    /// The latest second of its minute a 5-field cron alarm that is not `strict` fires at
+    /// (a hash of the trigger's name picks it, as openwhisk-package-alarms'
+    /// `ALARM_DELAY_LIMIT`); 0 fires every alarm at the top of its minute. At most 59.
+    pub alarm_delay_limit: u8,
     /// How often the alarm scheduler looks for due ticks (its resolution).
     pub scheduler_interval: Duration,
     /// Longest a sequence or conductor waits for a nested composition; when it gives up
@@ -104,6 +108,7 @@ impl Default for ControllerConfig {
             max_entities: 1000,
             action_limits: LimitBounds::default(),
             alarm_min_period: Duration::from_secs(60),
+            alarm_delay_limit: 59,
             scheduler_interval: Duration::from_secs(1),
             composition_wait: Duration::from_secs(3600),
             signing_key: SigningKey::generate(),

@@ -1,7 +1,7 @@
 //! The `whisk.system` namespace, made at start when absent: a subject with a random key
 //! (stored hashed, never shown: nobody logs in as it yet), the shared package `alarms`
 //! whose feed actions are built in, and the shared package `utils` whose small Node.js
-//! actions (`echo`, `cat`, `sort`, `split`, `head`, `date`) behave as OpenWhisk's do. Several controllers may start at once: a write that
+//! actions (`echo`, `cat`, `sort`, `split`, `head`, `date`, `namespace`) behave as OpenWhisk's do. Several controllers may start at once: a write that
 //! loses the race finds the entity there and moves on.
 
 use std::sync::Arc;
@@ -39,7 +39,7 @@ const FEEDS: [(&str, Option<&str>, &str); 3] = [
 const UTILS_KIND: &str = "nodejs:default";
 
 /// The `utils` actions: name, description, code.
-const UTILS: [(&str, &str, &str); 6] = [
+const UTILS: [(&str, &str, &str); 7] = [
     (
         "echo",
         "Returns the input",
@@ -69,6 +69,11 @@ const UTILS: [(&str, &str, &str); 6] = [
         "date",
         "Current date and time",
         include_str!("system/utils/date.js"),
+    ),
+    (
+        "namespace",
+        "Returns namespace for the authorization key used to invoke this action",
+        include_str!("system/utils/namespace.js"),
     ),
 ];
 

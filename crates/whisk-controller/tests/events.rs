@@ -592,10 +592,32 @@ async fn feed_lifecycle_validation() {
     assert_eq!(read["config"]["minutes"], 7);
     assert_eq!(read["config"]["name"], "t");
     assert_eq!(read["status"]["active"], true);
+    // Not strict unless asked, as the alarms provider shows it.
+    assert_eq!(read["config"]["strict"], false);
     s.check(
         ok(json!({"lifecycleEvent": "DELETE", "triggerName": "/_/t"})),
         200,
         "success",
     )
     .await;
+
+    // `strict` on a cron alarm: kept, shown by READ, changed by UPDATE.
+    let alarm = |body: Value| post(&format!("{base}/alarm?blocking=true&result=true"), body);
+    s.check(
+        alarm(json!({"lifecycleEvent": "CREATE", "triggerName": "/_/t", "cron": "0 9 * * *", "strict": "true"})),
+        200,
+        "success",
+    )
+    .await;
+    let read = json!({"lifecycleEvent": "READ", "triggerName": "/_/t"});
+    let r = s.check(alarm(read.clone()), 200, "").await.json();
+    assert_eq!(r["config"]["strict"], "true");
+    s.check(
+        alarm(json!({"lifecycleEvent": "UPDATE", "triggerName": "/_/t", "strict": false})),
+        200,
+        "success",
+    )
+    .await;
+    let r = s.check(alarm(read), 200, "").await.json();
+    assert_eq!(r["config"]["strict"], false);
 }

@@ -516,7 +516,10 @@ async fn whisk_system_alarms_is_shared() {
     assert_eq!(utils["publish"], true);
     let mut actions = names(&utils["actions"]);
     actions.sort();
-    assert_eq!(actions, ["cat", "date", "echo", "head", "sort", "split"]);
+    assert_eq!(
+        actions,
+        ["cat", "date", "echo", "head", "namespace", "sort", "split"]
+    );
     let alarms = s
         .check(get(&format!("{ns}/packages/alarms")), 200, "")
         .await

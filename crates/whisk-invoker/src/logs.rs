@@ -9,9 +9,6 @@ use std::fmt;
 
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
-use time::format_description::FormatItem;
-use time::macros::format_description;
-use time::OffsetDateTime;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -100,14 +97,15 @@ pub fn format_line(timestamp: &str, stream: LogStream, text: &str) -> String {
     format!("{timestamp:<30} {stream}: {text}")
 }
 
-const TIMESTAMP: &[FormatItem<'static>] =
-    format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:9]Z");
-
-/// The current time as an RFC 3339 UTC timestamp with nanoseconds.
+/// The current time as an RFC 3339 UTC timestamp with nanoseconds
+/// (`2016-02-11T16:46:56.842065025Z`).
 pub fn now_timestamp() -> String {
-    OffsetDateTime::now_utc()
-        .format(TIMESTAMP)
-        .unwrap_or_else(|_| "1970-01-01T00:00:00.000000000Z".into())
+    let now = jiff::Timestamp::now();
+    format!(
+        "{}.{:09}Z",
+        now.strftime("%Y-%m-%dT%H:%M:%S"),
+        now.subsec_nanosecond()
+    )
 }
 
 /// A container's log lines as the factory delivers them.

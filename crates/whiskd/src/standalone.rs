@@ -67,10 +67,18 @@ pub struct StandaloneArgs {
     /// Seconds an idle warm container is kept before it is removed.
     #[arg(long, env = "RWHISK_IDLE_TIMEOUT_SECS", default_value_t = 600)]
     idle_timeout_secs: u64,
-    /// The API host given to containers as __OW_API_HOST [default: http://<http-addr>, or
-    /// https://<https-addr> with --no-http].
+    /// The API host given to containers as __OW_API_HOST [default:
+    /// http://<container-api-addr>, else http://<http-addr>, or https://<https-addr> with
+    /// --no-http].
     #[arg(long, env = "RWHISK_CONTAINER_API_HOST")]
     container_api_host: Option<String>,
+    /// A plain-HTTP listener for action containers to call the API on (the `openwhisk`
+    /// client inside actions), bound to this address only: the action network's gateway
+    /// (`docker network inspect rwhisk-actions`, e.g. 172.19.0.1:3233), which containers on
+    /// that network and the host reach, and nothing else. Bound once the action network
+    /// exists. [default: none; containers cannot reach the loopback listeners]
+    #[arg(long, env = "RWHISK_CONTAINER_API_ADDR")]
+    container_api_addr: Option<SocketAddr>,
     /// Seconds an activation may wait for a container (free memory or a warm container)
     /// before it ends in a whisk error.
     #[arg(long, env = "RWHISK_CONTAINER_WAIT_SECS", default_value_t = 120)]
@@ -148,6 +156,12 @@ struct LimitArgs {
     /// Shortest period between two ticks of an alarm trigger, in seconds.
     #[arg(long, env = "RWHISK_ALARM_MIN_PERIOD_SECS", default_value_t = 60)]
     alarm_min_period_secs: u64,
+    /// Latest second of its minute a 5-field cron alarm fires at unless created with
+    /// `strict` true (spreads the fires of one minute; a hash of the trigger's name picks
+    /// the second); 0 fires all at the top of the minute.
+    #[arg(long, env = "RWHISK_ALARM_DELAY_LIMIT_SECS", default_value_t = 59,
+          value_parser = clap::value_parser!(u8).range(0..=59))]
+    alarm_delay_limit_secs: u8,
     /// Largest action `timeout`, in ms.
     #[arg(long, env = "RWHISK_MAX_ACTION_TIMEOUT_MS", default_value_t = limits::TIMEOUT_MAX)]
     max_action_timeout_ms: u64,
@@ -185,6 +199,7 @@ impl LimitArgs {
         config.limits.fires_per_minute = self.fires_per_minute;
         config.max_entities = self.max_entities;
         config.alarm_min_period = Duration::from_secs(self.alarm_min_period_secs);
+        config.alarm_delay_limit = self.alarm_delay_limit_secs;
         Ok(())
     }
 }
@@ -212,6 +227,12 @@ async fn run(args: StandaloneArgs) -> Result<()> {
         args.max_connections > 0,
         "--max-connections must be at least 1"
     );
+    if let Some(addr) = args.container_api_addr {
+        anyhow::ensure!(
+            !addr.ip().is_unspecified(),
+            "--container-api-addr {addr} would serve plain HTTP on every interface: give the action network's gateway address"
+        );
+    }
     anyhow::ensure!(
         args.header_read_timeout_secs > 0 && args.body_timeout_secs > 0,
         "--header-read-timeout-secs and --body-timeout-secs must be at least 1"
@@ -288,12 +309,23 @@ async fn run(args: StandaloneArgs) -> Result<()> {
         ActionNetwork::named(&args.action_network),
     )
     .await?;
+    // The action network exists now, so its gateway address can be bound.
+    let container_api = match args.container_api_addr {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding --container-api-addr {addr}"))?,
+        ),
+        None => None,
+    };
     let invoker_config = InvokerConfig {
         instance: bootstrap::ensure_instance(&data_dir)?,
         memory_mb: args.invoker_memory_mb,
         idle_timeout: Duration::from_secs(args.idle_timeout_secs),
         api_host: args.container_api_host.clone().unwrap_or_else(|| {
-            if args.no_http {
+            if let Some(addr) = args.container_api_addr {
+                format!("http://{addr}")
+            } else if args.no_http {
                 format!("https://{}", args.https_addr)
             } else {
                 format!("http://{}", args.http_addr)
@@ -356,6 +388,17 @@ async fn run(args: StandaloneArgs) -> Result<()> {
         connections.clone(),
         stop_rx.clone(),
     ));
+    // Its own connection cap: actions holding connections open cannot use up the
+    // listeners of everyone else.
+    let container_api_task = container_api.map(|tcp| {
+        tokio::spawn(serve::serve(
+            Listener { tcp, tls: None },
+            app.clone(),
+            limits.clone(),
+            Arc::new(Semaphore::new(args.max_connections)),
+            stop_rx.clone(),
+        ))
+    });
     let http_task = http.map(|tcp| {
         tokio::spawn(serve::serve(
             Listener { tcp, tls: None },
@@ -369,6 +412,7 @@ async fn run(args: StandaloneArgs) -> Result<()> {
     tracing::info!(
         http = %if args.no_http { "off".to_owned() } else { args.http_addr.to_string() },
         https = %args.https_addr,
+        container_api = ?args.container_api_addr,
         data_dir = %data_dir.display(),
         "whiskd standalone is ready."
     );
@@ -380,6 +424,9 @@ async fn run(args: StandaloneArgs) -> Result<()> {
     let drained = tokio::time::timeout(grace + Duration::from_secs(5), async {
         if let Some(http_task) = http_task {
             let _ = http_task.await;
+        }
+        if let Some(task) = container_api_task {
+            let _ = task.await;
         }
         let _ = https_task.await;
         let _ = invoker_task.await;

@@ -1,6 +1,7 @@
 //! The listeners of a live `whiskd standalone` facing hostile or careless clients: slow
-//! heads cut off on both listeners, `--no-http`, and HTTPS with certificate files; and
-//! the background purge of activation records (retention) on a live server.
+//! heads cut off on both listeners, `--no-http`, HTTPS with certificate files, the
+//! containers' listener refused on every interface; and the background purge of activation
+//! records (retention) on a live server.
 
 mod support;
 
@@ -160,4 +161,41 @@ async fn the_background_purge_keeps_the_newest_records_per_namespace() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn the_container_api_listener_is_refused_on_every_interface() {
+    // `--container-api-addr` is for the action network's gateway; plain HTTP on 0.0.0.0
+    // would expose the API to every network the host is on.
+    let data = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_whiskd"))
+        .args(["standalone", "--data-dir"])
+        .arg(data.path())
+        .args([
+            "--http-addr",
+            "127.0.0.1:0",
+            "--https-addr",
+            "127.0.0.1:0",
+            "--container-api-addr",
+            "0.0.0.0:3999",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("whiskd started with --container-api-addr 0.0.0.0:3999");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(!status.success());
+    assert!(err.contains("every interface"), "{err}");
 }

@@ -518,8 +518,8 @@ async fn python_application_and_developer_errors() {
         &s,
         "python:3.11",
         "def main(a):\n    raise ValueError('boom')\n",
-        dev,
-        &json!("An error has occurred: ValueError: boom"),
+        app,
+        &json!("boom"),
     )
     .await;
     check_error(
@@ -759,3 +759,132 @@ def main(args):
     lines.sort(key=lambda l: [i for i, w in enumerate(order) if l.startswith(w)][0])
     return {"limits": lines, "token": any("PROXY_TOKEN" in k for k in os.environ)}
 "#;
+
+#[tokio::test]
+async fn utils_namespace_answers_the_callers_namespace() {
+    // The catalog's Node.js action, run in a real container for two namespaces: each caller
+    // gets its own namespace back, as OpenWhisk's `/whisk.system/utils/namespace` answers.
+    let s = Server::start().await;
+    let alice = unique("alice");
+    let alice_key = s.add_subject(&alice);
+    for (key, namespace) in [(s.key.as_str(), "guest"), (alice_key.as_str(), &alice)] {
+        let r = s
+            .req_as(
+                key,
+                Method::POST,
+                "whisk.system/actions/utils/namespace?blocking=true&result=true",
+            )
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        let result: Value = r.json().await.unwrap();
+        assert_eq!(status, 200, "{result}");
+        assert_eq!(result, json!({ "namespace": namespace }));
+    }
+}
+
+#[tokio::test]
+async fn web_action_gets_the_path_after_its_name_as_ow_path() {
+    // A Node.js web action in a real container: no projections (OpenWhisk 1.0); the path
+    // after the action segment reaches it as `__ow_path` and the whole result is rendered.
+    let s = Server::start().await;
+    let name = unique("owpath");
+    put_action(
+        &s,
+        &name,
+        json!({"kind": "nodejs:18", "code":
+            "function main(p) { return {path: p.__ow_path, body: 'path=' + p.__ow_path}; }"}),
+        json!({"annotations": [{"key": "web-export", "value": true}]}),
+    )
+    .await;
+    let web = |tail: &str| format!("{}/api/v1/web/guest/default/{name}{tail}", s.base());
+    for (tail, path) in [
+        (".json/body", "/body"),
+        (".json", ""),
+        (".json/a/b/", "/a/b/"),
+    ] {
+        let r = s.client.get(web(tail)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{tail}");
+        let result: Value = r.json().await.unwrap();
+        assert_eq!(
+            result,
+            json!({"path": path, "body": format!("path={path}")}),
+            "{tail}"
+        );
+    }
+    // `.text` and no extension (`.http`) send the result's `body`.
+    for (tail, text) in [(".text/deep", "path=/deep"), ("/x/y", "path=/x/y")] {
+        let r = s.client.get(web(tail)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{tail}");
+        assert_eq!(r.text().await.unwrap(), text, "{tail}");
+    }
+}
+
+/// Calls the platform with the `openwhisk` npm package the image ships, as an OpenWhisk
+/// action does: `openwhisk()` reads `__OW_API_HOST` and the activation's `__OW_API_KEY`.
+const OW_CLIENT_JS: &str = r#"
+const openwhisk = require('openwhisk');
+async function main(p) {
+  const ow = openwhisk();
+  const invoked = await ow.actions.invoke({name: p.target, params: {name: 'inside'}, blocking: true, result: true});
+  const listed = await ow.actions.list();
+  let other;
+  try {
+    await ow.actions.list({namespace: p.other});
+    other = 'listed';
+  } catch (e) {
+    other = e.statusCode;
+  }
+  return {invoked, names: listed.map((a) => a.name).sort(), other, client: require.resolve('openwhisk')};
+}
+"#;
+
+#[tokio::test]
+async fn a_nodejs_action_calls_the_platform_with_the_openwhisk_package() {
+    // Real containers on a network of this test; whiskd listens for them on its gateway
+    // only (--container-api-addr), which becomes their __OW_API_HOST.
+    let net = support::TestNetwork::create();
+    let api = format!("{}:{}", net.gateway, net.free_port());
+    let s = Server::start_with(&[
+        "--action-network",
+        &net.name,
+        "--container-api-addr",
+        &api,
+        "--stem-cells",
+        "0",
+    ])
+    .await;
+    s.add_subject("alice");
+    let target = unique("hello");
+    put_action(
+        &s,
+        &target,
+        json!({"kind": "nodejs:18", "code": "function main(p) { return {hello: p.name}; }"}),
+        json!({}),
+    )
+    .await;
+    let caller = unique("owclient");
+    put_action(
+        &s,
+        &caller,
+        json!({"kind": "nodejs:18", "code": OW_CLIENT_JS}),
+        json!({"annotations": [{"key": "provide-api-key", "value": true}]}),
+    )
+    .await;
+    let (st, record) = invoke(&s, &caller, json!({"target": target, "other": "alice"})).await;
+    let result = result_of(st, &record);
+    assert_eq!(result["invoked"], json!({"hello": "inside"}), "{record}");
+    let mut names = vec![caller.clone(), target.clone()];
+    names.sort();
+    assert_eq!(result["names"], json!(names), "{record}");
+    // The activation's key is its owner's: another namespace refuses it.
+    assert_eq!(result["other"], 403, "{record}");
+    // The image's package, not one of the action's.
+    assert_eq!(
+        result["client"],
+        "/usr/local/lib/node_modules/openwhisk/lib/main.js"
+    );
+    drop(s);
+}

@@ -1,7 +1,8 @@
 //! `wsk activation list|get|logs|result|poll`.
 
+use jiff::tz::Offset;
+use jiff::Timestamp;
 use serde_json::Value;
-use time::UtcOffset;
 use whisk_client::{ActivationListOptions, Client, QualifiedName};
 
 use crate::cli::{
@@ -298,7 +299,7 @@ async fn get(
 
 /// `activation get --summary`: `activation result for '/ns/name' (status at time)` and the
 /// result; the time is the end, as Go prints a time (`2006-01-02 15:04:05 -0700 MST`).
-pub fn summary(record: &Value, offset: UtcOffset) -> String {
+pub fn summary(record: &Value, offset: Offset) -> String {
     let text = |k: &str| record.get(k).and_then(Value::as_str).unwrap_or("");
     let status = record
         .pointer("/response/status")
@@ -320,29 +321,24 @@ pub fn summary(record: &Value, offset: UtcOffset) -> String {
 
 /// A time in seconds as Go's `Time.String` shows it at `offset`:
 /// `2024-03-16 20:03:00 +0000 UTC`, or `+0200 +02` where no zone name is known.
-pub fn go_time(secs: i64, offset: UtcOffset) -> String {
-    let t = time::OffsetDateTime::from_unix_timestamp(secs)
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
-        .to_offset(offset);
-    let (h, m, _) = offset.as_hms();
-    let sign = if offset.is_negative() { '-' } else { '+' };
-    let numeric = format!("{sign}{:02}{:02}", h.unsigned_abs(), m.unsigned_abs());
-    let zone = if offset.is_utc() {
+pub fn go_time(secs: i64, offset: Offset) -> String {
+    let t = Timestamp::from_second(secs).unwrap_or(Timestamp::UNIX_EPOCH);
+    let total = offset.seconds();
+    let (h, m) = (
+        (total / 3600).unsigned_abs(),
+        (total % 3600 / 60).unsigned_abs(),
+    );
+    let sign = if total < 0 { '-' } else { '+' };
+    let numeric = format!("{sign}{h:02}{m:02}");
+    let zone = if total == 0 {
         "UTC".to_owned()
     } else if m == 0 {
-        format!("{sign}{:02}", h.unsigned_abs())
+        format!("{sign}{h:02}")
     } else {
         numeric.clone()
     };
-    format!(
-        "{}-{:02}-{:02} {:02}:{:02}:{:02} {numeric} {zone}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second()
-    )
+    let local = offset.to_datetime(t).strftime("%Y-%m-%d %H:%M:%S");
+    format!("{local} {numeric} {zone}")
 }
 
 /// One line per log entry; with `strip`, without the timestamp and stream prefix.
@@ -469,17 +465,17 @@ mod tests {
         let record = serde_json::json!({"namespace": "guest", "name": "hello", "end": 1_552_766_580_999i64,
             "response": {"status": "success", "result": {"payload": "hi"}}});
         assert_eq!(
-            summary(&record, UtcOffset::UTC),
+            summary(&record, Offset::UTC),
             "activation result for '/guest/hello' (success at 2019-03-16 20:03:00 +0000 UTC)\n{\n    \"payload\": \"hi\"\n}\n"
         );
-        let plus2 = UtcOffset::from_hms(2, 0, 0).unwrap();
+        let plus2 = Offset::from_hours(2).unwrap();
         assert_eq!(go_time(0, plus2), "1970-01-01 02:00:00 +0200 +02");
-        let minus = UtcOffset::from_hms(-5, -30, 0).unwrap();
+        let minus = Offset::from_seconds(-(5 * 3600 + 30 * 60)).unwrap();
         assert_eq!(go_time(0, minus), "1969-12-31 18:30:00 -0530 -0530");
         let failed = serde_json::json!({"namespace": "guest", "name": "x", "end": 0,
             "response": {"status": "application error"}});
         assert_eq!(
-            summary(&failed, UtcOffset::UTC),
+            summary(&failed, Offset::UTC),
             "activation result for '/guest/x' (application error at 1970-01-01 00:00:00 +0000 UTC)\nnull\n"
         );
     }

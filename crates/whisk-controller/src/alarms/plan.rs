@@ -1,9 +1,10 @@
 //! The schedule of one alarm trigger: its feed parameters validated with the alarms
 //! package's texts (reference §10), and the next tick after a given time.
 
+use jiff::civil::{Date, DateTime};
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
 use serde_json::{json, Map, Value};
-use time::format_description::well_known::{Iso8601, Rfc3339};
-use time::UtcOffset;
 
 use super::cron::{parse_timezone, Cron, Zone};
 
@@ -48,7 +49,7 @@ pub(crate) enum DeleteAfterFire {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum When {
-    Cron(Cron, Zone),
+    Cron(Box<(Cron, Zone)>),
     Once(i64),
     /// Every `minutes` from `base`; the first tick is `base` itself when `from_base`.
     Interval {
@@ -79,33 +80,75 @@ pub(crate) fn parse_date(v: &Value) -> Option<i64> {
             if let Ok(n) = s.parse::<i64>() {
                 return Some(n);
             }
-            if let Ok(t) = time::OffsetDateTime::parse(s, &Rfc3339) {
-                return Some(millis(t));
+            if let Ok(t) = s.parse::<Timestamp>() {
+                return Some(t.as_millisecond());
             }
-            if let Ok(t) = time::OffsetDateTime::parse(s, &Iso8601::DEFAULT) {
-                return Some(millis(t));
+            let utc = |t: DateTime| {
+                TimeZone::UTC
+                    .to_ambiguous_timestamp(t)
+                    .compatible()
+                    .ok()
+                    .map(|t| t.as_millisecond())
+            };
+            if let Ok(t) = s.parse::<DateTime>() {
+                return utc(t);
             }
-            if let Ok(t) = time::PrimitiveDateTime::parse(s, &Iso8601::DEFAULT) {
-                return Some(millis(t.assume_utc()));
-            }
-            time::Date::parse(s, &Iso8601::DEFAULT)
+            s.parse::<Date>()
                 .ok()
-                .map(|d| millis(d.midnight().assume_utc()))
+                .and_then(|d| utc(d.to_datetime(jiff::civil::Time::midnight())))
         }
         _ => None,
     }
 }
 
-fn millis(t: time::OffsetDateTime) -> i64 {
-    (t.unix_timestamp_nanos() / 1_000_000) as i64
+/// `2024-01-01T00:00:00Z` (with a fraction when there is one) for epoch ms.
+pub(crate) fn iso(ms: i64) -> String {
+    Timestamp::from_millisecond(ms)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
 }
 
-/// `2024-01-01T00:00:00.000Z` for epoch ms.
-pub(crate) fn iso(ms: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .unwrap_or_default()
+/// How 5-field cron alarms are spread within their minute, as openwhisk-package-alarms
+/// does with its `ALARM_DELAY_LIMIT`: unless the schedule is `strict`, the pattern gets a
+/// seconds field, a hash of the trigger's name in `0..=limit`, so that the alarms of one
+/// minute do not all fire at its top (and a trigger keeps its second across restarts).
+/// `limit` 0 spreads nothing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Spread<'a> {
+    /// The trigger's name (without namespace or package), which the second is a hash of.
+    pub name: &'a str,
+    /// The largest second a fire is moved to (at most 59).
+    pub limit: u8,
+}
+
+impl Spread<'_> {
+    /// Fires at the top of the minute.
+    #[cfg(test)]
+    pub const NONE: Spread<'static> = Spread { name: "", limit: 0 };
+
+    /// The second of the minute the trigger fires at: the provider's string hash
+    /// (`h = (h << 5) - h + c` over the UTF-16 units, the shift on 32 bits as
+    /// JavaScript does it), then `|h % (limit + 1)|`.
+    pub fn second(&self) -> u8 {
+        let mut hash: i64 = 0;
+        for unit in self.name.encode_utf16() {
+            // JavaScript: `hash << 5` truncates `hash` to 32 bits first; the sum is exact.
+            let shifted = i64::from((hash as i32).wrapping_shl(5));
+            hash = shifted - hash + i64::from(unit);
+        }
+        let second = (hash % (i64::from(self.limit.min(59)) + 1)).abs();
+        u8::try_from(second).unwrap_or(0)
+    }
+}
+
+/// Whether the `strict` parameter asks for fires at the top of the minute: `true`, or a
+/// string reading `true` in any case (as the alarms provider reads it). Absent: no.
+fn is_strict(v: Option<&Value>) -> bool {
+    match v {
+        Some(Value::Bool(b)) => *b,
+        Some(Value::String(s)) => s.eq_ignore_ascii_case("true"),
+        _ => false,
+    }
 }
 
 /// A string payload becomes `{"payload": s}`; an empty one, or none, is `{}`.
@@ -125,7 +168,9 @@ fn payload(v: Option<&Value>) -> Result<Map<String, Value>, String> {
 
 impl Plan {
     /// Validates the parameters of `feed`. `created` is when the schedule was first made
-    /// (intervals without `startDate` count from it); `now` judges dates in the past.
+    /// (intervals without `startDate` count from it); `now` judges dates in the past;
+    /// `spread` moves the fires of 5-field cron patterns within their minute unless the
+    /// parameter `strict` is true.
     ///
     /// # Errors
     /// The alarms package's validation text.
@@ -134,6 +179,7 @@ impl Plan {
         params: &Map<String, Value>,
         created: i64,
         now: i64,
+        spread: Spread<'_>,
     ) -> Result<Self, String> {
         let get = |k: &str| params.get(k).filter(|v| !v.is_null() && **v != json!(""));
         let date = |k: &str| -> Result<Option<i64>, String> {
@@ -176,12 +222,17 @@ impl Plan {
                 let cron =
                     get("cron").ok_or("alarms trigger feed is missing the cron parameter")?;
                 let pattern = text(cron);
-                let parsed = cron
+                let mut parsed = cron
                     .as_str()
                     .and_then(Cron::parse)
                     .ok_or_else(|| format!("cron pattern '{pattern}' is not valid"))?;
+                if spread.limit > 0 && !is_strict(get("strict")) && Cron::is_five_fields(&pattern) {
+                    let spread_pattern = format!("{} {pattern}", spread.second());
+                    parsed = Cron::parse(&spread_pattern)
+                        .ok_or_else(|| format!("cron pattern '{pattern}' is not valid"))?;
+                }
                 let tz = match get("timezone") {
-                    None => Zone::Fixed(UtcOffset::UTC),
+                    None => Zone::UTC,
                     Some(v) => v.as_str().and_then(parse_timezone).ok_or_else(|| {
                         format!(
                             "timezone '{}' is not supported: use an IANA zone such as Europe/Berlin, UTC, or an offset such as +02:00",
@@ -189,7 +240,7 @@ impl Plan {
                         )
                     })?,
                 };
-                When::Cron(parsed, tz)
+                When::Cron(Box::new((parsed, tz)))
             }
             Feed::Once => {
                 let d =
@@ -242,7 +293,7 @@ impl Plan {
             None => after,
         };
         let tick = match &self.when {
-            When::Cron(c, tz) => c.next_after(after, tz)?,
+            When::Cron(cron) => cron.0.next_after(after, &cron.1)?,
             When::Once(at) => (*at > after).then_some(*at)?,
             When::Interval {
                 minutes,
@@ -324,7 +375,7 @@ mod tests {
     }
 
     fn err(feed: Feed, v: Value) -> String {
-        Plan::parse(feed, &params(v), NOW, NOW).unwrap_err()
+        Plan::parse(feed, &params(v), NOW, NOW, Spread::NONE).unwrap_err()
     }
 
     #[test]
@@ -384,7 +435,7 @@ mod tests {
             } else {
                 Feed::Interval
             };
-            Plan::parse(feed, &params(v), NOW, NOW).unwrap()
+            Plan::parse(feed, &params(v), NOW, NOW, Spread::NONE).unwrap()
         };
         let every_second = plan(json!({"cron": "* * * * * *"}));
         assert_eq!(
@@ -412,6 +463,7 @@ mod tests {
             &params(json!({"date": iso(NOW + 5000), "trigger_payload": "hi"})),
             NOW,
             NOW,
+            Spread::NONE,
         )
         .unwrap();
         assert_eq!(once.next_after(NOW), Some(NOW + 5000));
@@ -420,7 +472,14 @@ mod tests {
         assert_eq!(once.due(NOW, NOW + 4999), None);
         assert_eq!(once.due(NOW, NOW + 9999), Some(NOW + 5000));
 
-        let every = Plan::parse(Feed::Interval, &params(json!({"minutes": 2})), NOW, NOW).unwrap();
+        let every = Plan::parse(
+            Feed::Interval,
+            &params(json!({"minutes": 2})),
+            NOW,
+            NOW,
+            Spread::NONE,
+        )
+        .unwrap();
         assert_eq!(every.next_after(NOW), Some(NOW + 120_000));
         assert_eq!(every.next_after(NOW + 120_000), Some(NOW + 240_000));
         // After an outage only the latest missed tick is due.
@@ -431,6 +490,7 @@ mod tests {
             &params(json!({"minutes": "1", "startDate": NOW + 30_000, "stopDate": NOW + 100_000})),
             NOW,
             NOW,
+            Spread::NONE,
         )
         .unwrap();
         assert_eq!(started.next_after(NOW), Some(NOW + 30_000));
@@ -442,10 +502,63 @@ mod tests {
             &params(json!({"cron": "*/10 * * * * *", "trigger_payload": {"a": 1}})),
             NOW,
             NOW,
+            Spread::NONE,
         )
         .unwrap();
         assert_eq!(cron.next_after(NOW), Some(NOW + 10_000));
         assert_eq!(cron.payload, params(json!({"a": 1})));
+    }
+
+    #[test]
+    fn spread_seconds_are_the_providers_hash() {
+        // Values computed with openwhisk-package-alarms' hashName in Node.js.
+        for (name, at_59, at_10) in [
+            ("cron", 14, 3),
+            ("tick", 37, 6),
+            ("a", 37, 9),
+            ("every-minute", 18, 7),
+            ("périodique-✓", 33, 9),
+            (
+                "a-very-long-trigger-name-that-overflows-32-bits-many-times-over-0123456789",
+                57,
+                7,
+            ),
+        ] {
+            assert_eq!(Spread { name, limit: 59 }.second(), at_59, "{name}");
+            assert_eq!(Spread { name, limit: 10 }.second(), at_10, "{name}");
+        }
+    }
+
+    #[test]
+    fn five_field_crons_are_spread_unless_strict() {
+        // NOW is 2023-11-14T22:13:20Z; the next minute starts 40 s later.
+        let minute = NOW + 40_000;
+        let spread = Spread {
+            name: "tick",
+            limit: 59,
+        };
+        let plan = |v: Value, spread| Plan::parse(Feed::Alarm, &params(v), NOW, NOW, spread);
+        // "tick" fires at second 37: 22:13:37 is still to come.
+        let at_37 = NOW + 17_000;
+        let spread_plan = plan(json!({"cron": "* * * * *"}), spread).unwrap();
+        assert_eq!(spread_plan.next_after(NOW), Some(at_37));
+        assert_eq!(spread_plan.next_after(at_37), Some(at_37 + 60_000));
+        for strict in [json!(true), json!("TRUE"), json!("true")] {
+            let p = plan(json!({"cron": "* * * * *", "strict": strict}), spread).unwrap();
+            assert_eq!(p.next_after(NOW), Some(minute), "{strict}");
+        }
+        // Not strict (false, or anything but true), as the provider reads it.
+        for loose in [json!(false), json!("no")] {
+            let p = plan(json!({"cron": "* * * * *", "strict": loose}), spread).unwrap();
+            assert_eq!(p.next_after(NOW), Some(at_37), "{loose}");
+        }
+        // A pattern with seconds, or a nickname, is never moved; no limit moves nothing.
+        let seconds = plan(json!({"cron": "0 * * * * *"}), spread).unwrap();
+        assert_eq!(seconds.next_after(NOW), Some(minute));
+        let hourly = plan(json!({"cron": "@hourly"}), spread).unwrap();
+        assert_eq!(hourly.next_after(NOW), Some(NOW + 40_000 + 46 * 60_000));
+        let none = plan(json!({"cron": "* * * * *"}), Spread::NONE).unwrap();
+        assert_eq!(none.next_after(NOW), Some(minute));
     }
 
     #[test]

@@ -45,7 +45,8 @@ async fn pass(ctl: &Arc<Controller>) {
     };
     let now = now_millis();
     for s in schedules {
-        let plan = match Config::from_json(&s.config).map(|c| c.plan()) {
+        let delay_limit = ctl.config.alarm_delay_limit;
+        let plan = match Config::from_json(&s.config).map(|c| c.plan(&s.trigger, delay_limit)) {
             Some(Ok(p)) => p,
             Some(Err(e)) => {
                 tracing::warn!(trigger = %s.trigger, error = %e, "Skipping an invalid alarm schedule.");

@@ -48,7 +48,7 @@ const CORS_HEADERS: &str =
 struct Target {
     fqn: FullyQualifiedName,
     ext: Ext,
-    /// The path after the action segment (`/a/b`), or empty.
+    /// The path after the action segment (`/a/b`), or empty: the action's `__ow_path`.
     rest: String,
 }
 
@@ -62,27 +62,26 @@ fn secrets_equal(sent: &[u8], expected: &[u8]) -> bool {
     a.as_slice().ct_eq(b.as_slice()).into()
 }
 
+/// Splits `/api/v1/web/{ns}/{pkg}/{action}[.ext][/rest]`. `rest` is the rest of the path as
+/// sent, from the `/` after the action segment on (OpenWhisk's unmatched path: `""` when
+/// nothing follows the action, `/` for a trailing slash), whatever the extension.
 fn parse_path(path: &str) -> Result<Target, ApiError> {
     let tail = path.strip_prefix(WEB).unwrap_or("");
-    let segments: Vec<String> = tail
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(|s| percent_decode(s, false))
-        .collect();
-    let [ns, pkg, action, rest @ ..] = segments.as_slice() else {
+    let mut parts = tail.strip_prefix('/').unwrap_or("").splitn(4, '/');
+    let (Some(ns), Some(pkg), Some(action)) = (parts.next(), parts.next(), parts.next()) else {
         return Err(ApiError::NotFound);
     };
-    let (name, ext) = Ext::split(action);
-    let ns = EntityName::namespace(ns)?;
+    if ns.is_empty() || pkg.is_empty() || action.is_empty() {
+        return Err(ApiError::NotFound);
+    }
+    let rest = parts.next().map(|r| format!("/{r}")).unwrap_or_default();
+    let [ns, pkg, action] = [ns, pkg, action].map(|s| percent_decode(s, false));
+    let (name, ext) = Ext::split(&action);
+    let ns = EntityName::namespace(&ns)?;
     let path = if pkg == super::packages::DEFAULT_PACKAGE {
         EntityPath::namespace_only(ns)
     } else {
-        EntityPath::with_package(ns, EntityName::new(pkg)?)
-    };
-    let rest = if rest.is_empty() {
-        String::new()
-    } else {
-        format!("/{}", rest.join("/"))
+        EntityPath::with_package(ns, EntityName::new(&pkg)?)
     };
     Ok(Target {
         fqn: FullyQualifiedName::new(path, EntityName::new(name)?),
@@ -263,7 +262,7 @@ async fn serve(
             ))
         }
     };
-    let mut resp = web_result::render(target.ext, &result, &target.rest)?;
+    let mut resp = web_result::render(target.ext, &result)?;
     resp.extensions_mut().insert(PassThrough);
     Ok((with_id(resp, id), !custom_options))
 }
@@ -356,6 +355,19 @@ mod tests {
         let t = parse_path("/api/v1/web/guest/default/v1.2").unwrap();
         assert_eq!(t.fqn.to_string(), "guest/v1.2");
         assert!(parse_path("/api/v1/web/guest/default").is_err());
+        assert!(parse_path("/api/v1/web/guest//hello").is_err());
+        // The rest of the path as sent, for every extension and for none.
+        for (url, rest) in [
+            (
+                "/api/v1/web/guest/default/hello.text/a%20b//c/",
+                "/a%20b//c/",
+            ),
+            ("/api/v1/web/guest/default/hello/", "/"),
+            ("/api/v1/web/guest/default/hello/x.json", "/x.json"),
+            ("/api/v1/web/guest/default/hello.svg", ""),
+        ] {
+            assert_eq!(parse_path(url).unwrap().rest, rest, "{url}");
+        }
     }
 
     #[test]

@@ -91,63 +91,53 @@ fn typed(status: StatusCode, content_type: &'static str, body: impl Into<Body>) 
     resp
 }
 
-/// Follows `path` (`/a/b`) into the result; the whole result when the path is empty.
-fn project<'a>(result: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('/')
-        .filter(|s| !s.is_empty())
-        .try_fold(result, |v, key| v.get(key))
-}
-
-/// The response for a result (already the `error` value for application errors).
+/// The response for a result (already the `error` value for application errors). The
+/// whole result is used: OpenWhisk 1.0 dropped projections (the path after the extension
+/// goes to the action as `__ow_path` instead). `.html`, `.svg` and `.text` send the
+/// result's `body` field, else their own (`html`, `svg`, `text`), or a non-object result
+/// itself, as OpenWhisk's transcoders do.
 ///
 /// # Errors
 /// 400 or 404 with OpenWhisk's texts when the result does not fit the extension.
-pub(crate) fn render(ext: Extension, result: &Value, path: &str) -> Result<Response, ApiError> {
-    if ext == Extension::Http {
-        return http(result);
-    }
-    let projected = project(result, path).ok_or(ApiError::NotFoundText(MISSING_PROPERTY.into()))?;
-    let field = |names: [&str; 2]| -> Option<&Value> {
-        if !path.is_empty() {
-            return Some(projected);
+pub(crate) fn render(ext: Extension, result: &Value) -> Result<Response, ApiError> {
+    let field = |name: &str| -> Option<&Value> {
+        match result {
+            Value::Object(fields) => fields.get("body").or_else(|| fields.get(name)),
+            other => Some(other),
         }
-        names.iter().find_map(|n| projected.get(*n))
     };
     match ext {
-        Extension::Json => match projected {
+        Extension::Http => http(result),
+        Extension::Json => match result {
             Value::Object(_) | Value::Array(_) => Ok(typed(
                 StatusCode::OK,
                 "application/json",
-                projected.to_string(),
+                result.to_string(),
             )),
             _ => Err(bad("Response is not valid 'application/json'.")),
         },
         Extension::Html | Extension::Svg => {
-            let (names, ct, what) = if ext == Extension::Html {
-                (["html", "body"], "text/html; charset=UTF-8", "text/html")
+            let (name, ct, what) = if ext == Extension::Html {
+                ("html", "text/html; charset=UTF-8", "text/html")
             } else {
-                (["svg", "body"], "image/svg+xml", "image/svg+xml")
+                ("svg", "image/svg+xml", "image/svg+xml")
             };
-            match field(names) {
+            match field(name) {
                 Some(Value::String(s)) => Ok(typed(StatusCode::OK, ct, s.clone())),
-                Some(_) => Err(bad(&format!("Response is not valid '{what}'."))),
-                None => Err(ApiError::NotFoundText(MISSING_PROPERTY.into())),
+                _ => Err(bad(&format!("Response is not valid '{what}'."))),
             }
         }
-        Extension::Text => match field(["text", "body"]) {
-            Some(Value::String(s)) => Ok(typed(
-                StatusCode::OK,
-                "text/plain; charset=UTF-8",
-                s.clone(),
-            )),
-            Some(other) => Ok(typed(
-                StatusCode::OK,
-                "text/plain; charset=UTF-8",
-                serde_json::to_string_pretty(other).unwrap_or_default(),
-            )),
-            None => Err(ApiError::NotFoundText(MISSING_PROPERTY.into())),
-        },
-        Extension::Http => http(result),
+        Extension::Text => {
+            let text = match field("text") {
+                Some(Value::String(s)) => s.clone(),
+                Some(v @ (Value::Object(_) | Value::Array(_))) => {
+                    serde_json::to_string_pretty(v).unwrap_or_default()
+                }
+                Some(other) => other.to_string(),
+                None => return Err(ApiError::NotFoundText(MISSING_PROPERTY.into())),
+            };
+            Ok(typed(StatusCode::OK, "text/plain; charset=UTF-8", text))
+        }
     }
 }
 
@@ -265,7 +255,7 @@ mod tests {
     }
 
     fn err(ext: Extension, v: Value) -> String {
-        render(ext, &v, "").unwrap_err().to_string()
+        render(ext, &v).unwrap_err().to_string()
     }
 
     #[tokio::test]
@@ -274,7 +264,6 @@ mod tests {
             render(
                 Extension::Http,
                 &json!({"statusCode": 201, "headers": {"X-A": ["1", 2]}, "body": "<p>hi</p>"}),
-                "",
             )
             .unwrap(),
         )
@@ -286,21 +275,18 @@ mod tests {
         let png = render(
             Extension::Http,
             &json!({"headers": {"Content-Type": "image/png"}, "body": "iVBORw=="}),
-            "",
         )
         .unwrap();
         let (s, _, b) = body(png).await;
         assert_eq!((s, b), (200, vec![0x89, b'P', b'N', b'G']));
-        let (s, ct, b) =
-            body(render(Extension::Http, &json!({"body": {"a": 1}}), "").unwrap()).await;
+        let (s, ct, b) = body(render(Extension::Http, &json!({"body": {"a": 1}})).unwrap()).await;
         assert_eq!(
             (s, ct.as_deref(), b),
             (200, Some("application/json"), b"{\"a\":1}".to_vec())
         );
-        let (s, _, b) = body(render(Extension::Http, &json!({}), "").unwrap()).await;
+        let (s, _, b) = body(render(Extension::Http, &json!({})).unwrap()).await;
         assert_eq!((s, b.len()), (204, 0));
-        let (s, _, _) =
-            body(render(Extension::Http, &json!({"statusCode": "404"}), "").unwrap()).await;
+        let (s, _, _) = body(render(Extension::Http, &json!({"statusCode": "404"})).unwrap()).await;
         assert_eq!(s, 404);
         assert_eq!(err(Extension::Http, json!([1])), NOT_HTTP);
         assert_eq!(err(Extension::Http, json!({"statusCode": "x"})), NOT_HTTP);
@@ -326,7 +312,7 @@ mod tests {
 
     #[tokio::test]
     async fn other_extensions() {
-        let (s, ct, b) = body(render(Extension::Json, &json!({"a": 1}), "").unwrap()).await;
+        let (s, ct, b) = body(render(Extension::Json, &json!({"a": 1})).unwrap()).await;
         assert_eq!(
             (s, ct.as_deref(), b),
             (200, Some("application/json"), b"{\"a\":1}".to_vec())
@@ -335,22 +321,34 @@ mod tests {
             err(Extension::Json, json!("x")),
             "Response is not valid 'application/json'."
         );
-        let (_, ct, b) = body(render(Extension::Html, &json!({"html": "<b/>"}), "").unwrap()).await;
+        let (_, ct, b) = body(render(Extension::Html, &json!({"html": "<b/>"})).unwrap()).await;
         assert_eq!(
             (ct.unwrap().starts_with("text/html"), b),
             (true, b"<b/>".to_vec())
         );
-        let (_, ct, _) =
-            body(render(Extension::Svg, &json!({"body": "<svg/>"}), "").unwrap()).await;
+        let (_, ct, _) = body(render(Extension::Svg, &json!({"body": "<svg/>"})).unwrap()).await;
         assert_eq!(ct.as_deref(), Some("image/svg+xml"));
-        let (_, _, b) =
-            body(render(Extension::Text, &json!({"text": {"a": 1}}), "").unwrap()).await;
+        let (_, _, b) = body(render(Extension::Text, &json!({"text": {"a": 1}})).unwrap()).await;
         assert_eq!(b, b"{\n  \"a\": 1\n}".to_vec());
         assert_eq!(err(Extension::Text, json!({})), MISSING_PROPERTY);
-        let (_, _, b) =
-            body(render(Extension::Json, &json!({"a": {"b": [1]}}), "/a").unwrap()).await;
-        assert_eq!(b, b"{\"b\":[1]}".to_vec());
-        assert!(render(Extension::Json, &json!({}), "/nope").is_err());
+        // `body` wins over the extension's own field; a non-object result is itself.
+        let (_, _, b) = body(
+            render(
+                Extension::Html,
+                &json!({"html": "<i>html</i>", "body": "<b>body</b>"}),
+            )
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(b, b"<b>body</b>".to_vec());
+        let (_, _, b) = body(render(Extension::Text, &json!(5)).unwrap()).await;
+        assert_eq!(b, b"5".to_vec());
+        let (_, _, b) = body(render(Extension::Text, &json!({"text": null})).unwrap()).await;
+        assert_eq!(b, b"null".to_vec());
+        assert_eq!(
+            err(Extension::Html, json!({"other": "<b/>"})),
+            "Response is not valid 'text/html'."
+        );
     }
 
     #[test]

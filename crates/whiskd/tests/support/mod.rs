@@ -332,3 +332,77 @@ pub fn annotation<'a>(record: &'a Value, key: &str) -> Option<&'a Value> {
         .find(|a| a["key"] == key)
         .map(|a| &a["value"])
 }
+
+/// A Docker bridge network of one test, isolated as the action network must be
+/// (`enable_icc=false`), removed with the containers still on it when dropped. Pass
+/// `--action-network {name}`; its gateway is the host's address on it.
+pub struct TestNetwork {
+    pub name: String,
+    pub gateway: std::net::IpAddr,
+}
+
+impl TestNetwork {
+    pub fn create() -> TestNetwork {
+        let name = unique("rwhisk-test-net");
+        let out = Command::new("docker")
+            .args(["network", "create", "--driver", "bridge", "-o"])
+            .arg("com.docker.network.bridge.enable_icc=false")
+            .arg(&name)
+            .output()
+            .expect("docker network create");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let out = Command::new("docker")
+            .args([
+                "network",
+                "inspect",
+                "--format",
+                "{{(index .IPAM.Config 0).Gateway}}",
+            ])
+            .arg(&name)
+            .output()
+            .expect("docker network inspect");
+        let gateway = String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse()
+            .expect("the network's gateway");
+        TestNetwork { name, gateway }
+    }
+
+    /// A port free on the gateway address now.
+    pub fn free_port(&self) -> u16 {
+        std::net::TcpListener::bind((self.gateway, 0))
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+    }
+}
+
+impl Drop for TestNetwork {
+    fn drop(&mut self) {
+        let out = Command::new("docker")
+            .args(["ps", "-aq", "--filter"])
+            .arg(format!("network={}", self.name))
+            .output();
+        if let Ok(out) = out {
+            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            if !ids.is_empty() {
+                let _ = Command::new("docker")
+                    .arg("rm")
+                    .arg("-f")
+                    .args(&ids)
+                    .output();
+            }
+        }
+        let _ = Command::new("docker")
+            .args(["network", "rm", &self.name])
+            .output();
+    }
+}
