@@ -273,12 +273,14 @@ impl Inner {
             {
                 match self.js.create_stream(want.clone()).await {
                     Ok(s) => s,
-                    // Another process made it at the same time.
-                    Err(_) => self
-                        .js
-                        .get_stream(&want.name)
-                        .await
-                        .map_err(|e| BusError::Backend(format!("creating stream: {e}")))?,
+                    // Another process may have made it at the same time.
+                    Err(create) => self.js.get_stream(&want.name).await.map_err(|_| {
+                        BusError::Backend(format!(
+                            "creating stream {}: {}",
+                            want.name,
+                            describe(&create)
+                        ))
+                    })?,
                 }
             }
             Err(e) => return Err(BusError::Backend(format!("stream info: {e}"))),
@@ -474,50 +476,52 @@ impl Consumer for NatsConsumer {
     async fn next(&self) -> Result<Delivery, BusError> {
         // Cancel-safe: a message the pull received stays in its buffer for the next call.
         let mut pull = self.pull.lock().await;
-        loop {
-            if pull.is_none() {
+        let messages = match pull.as_mut() {
+            Some(messages) => messages,
+            None => {
                 self.inner.connected()?;
                 let worker = self.inner.worker(&self.topic).await?;
-                *pull = Some(open_pull(&worker, &self.inner.options).await?);
+                let opened = open_pull(&worker, &self.inner.options).await?;
                 debug!(topic = &*self.topic, "Pull on the topic (re)opened.");
+                pull.insert(opened)
             }
-            let Some(messages) = pull.as_mut() else {
-                continue;
-            };
-            match messages.next().await {
-                Some(Ok(message)) => {
-                    let info = message.info().map_err(backend)?;
-                    let seq = info.stream_sequence;
-                    let redeliveries =
-                        u32::try_from(info.delivered.saturating_sub(1)).unwrap_or(u32::MAX);
-                    let Some(reply) = message.reply.clone() else {
-                        return Err(BusError::Backend(
-                            "a pulled message has no reply subject".into(),
-                        ));
-                    };
-                    let (message, _) = message.split();
-                    let mut table = lock(&self.in_flight)?;
-                    self.forget_stale(&mut table);
-                    table.insert(seq, (reply, Instant::now()));
-                    return Ok(Delivery {
-                        token: DeliveryToken(seq),
-                        payload: message.payload.to_vec(),
-                        redeliveries,
-                    });
-                }
-                Some(Err(e)) => {
-                    *pull = None;
-                    return Err(BusError::Backend(format!(
-                        "pulling from {}: {e}",
-                        self.topic
-                    )));
-                }
-                None => {
-                    *pull = None;
-                    if self.inner.client.connection_state() == State::Disconnected {
-                        return Err(BusError::Backend("not connected to NATS".into()));
-                    }
-                }
+        };
+        match messages.next().await {
+            Some(Ok(message)) => {
+                let info = message.info().map_err(backend)?;
+                let seq = info.stream_sequence;
+                let redeliveries =
+                    u32::try_from(info.delivered.saturating_sub(1)).unwrap_or(u32::MAX);
+                let Some(reply) = message.reply.clone() else {
+                    return Err(BusError::Backend(
+                        "a pulled message has no reply subject".into(),
+                    ));
+                };
+                let (message, _) = message.split();
+                let mut table = lock(&self.in_flight)?;
+                self.forget_stale(&mut table);
+                table.insert(seq, (reply, Instant::now()));
+                Ok(Delivery {
+                    token: DeliveryToken(seq),
+                    payload: message.payload.to_vec(),
+                    redeliveries,
+                })
+            }
+            // The pull broke (a missed heartbeat during an outage, a deleted consumer) or
+            // ended: the next call opens a new one.
+            Some(Err(e)) => {
+                *pull = None;
+                Err(BusError::Backend(format!(
+                    "pulling from {}: {e}",
+                    self.topic
+                )))
+            }
+            None => {
+                *pull = None;
+                Err(BusError::Backend(format!(
+                    "the pull from {} ended",
+                    self.topic
+                )))
             }
         }
     }
