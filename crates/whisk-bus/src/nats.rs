@@ -471,59 +471,80 @@ impl NatsConsumer {
     }
 }
 
+impl NatsConsumer {
+    /// Records how to acknowledge `message` and hands it out.
+    fn delivered(&self, message: jetstream::Message) -> Result<Delivery, BusError> {
+        let info = message.info().map_err(backend)?;
+        let seq = info.stream_sequence;
+        let redeliveries = u32::try_from(info.delivered.saturating_sub(1)).unwrap_or(u32::MAX);
+        let Some(reply) = message.reply.clone() else {
+            return Err(BusError::Backend(
+                "a pulled message has no reply subject".into(),
+            ));
+        };
+        let (message, _) = message.split();
+        let mut table = lock(&self.in_flight)?;
+        self.forget_stale(&mut table);
+        table.insert(seq, (reply, Instant::now()));
+        Ok(Delivery {
+            token: DeliveryToken(seq),
+            payload: message.payload.to_vec(),
+            redeliveries,
+        })
+    }
+}
+
 #[async_trait]
 impl Consumer for NatsConsumer {
     async fn next(&self) -> Result<Delivery, BusError> {
         // Cancel-safe: a message the pull received stays in its buffer for the next call.
         let mut pull = self.pull.lock().await;
-        let messages = match pull.as_mut() {
-            Some(messages) => messages,
-            None => {
-                self.inner.connected()?;
-                let worker = self.inner.worker(&self.topic).await?;
-                let opened = open_pull(&worker, &self.inner.options).await?;
-                debug!(topic = &*self.topic, "Pull on the topic (re)opened.");
-                pull.insert(opened)
-            }
-        };
-        match messages.next().await {
-            Some(Ok(message)) => {
-                let info = message.info().map_err(backend)?;
-                let seq = info.stream_sequence;
-                let redeliveries =
-                    u32::try_from(info.delivered.saturating_sub(1)).unwrap_or(u32::MAX);
-                let Some(reply) = message.reply.clone() else {
-                    return Err(BusError::Backend(
-                        "a pulled message has no reply subject".into(),
-                    ));
-                };
-                let (message, _) = message.split();
-                let mut table = lock(&self.in_flight)?;
-                self.forget_stale(&mut table);
-                table.insert(seq, (reply, Instant::now()));
-                Ok(Delivery {
-                    token: DeliveryToken(seq),
-                    payload: message.payload.to_vec(),
-                    redeliveries,
-                })
-            }
-            // The pull broke (a missed heartbeat during an outage, a deleted consumer) or
-            // ended: the next call opens a new one.
-            Some(Err(e)) => {
-                *pull = None;
-                Err(BusError::Backend(format!(
-                    "pulling from {}: {e}",
-                    self.topic
-                )))
-            }
-            None => {
-                *pull = None;
-                Err(BusError::Backend(format!(
-                    "the pull from {} ended",
-                    self.topic
-                )))
+        // Twice at most: a pull that missed its heartbeats on a live connection is
+        // replaced at once.
+        for first in [true, false] {
+            let messages = match pull.as_mut() {
+                Some(messages) => messages,
+                None => {
+                    self.inner.connected()?;
+                    let worker = self.inner.worker(&self.topic).await?;
+                    let opened = open_pull(&worker, &self.inner.options).await?;
+                    debug!(topic = &*self.topic, "Pull on the topic (re)opened.");
+                    pull.insert(opened)
+                }
+            };
+            match messages.next().await {
+                Some(Ok(message)) => return self.delivered(message),
+                // The pull broke (missed heartbeats: an outage, a server that forgot the
+                // pull, a stalled process; a deleted consumer) or ended: a new one is
+                // opened, now if the connection is up, else by the next call.
+                Some(Err(e)) => {
+                    *pull = None;
+                    let missed = matches!(
+                        e.kind(),
+                        consumer::pull::MessagesErrorKind::MissingHeartbeat
+                    );
+                    if first && missed && self.inner.connected().is_ok() {
+                        debug!(
+                            topic = &*self.topic,
+                            "Pull missed its heartbeats; reopening."
+                        );
+                        continue;
+                    }
+                    return Err(BusError::Backend(format!(
+                        "pulling from {}: {e}",
+                        self.topic
+                    )));
+                }
+                None => {
+                    *pull = None;
+                    break;
+                }
             }
         }
+        Err(BusError::Backend(format!(
+            "the pull from {} ended",
+            self.topic
+        )))
     }
 
     async fn ack(&self, token: &DeliveryToken) -> Result<(), BusError> {
