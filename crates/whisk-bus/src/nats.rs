@@ -121,6 +121,32 @@ fn describe(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// A URL's user or password as written before percent-encoding (`p%40ss` is `p@ss`); an
+/// invalid escape is kept as it is.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| char::from(c).to_digit(16);
+        match (
+            b[i],
+            b.get(i + 1).copied().and_then(hex),
+            b.get(i + 2).copied().and_then(hex),
+        ) {
+            (b'%', Some(hi), Some(lo)) => {
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
+                i += 3;
+            }
+            (c, _, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>, BusError> {
     m.lock()
         .map_err(|_| BusError::Backend("a bus lock was poisoned".into()))
@@ -199,9 +225,9 @@ impl NatsBus {
         if let Some(first) = addrs.first() {
             match (first.username(), first.password()) {
                 (Some(user), Some(pass)) => {
-                    connect = connect.user_and_password(user.to_owned(), pass.to_owned());
+                    connect = connect.user_and_password(percent_decode(user), percent_decode(pass));
                 }
-                (Some(token), None) => connect = connect.token(token.to_owned()),
+                (Some(token), None) => connect = connect.token(percent_decode(token)),
                 _ => {}
             }
         }
@@ -896,5 +922,18 @@ mod tests {
         bus.publish("invoker1", b"m".to_vec()).await.unwrap();
         let bad = format!("nats://whisk:nope@127.0.0.1:{}", nats.port());
         assert!(NatsBus::connect(&bad, quick()).await.is_err());
+
+        // Characters that a URL cannot hold as they are go percent-encoded.
+        let nats = TestNats::start_with("authorization { user: whisk, password: \"p@ss:w/rd\" }");
+        let good = format!("nats://whisk:p%40ss%3Aw%2Frd@127.0.0.1:{}", nats.port());
+        NatsBus::connect(&good, quick()).await.unwrap();
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("p%40ss%3aw%2Frd"), "p@ss:w/rd");
+        assert_eq!(percent_decode("plain"), "plain");
+        assert_eq!(percent_decode("100%"), "100%");
+        assert_eq!(percent_decode("%zz%4"), "%zz%4");
     }
 }
