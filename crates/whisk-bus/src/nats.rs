@@ -854,6 +854,87 @@ mod tests {
         );
     }
 
+    /// Steady publishing and consuming while nats-server is killed and started again: every
+    /// message whose publish returned Ok is delivered (at least once); nothing arrives that
+    /// was never published. Bounded: 300 messages, a deadline.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn no_accepted_message_is_lost_when_the_server_dies_under_load() {
+        use std::collections::BTreeSet;
+        const TOTAL: u32 = 300;
+        let mut nats = TestNats::start();
+        let options = NatsBusOptions {
+            ack_wait: Duration::from_secs(2),
+            ..quick()
+        };
+        let producer_bus = bus(&nats, options.clone()).await;
+        let consumer_bus = bus(&nats, options).await;
+        let c = consumer_bus.consume("invoker3").await.unwrap();
+        let (published_tx, mut published_rx) = tokio::sync::mpsc::unbounded_channel::<u32>();
+        let produced = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let producer = tokio::spawn({
+            let produced = Arc::clone(&produced);
+            async move {
+                let mut accepted = BTreeSet::new();
+                let mut refused = 0u32;
+                for i in 0..TOTAL {
+                    match producer_bus
+                        .publish("invoker3", i.to_be_bytes().to_vec())
+                        .await
+                    {
+                        Ok(()) => {
+                            accepted.insert(i);
+                        }
+                        Err(_) => refused += 1,
+                    }
+                    let _ = published_tx.send(i);
+                    tokio::time::sleep(Duration::from_millis(3)).await;
+                }
+                produced.store(true, std::sync::atomic::Ordering::SeqCst);
+                (accepted, refused)
+            }
+        });
+        let consumer = tokio::spawn(async move {
+            let mut received = BTreeSet::new();
+            let mut deliveries = 0u32;
+            let deadline = tokio::time::Instant::now() + PATIENCE * 3;
+            while tokio::time::Instant::now() < deadline {
+                match tokio::time::timeout(Duration::from_secs(5), c.next()).await {
+                    Ok(Ok(d)) => {
+                        deliveries += 1;
+                        let i = u32::from_be_bytes(d.payload.as_slice().try_into().unwrap());
+                        received.insert(i);
+                        // An ack lost in the outage only means one more delivery.
+                        let _ = c.ack(&d.token).await;
+                    }
+                    Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(50)).await,
+                    // Quiet for a while after the last publish: everything is in.
+                    Err(_) if produced.load(std::sync::atomic::Ordering::SeqCst) => break,
+                    Err(_) => {}
+                }
+            }
+            (received, deliveries)
+        });
+        // Kill the server a third of the way through, start it again a moment later.
+        while let Some(i) = published_rx.recv().await {
+            if i == TOTAL / 3 {
+                nats.kill();
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                nats.start_again();
+            }
+        }
+        let (accepted, refused) = producer.await.unwrap();
+        let (received, deliveries) = consumer.await.unwrap();
+        let lost: Vec<_> = accepted.difference(&received).collect();
+        assert!(lost.is_empty(), "accepted but never delivered: {lost:?}");
+        assert!(received.iter().all(|i| *i < TOTAL));
+        // The outage was real: some publishes were refused.
+        assert!(refused > 0, "no publish failed during the outage");
+        debug!(
+            accepted = accepted.len(),
+            refused, deliveries, "Load across a crash."
+        );
+    }
+
     /// A topic at its bound refuses further messages with a clear error and drops nothing;
     /// once a message is acknowledged there is room again.
     #[tokio::test]
