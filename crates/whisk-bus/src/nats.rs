@@ -353,11 +353,12 @@ impl Bus for NatsBus {
         if !inner.known(topic)? {
             inner.ensure_stream(topic, false).await?;
         }
+        let payload = bytes::Bytes::from(payload);
         let mut retried = false;
         loop {
             let ack = inner
                 .js
-                .publish(topic_subject(topic), payload.clone().into())
+                .publish(topic_subject(topic), payload.clone())
                 .await
                 .map_err(|e| BusError::Backend(format!("publish: {e}")))?
                 .await;
@@ -933,6 +934,37 @@ mod tests {
             accepted = accepted.len(),
             refused, deliveries, "Load across a crash."
         );
+    }
+
+    /// A server that comes back without its store (a new machine, a wiped volume): the
+    /// bus makes the topic's stream and consumer again by itself.
+    #[tokio::test]
+    async fn a_server_that_lost_its_store_gets_the_streams_again() {
+        let mut nats = TestNats::start();
+        let bus = bus(&nats, quick()).await;
+        bus.publish("invoker4", b"before".to_vec()).await.unwrap();
+        let c = bus.consume("invoker4").await.unwrap();
+        let d = next_within(&c).await;
+        c.ack(&d.token).await.unwrap();
+
+        nats.stop();
+        std::fs::remove_dir_all(nats.store_dir()).unwrap();
+        nats.start_again();
+        until_ok(|| bus.publish("invoker4", b"after".to_vec())).await;
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let d = loop {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "nothing after the wipe"
+            );
+            match tokio::time::timeout(PATIENCE, c.next()).await {
+                Ok(Ok(d)) => break d,
+                Ok(Err(_)) => tokio::time::sleep(Duration::from_millis(100)).await,
+                Err(_) => panic!("the consumer did not resume"),
+            }
+        };
+        assert_eq!(d.payload, b"after".to_vec());
+        c.ack(&d.token).await.unwrap();
     }
 
     /// A topic at its bound refuses further messages with a clear error and drops nothing;
