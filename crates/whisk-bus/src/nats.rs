@@ -39,7 +39,7 @@ use async_nats::jetstream::{self, consumer, stream, AckKind};
 use async_nats::{ConnectOptions, ServerAddr, Subject};
 use async_trait::async_trait;
 use futures_util::StreamExt;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::{Bus, BusError, Consumer, Delivery, DeliveryToken, Subscription};
 
@@ -100,6 +100,8 @@ struct Inner {
     options: NatsBusOptions,
     /// Topics whose stream this process made sure of (few: one per invoker).
     streams: Mutex<std::collections::HashSet<String>>,
+    /// Dropped with the last handle on the bus: subscriptions then end with `Closed`.
+    open: tokio::sync::watch::Sender<()>,
 }
 
 fn backend(e: impl std::fmt::Display) -> BusError {
@@ -217,8 +219,14 @@ impl NatsBus {
             .max_reconnects(None)
             .event_callback(|event| async move {
                 match event {
-                    async_nats::Event::Connected => debug!("Connected to NATS."),
-                    async_nats::Event::Disconnected => warn!("Disconnected from NATS."),
+                    async_nats::Event::Connected => info!("Connected to NATS."),
+                    async_nats::Event::Disconnected => {
+                        warn!("Disconnected from NATS; reconnecting.");
+                    }
+                    async_nats::Event::SlowConsumer(_) => {
+                        warn!("A slow subscriber dropped notifications.");
+                    }
+                    async_nats::Event::ServerError(e) => warn!(error = %e, "NATS server error."),
                     other => debug!(event = %other, "NATS connection event."),
                 }
             });
@@ -242,6 +250,7 @@ impl NatsBus {
                 js,
                 options,
                 streams: Mutex::default(),
+                open: tokio::sync::watch::Sender::new(()),
             }),
         })
     }
@@ -423,7 +432,10 @@ impl Bus for NatsBus {
             .subscribe(note_subject(subject))
             .await
             .map_err(|e| BusError::Backend(format!("subscribe: {e}")))?;
-        Ok(Box::new(NatsSubscription { sub }))
+        Ok(Box::new(NatsSubscription {
+            sub,
+            open: self.inner.open.subscribe(),
+        }))
     }
 
     async fn depth(&self, topic: &str) -> Result<Option<u64>, BusError> {
@@ -615,14 +627,20 @@ impl Consumer for NatsConsumer {
 #[derive(Debug)]
 struct NatsSubscription {
     sub: async_nats::Subscriber,
+    /// Errs once the bus is dropped.
+    open: tokio::sync::watch::Receiver<()>,
 }
 
 #[async_trait]
 impl Subscription for NatsSubscription {
     async fn next(&mut self) -> Result<Vec<u8>, BusError> {
-        match self.sub.next().await {
-            Some(m) => Ok(m.payload.to_vec()),
-            None => Err(BusError::Closed),
+        tokio::select! {
+            m = self.sub.next() => match m {
+                Some(m) => Ok(m.payload.to_vec()),
+                None => Err(BusError::Closed),
+            },
+            // The sender never sends: this completes only when the bus is gone.
+            _ = self.open.changed() => Err(BusError::Closed),
         }
     }
 }
@@ -695,6 +713,16 @@ mod tests {
     async fn contract_notify_subscribe() {
         let nats = TestNats::start();
         contract::notify_subscribe(&bus(&nats, quick()).await).await;
+    }
+
+    #[tokio::test]
+    async fn subscriptions_close_with_the_bus() {
+        let nats = TestNats::start();
+        let bus = bus(&nats, quick()).await;
+        let mut s = bus.subscribe("s").await.unwrap();
+        drop(bus);
+        let end = tokio::time::timeout(PATIENCE, s.next()).await.unwrap();
+        assert!(matches!(end, Err(BusError::Closed)), "{end:?}");
     }
 
     /// Two processes' buses on one server: a notification reaches the other connection.
