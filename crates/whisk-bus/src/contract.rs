@@ -3,8 +3,10 @@
 //! A backend's tests call each function with a fresh bus (or one shared by the calls:
 //! every function uses topics and subjects of its own). The lease functions need a bus
 //! whose ack wait is short ([`SHORT_ACK_WAIT`] or less), so the embedded backend runs them
-//! with `EmbeddedBusOptions { ack_wait: SHORT_ACK_WAIT, .. }`; NATS with a consumer whose
-//! `ack_wait` is as short.
+//! with `EmbeddedBusOptions { ack_wait: SHORT_ACK_WAIT, .. }`, NATS with
+//! `NatsBusOptions { ack_wait: SHORT_ACK_WAIT, .. }`; [`two_consumers_share_a_topic`]
+//! needs the default (long) ack wait. `embedded::tests` and `nats::tests` run every
+//! function here as `contract_<name>`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
