@@ -161,6 +161,7 @@ fn collection_from_str(s: &str) -> Option<Collection> {
         Collection::Packages,
         Collection::Triggers,
         Collection::Rules,
+        Collection::Apis,
     ]
     .into_iter()
     .find(|c| c.as_str() == s)
