@@ -43,7 +43,11 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if s.len() % 2 != 0
+        || !s
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return None;
     }
     (0..s.len())
@@ -143,10 +147,7 @@ pub(crate) fn cli_value(ns: &EntityName, swagger: &Value, origin: &str) -> Value
 
 /// One entry of a `getApi` answer.
 pub(crate) fn cli_item(ns: &EntityName, swagger: &Value, origin: &str) -> Value {
-    let id = format!(
-        "API:{ns}:{}",
-        swagger["basePath"].as_str().unwrap_or("/")
-    );
+    let id = format!("API:{ns}:{}", swagger["basePath"].as_str().unwrap_or("/"));
     json!({ "id": id, "key": id, "value": cli_value(ns, swagger, origin) })
 }
 

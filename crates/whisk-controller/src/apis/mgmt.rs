@@ -125,7 +125,9 @@ fn split_action(name: &str) -> (Option<String>, String, String) {
     let parts: Vec<&str> = name.split('/').filter(|s| !s.is_empty()).collect();
     match parts.as_slice() {
         [ns, pkg, action] => (Some((*ns).into()), (*pkg).into(), (*action).into()),
-        [first, action] if name.starts_with('/') => (Some((*first).into()), String::new(), (*action).into()),
+        [first, action] if name.starts_with('/') => {
+            (Some((*first).into()), String::new(), (*action).into())
+        }
         [pkg, action] => (None, (*pkg).into(), (*action).into()),
         [action] => (None, String::new(), (*action).into()),
         _ => (None, String::new(), String::new()),
@@ -166,7 +168,9 @@ async fn check_action(
 
 /// Checks the size, shape and every action of a document to be stored.
 async fn check_swagger(ctl: &Controller, ns: &EntityName, doc: &Value) -> Result<(), ApiError> {
-    let size = serde_json::to_vec(doc).map(|v| v.len()).unwrap_or(usize::MAX);
+    let size = serde_json::to_vec(doc)
+        .map(|v| v.len())
+        .unwrap_or(usize::MAX);
     if size > MAX_SWAGGER {
         return Err(ApiError::TooLarge {
             field: "swagger",
@@ -246,7 +250,12 @@ async fn from_flags(
     params: &Params,
     origin: &str,
 ) -> Result<Value, ApiError> {
-    let field = |k: &str| apidoc.get(k).and_then(Value::as_str).filter(|s| !s.is_empty());
+    let field = |k: &str| {
+        apidoc
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    };
     let missing = |k: &str| ApiError::BadRequest(format!("apidoc is missing the {k} field"));
     let basepath = field("gatewayBasePath").ok_or_else(|| missing("gatewayBasePath"))?;
     let relpath = field("gatewayPath").ok_or_else(|| missing("gatewayPath"))?;
@@ -256,9 +265,11 @@ async fn from_flags(
         .filter(|a| a.is_object())
         .ok_or_else(|| ApiError::BadRequest("apidoc is missing the action field.".into()))?;
     let action_field = |k: &str| {
-        action.get(k).and_then(Value::as_str).filter(|s| !s.is_empty()).ok_or_else(|| {
-            ApiError::BadRequest(format!("action is missing the {k} field."))
-        })
+        action
+            .get(k)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| ApiError::BadRequest(format!("action is missing the {k} field.")))
     };
     let (named_ns, package, name) = split_action(action_field("name")?);
     let namespace = match named_ns.as_deref().unwrap_or(action_field("namespace")?) {
@@ -275,7 +286,10 @@ async fn from_flags(
             VERBS.map(str::to_ascii_uppercase).join(", ")
         )));
     }
-    let response_type = params.text("responsetype").unwrap_or("json").to_ascii_lowercase();
+    let response_type = params
+        .text("responsetype")
+        .unwrap_or("json")
+        .to_ascii_lowercase();
     if !RESPONSE_TYPES.contains(&response_type.as_str()) {
         return Err(ApiError::BadRequest(format!(
             "Invalid response type '{response_type}'. Valid values are: {}",
@@ -398,10 +412,7 @@ mod tests {
 
     #[test]
     fn action_names() {
-        assert_eq!(
-            split_action("hello"),
-            (None, String::new(), "hello".into())
-        );
+        assert_eq!(split_action("hello"), (None, String::new(), "hello".into()));
         assert_eq!(
             split_action("pkg/hello"),
             (None, "pkg".into(), "hello".into())

@@ -39,9 +39,15 @@ fn gateway_error(text: &str) -> Response {
 /// What a request path resolved to.
 enum Found {
     /// The operation and the values of its path parameters, with the path below the base.
-    Route(Operation, serde_json::Map<String, serde_json::Value>, String),
+    Route(
+        Operation,
+        serde_json::Map<String, serde_json::Value>,
+        String,
+    ),
     /// A path matched but no operation has this verb; whether CORS is on for the API.
-    WrongVerb { cors: bool },
+    WrongVerb {
+        cors: bool,
+    },
     Nothing,
 }
 

@@ -114,7 +114,13 @@ fn action_url(origin: &str, ns: &str, package: &str, action: &str, response_type
 
 /// Adds (or replaces) the operation of `ep` (`addEndpointToSwaggerApi`).
 pub(crate) fn add_endpoint(swagger: &mut Value, ep: &Endpoint, origin: &str) {
-    let url = action_url(origin, &ep.namespace, &ep.package, &ep.action, &ep.response_type);
+    let url = action_url(
+        origin,
+        &ep.namespace,
+        &ep.package,
+        &ep.action,
+        &ep.response_type,
+    );
     let op_id = operation_id(&ep.verb, &ep.relpath);
     let mut operation = json!({
         "operationId": op_id,
@@ -199,7 +205,10 @@ pub(crate) fn remove_endpoint(
     relpath: &str,
     verb: Option<&str>,
 ) -> Result<(), String> {
-    let Some(item) = swagger["paths"].get_mut(relpath).and_then(Value::as_object_mut) else {
+    let Some(item) = swagger["paths"]
+        .get_mut(relpath)
+        .and_then(Value::as_object_mut)
+    else {
         return Err(match verb {
             None => format!("path '{relpath}' does not exist in the API"),
             Some(v) => format!("path '{relpath}' with operation '{v}' does not exist in the API"),
@@ -256,7 +265,11 @@ pub(crate) fn check_path(what: &str, path: &str) -> Result<(), String> {
 }
 
 /// The parts of an `x-openwhisk` extension, or why it cannot be routed.
-fn openwhisk_target(op: &Value, path: &str, verb: &str) -> Result<(String, String, String, Ext), String> {
+fn openwhisk_target(
+    op: &Value,
+    path: &str,
+    verb: &str,
+) -> Result<(String, String, String, Ext), String> {
     let Some(ow) = op.get("x-openwhisk").filter(|v| v.is_object()) else {
         return Err(format!(
             "The operation '{verb}' of path '{path}' has no 'x-openwhisk' action."
@@ -445,7 +458,11 @@ mod tests {
     #[test]
     fn endpoints_add_and_remove() {
         let mut doc = base("/shop", Some("Shop"));
-        add_endpoint(&mut doc, &endpoint("/books/{isbn}", "get", "http"), "http://h");
+        add_endpoint(
+            &mut doc,
+            &endpoint("/books/{isbn}", "get", "http"),
+            "http://h",
+        );
         add_endpoint(&mut doc, &endpoint("/books", "post", "json"), "http://h");
         add_endpoint(&mut doc, &endpoint("/books", "get", "json"), "http://h");
         validate(&doc).unwrap();
@@ -455,7 +472,8 @@ mod tests {
             doc["paths"]["/books/{isbn}"]["get"]["x-openwhisk"]["url"],
             "http://h/api/v1/web/guest/default/hello.http"
         );
-        let cases = &doc["x-ibm-configuration"]["assembly"]["execute"][0]["operation-switch"]["case"];
+        let cases =
+            &doc["x-ibm-configuration"]["assembly"]["execute"][0]["operation-switch"]["case"];
         assert_eq!(cases.as_array().unwrap().len(), 3);
         assert_eq!(
             cases[0]["execute"][0]["invoke"]["target-url"],
@@ -470,7 +488,8 @@ mod tests {
         remove_endpoint(&mut doc, "/books", None).unwrap();
         assert!(doc["paths"].get("/books").is_none());
         assert_eq!(operations(&doc).len(), 1);
-        let cases = &doc["x-ibm-configuration"]["assembly"]["execute"][0]["operation-switch"]["case"];
+        let cases =
+            &doc["x-ibm-configuration"]["assembly"]["execute"][0]["operation-switch"]["case"];
         assert_eq!(cases.as_array().unwrap().len(), 1);
     }
 
@@ -491,12 +510,16 @@ mod tests {
             Err("The action must use a response type of '.http' in order to receive the path parameters.".into())
         );
         let mut doc = base("/a/{x}", None);
-        assert!(validate(&doc).unwrap_err().contains("cannot have parameters"));
+        assert!(validate(&doc)
+            .unwrap_err()
+            .contains("cannot have parameters"));
         doc["basePath"] = json!(format!("/{}", "x".repeat(MAX_PATH_LEN)));
         assert!(validate(&doc).unwrap_err().contains("longer than allowed"));
         let mut doc = base("/a", None);
         doc["paths"]["/b"] = json!({"get": {"responses": {}}});
-        assert!(validate(&doc).unwrap_err().contains("no 'x-openwhisk' action"));
+        assert!(validate(&doc)
+            .unwrap_err()
+            .contains("no 'x-openwhisk' action"));
     }
 
     #[test]

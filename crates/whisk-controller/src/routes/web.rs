@@ -111,7 +111,19 @@ pub(crate) async fn handle(
     body: Body,
 ) -> Response {
     let served = match parse_path(uri.path()) {
-        Ok(target) => serve(&ctl, tid, &method, uri.query(), &headers, body, target, None).await,
+        Ok(target) => {
+            serve(
+                &ctl,
+                tid,
+                &method,
+                uri.query(),
+                &headers,
+                body,
+                target,
+                None,
+            )
+            .await
+        }
         Err(e) => Err(e),
     };
     let (resp, cors) = match served {
