@@ -42,7 +42,10 @@ pub async fn run(cmd: ApiCommand, root: &GlobalArgs, ctx: &mut Ctx<'_>) -> Resul
 /// `spaceguid` (the uuid of the key) and `accesstoken`, which every call carries.
 fn user_context(props: &Properties) -> Vec<(&'static str, String)> {
     let guid = props.auth.split(':').next().unwrap_or("").to_owned();
-    vec![("spaceguid", guid), ("accesstoken", "DUMMY TOKEN".to_owned())]
+    vec![
+        ("spaceguid", guid),
+        ("accesstoken", "DUMMY TOKEN".to_owned()),
+    ]
 }
 
 async fn call(
@@ -110,10 +113,25 @@ async fn create(a: &ApiCreateArgs, props: &Properties, ctx: &mut Ctx<'_>) -> Res
     let c = client(props, context)?;
     let mut query = user_context(props);
     query.push(("responsetype", a.response_type.clone()));
-    let api = call(&c, Method::POST, "createApi", &query, Some(&json!({ "apidoc": apidoc })), context).await?;
-    let base_url = api["gwApiUrl"].as_str().unwrap_or("").trim_end_matches('/').to_owned();
+    let api = call(
+        &c,
+        Method::POST,
+        "createApi",
+        &query,
+        Some(&json!({ "apidoc": apidoc })),
+        context,
+    )
+    .await?;
+    let base_url = api["gwApiUrl"]
+        .as_str()
+        .unwrap_or("")
+        .trim_end_matches('/')
+        .to_owned();
     let swagger = &api["apidoc"];
-    let base = swagger["basePath"].as_str().unwrap_or("/").trim_end_matches('/');
+    let base = swagger["basePath"]
+        .as_str()
+        .unwrap_or("/")
+        .trim_end_matches('/');
     let st = ctx.style;
     let mut out = String::new();
     match action_shown {
@@ -124,14 +142,24 @@ async fn create(a: &ApiCreateArgs, props: &Properties, ctx: &mut Ctx<'_>) -> Res
                 out,
                 "{} created API {}{rel} {verb} for action {}\n{base_url}{rel}",
                 st.ok(),
-                apidoc["gatewayBasePath"].as_str().unwrap_or("/").trim_end_matches('/'),
+                apidoc["gatewayBasePath"]
+                    .as_str()
+                    .unwrap_or("/")
+                    .trim_end_matches('/'),
                 st.bold(&name)
             );
         }
         None => {
             for row in rows(swagger, &base_url, None, None) {
                 if row.action.is_empty() {
-                    let _ = writeln!(out, "{} created API {base}{} {}\n{}", st.ok(), row.path, row.verb, row.url);
+                    let _ = writeln!(
+                        out,
+                        "{} created API {base}{} {}\n{}",
+                        st.ok(),
+                        row.path,
+                        row.verb,
+                        row.url
+                    );
                 } else {
                     let _ = writeln!(
                         out,
@@ -153,16 +181,23 @@ async fn create(a: &ApiCreateArgs, props: &Properties, ctx: &mut Ctx<'_>) -> Res
 fn swagger_file(file: &std::path::Path) -> Result<Value, CliError> {
     let name = file.display().to_string();
     let text = std::fs::read_to_string(file).map_err(|e| {
-        invalid(format!("Unable to parse swagger file: Error reading swagger file '{name}': {e}"))
+        invalid(format!(
+            "Unable to parse swagger file: Error reading swagger file '{name}': {e}"
+        ))
     })?;
     let swagger: Value = serde_json::from_str(&text).map_err(|e| {
-        invalid(format!("Unable to parse swagger file: Error parsing swagger file '{name}': {e}"))
+        invalid(format!(
+            "Unable to parse swagger file: Error parsing swagger file '{name}': {e}"
+        ))
     })?;
     let has = |k: &str| swagger.get(k).is_some_and(|v| !v.is_null() && v != "");
     if !(has("basePath") && has("swagger") && has("info") && has("paths")) {
         return Err(invalid("Unable to parse swagger file: Swagger file is invalid (missing basePath, info, paths, or swagger fields)"));
     }
-    if !swagger["basePath"].as_str().is_some_and(|b| b.starts_with('/')) {
+    if !swagger["basePath"]
+        .as_str()
+        .is_some_and(|b| b.starts_with('/'))
+    {
         return Err(invalid("Unable to parse swagger file: Swagger file basePath must start with a leading slash (/)"));
     }
     Ok(json!({ "namespace": "_", "swagger": text }))
@@ -183,15 +218,19 @@ async fn from_args(a: &ApiCreateArgs, props: &Properties) -> Result<(Value, Stri
         args = &args[1..];
     }
     let relpath = &args[0];
-    check_slash(relpath).map_err(|e| invalid(format!("Unable to parse api command arguments: {e}")))?;
+    check_slash(relpath)
+        .map_err(|e| invalid(format!("Unable to parse api command arguments: {e}")))?;
     let params = path_parameters(relpath);
     if !params.is_empty() && a.response_type != "http" {
         return Err(invalid("Unable to parse api command arguments: A response type of 'http' is required when using path parameters."));
     }
-    let verb = check_verb(&args[1]).map_err(|e| invalid(format!("Unable to parse api command arguments: {e}")))?;
+    let verb = check_verb(&args[1])
+        .map_err(|e| invalid(format!("Unable to parse api command arguments: {e}")))?;
     let q = qualify(&args[2], props)?;
     if a.apiname.is_some() && base_is_name {
-        return Err(invalid("Unable to parse api command arguments: An API name can only be specified once."));
+        return Err(invalid(
+            "Unable to parse api command arguments: An API name can only be specified once.",
+        ));
     }
     let shown = format!("/{}/{}", q.namespace(), q.entity_name());
     // OpenWhisk's CLI checks the action first, with its own messages.
@@ -251,7 +290,10 @@ async fn from_args(a: &ApiCreateArgs, props: &Properties) -> Result<(Value, Stri
 async fn get(a: &ApiGetArgs, props: &Properties, ctx: &mut Ctx<'_>) -> Result<(), CliError> {
     let format = a.format.to_ascii_lowercase();
     if format != "json" && format != "yaml" {
-        return Err(CliError::General(format!("Invalid format type: {}", a.format)));
+        return Err(CliError::General(format!(
+            "Invalid format type: {}",
+            a.format
+        )));
     }
     let context = format!("Unable to get API '{}'", a.name);
     let c = client(props, &context)?;
@@ -261,7 +303,10 @@ async fn get(a: &ApiGetArgs, props: &Properties, ctx: &mut Ctx<'_>) -> Result<()
     let value = &r["apis"][0]["value"];
     let shown = if a.full { value } else { &value["apidoc"] };
     if shown.is_null() {
-        return Err(CliError::General(format!("API does not exist for basepath {}", a.name)));
+        return Err(CliError::General(format!(
+            "API does not exist for basepath {}",
+            a.name
+        )));
     }
     if format == "yaml" {
         return ctx.print(&format!("{}\n", yaml(shown)));
@@ -367,8 +412,16 @@ async fn list(a: &ApiListArgs, props: &Properties, ctx: &mut Ctx<'_>) -> Result<
     let mut all = Vec::new();
     for api in r["apis"].as_array().into_iter().flatten() {
         let value = &api["value"];
-        let base_url = value["gwApiUrl"].as_str().unwrap_or("").trim_end_matches('/');
-        all.extend(rows(&value["apidoc"], base_url, path.as_deref(), verb.as_deref()));
+        let base_url = value["gwApiUrl"]
+            .as_str()
+            .unwrap_or("")
+            .trim_end_matches('/');
+        all.extend(rows(
+            &value["apidoc"],
+            base_url,
+            path.as_deref(),
+            verb.as_deref(),
+        ));
     }
     if a.name_sort {
         let key = |r: &Row| format!("{}{}{}", r.base, r.path, r.verb).to_lowercase();
@@ -391,7 +444,10 @@ async fn list(a: &ApiListArgs, props: &Properties, ctx: &mut Ctx<'_>) -> Result<
         return ctx.print(&out);
     }
     if all.is_empty() {
-        let header = format!("{:<30} {:>7} {:>20}  {}", "Action", "Verb", "API Name", "URL");
+        let header = format!(
+            "{:<30} {:>7} {:>20}  {}",
+            "Action", "Verb", "API Name", "URL"
+        );
         out.push_str(&st.bold(&header));
         out.push('\n');
         return ctx.print(&out);
@@ -424,7 +480,9 @@ fn yaml_scalar(v: &Value) -> String {
     match v {
         Value::String(s) => {
             let plain = !s.is_empty()
-                && !s.starts_with(|c: char| " -?:,[]{}#&*!|>'\"%@`~".contains(c) || c.is_ascii_digit())
+                && !s.starts_with(|c: char| {
+                    " -?:,[]{}#&*!|>'\"%@`~".contains(c) || c.is_ascii_digit()
+                })
                 && !s.ends_with(' ')
                 && !s.contains(": ")
                 && !s.contains(" #")
@@ -450,7 +508,11 @@ fn yaml_value(out: &mut String, v: &Value, depth: usize, in_list: bool) {
             let mut keys: Vec<&String> = m.keys().collect();
             keys.sort();
             for (i, k) in keys.into_iter().enumerate() {
-                let lead = if in_list && i == 0 { String::new() } else { pad.clone() };
+                let lead = if in_list && i == 0 {
+                    String::new()
+                } else {
+                    pad.clone()
+                };
                 yaml_entry(out, &lead, &yaml_scalar(&json!(k)), &m[k], depth);
             }
         }

@@ -134,8 +134,10 @@ fn split_action(name: &str) -> (Option<String>, String, String) {
     }
 }
 
-/// The action an operation names must be a web action of the caller's own namespace:
-/// routes run as the namespace that owns them, so they may not reach anyone else's.
+/// The action an operation names must exist in the caller's own namespace: routes run as
+/// the namespace that owns them, so they may not reach anyone else's. As with OpenWhisk's
+/// `apimgmt`, it need not be a web action yet (the CLI checks that; a route to an action
+/// that is not one answers 404 until it is).
 async fn check_action(
     ctl: &Controller,
     ns: &EntityName,
@@ -143,13 +145,12 @@ async fn check_action(
     package: &str,
     action: &str,
 ) -> Result<(), ApiError> {
-    let shown = if package.is_empty() {
-        format!("{namespace}/{action}")
-    } else {
-        format!("{namespace}/{package}/{action}")
-    };
     if namespace != ns.as_str() {
-        return Err(ApiError::Forbidden(shown));
+        return Err(ApiError::Forbidden(if package.is_empty() {
+            format!("{namespace}/{action}")
+        } else {
+            format!("{namespace}/{package}/{action}")
+        }));
     }
     let path = if package.is_empty() {
         EntityPath::namespace_only(ns.clone())
@@ -157,12 +158,7 @@ async fn check_action(
         EntityPath::with_package(ns.clone(), EntityName::new(package)?)
     };
     let fqn = FullyQualifiedName::new(path, EntityName::new(action)?);
-    let resolved = resolve_action(ctl, ns, &fqn).await?;
-    if !resolved.action.annotations.is_truthy("web-export") {
-        return Err(ApiError::BadRequest(format!(
-            "Action '/{shown}' is not a web action. Issue 'wsk action update \"/{shown}\" --web true' to convert the action to a web action."
-        )));
-    }
+    resolve_action(ctl, ns, &fqn).await?;
     Ok(())
 }
 
