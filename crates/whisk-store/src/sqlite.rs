@@ -880,6 +880,11 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn contract_api_documents() {
+        contract::api_documents(&SqliteStore::temporary().unwrap()).await;
+    }
+
+    #[tokio::test]
     async fn contract_identities() {
         contract::identities(&SqliteStore::temporary().unwrap()).await;
     }
