@@ -10,7 +10,7 @@ use whisk_client::{Client, Method};
 use super::entity::{self, qualify};
 use crate::cli::{ApiCommand, ApiCreateArgs, ApiGetArgs, ApiListArgs, GlobalArgs};
 use crate::config::Properties;
-use crate::json::{pretty, Shape};
+use crate::json::{pretty, API_SWAGGER, API_VALUE};
 use crate::{client, CliError, Ctx};
 
 const MGMT: &str = "web/whisk.system/apimgmt";
@@ -311,7 +311,7 @@ async fn get(a: &ApiGetArgs, props: &Properties, ctx: &mut Ctx<'_>) -> Result<()
     if format == "yaml" {
         return ctx.print(&format!("{}\n", yaml(shown)));
     }
-    ctx.print(&pretty(shown, Shape::Any))
+    ctx.print(&pretty(shown, if a.full { API_VALUE } else { API_SWAGGER }))
 }
 
 async fn delete(args: &[String], props: &Properties, ctx: &mut Ctx<'_>) -> Result<(), CliError> {
@@ -480,9 +480,8 @@ fn yaml_scalar(v: &Value) -> String {
     match v {
         Value::String(s) => {
             let plain = !s.is_empty()
-                && !s.starts_with(|c: char| {
-                    " -?:,[]{}#&*!|>'\"%@`~".contains(c) || c.is_ascii_digit()
-                })
+                && !s.starts_with(|c: char| " -?:,[]{}#&*!|>'\"%@`~".contains(c))
+                && s.parse::<f64>().is_err()
                 && !s.ends_with(' ')
                 && !s.contains(": ")
                 && !s.contains(" #")
@@ -574,10 +573,41 @@ mod tests {
 
     #[test]
     fn yaml_blocks() {
-        let v = json!({"b": [1, {"x": "y", "a": true}], "a": {"c": "2", "d": []}, "e": "get"});
+        let v = json!({"b": [1, {"x": "y", "a": true}], "a": {"c": "2", "d": [], "v": "1.0.0"}, "e": "get"});
         assert_eq!(
             yaml(&v),
-            "a:\n  c: \"2\"\n  d: []\nb:\n- 1\n- a: true\n  x: y\ne: get"
+            "a:\n  c: \"2\"\n  d: []\n  v: 1.0.0\nb:\n- 1\n- a: true\n  x: y\ne: get"
+        );
+    }
+
+    #[test]
+    fn swagger_prints_in_the_go_structs_order() {
+        let doc = json!({"paths": {"/b": {"post": {"x-openwhisk": {"namespace": "g", "action": "a"},
+            "operationId": "postB", "responses": {}, "extra": 1}}}, "info": {"version": "1", "title": "T"},
+            "basePath": "/x", "swagger": "2.0"});
+        let keys: Vec<String> = pretty(&doc, API_SWAGGER)
+            .lines()
+            .filter_map(|l| l.trim().split('"').nth(1).map(str::to_owned))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "swagger",
+                "basePath",
+                "info",
+                "title",
+                "version",
+                "paths",
+                "/b",
+                "post",
+                "operationId",
+                "responses",
+                "x-openwhisk",
+                "action",
+                "namespace",
+                "package",
+                "url"
+            ]
         );
     }
 
