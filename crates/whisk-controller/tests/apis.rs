@@ -582,3 +582,53 @@ async fn api_docs_is_the_platforms_swagger() {
     assert!(doc["paths"]["/namespaces/{namespace}/actions/{name}"]["post"].is_object());
     assert!(doc["paths"]["/web/whisk.system/apimgmt/createApi.http"]["post"].is_object());
 }
+
+#[tokio::test]
+async fn a_route_stands_in_for_its_own_actions_secret_but_not_for_credentials() {
+    let s = Stack::start().await;
+    echo(&s, "guest/secret");
+    echo(&s, "guest/authed");
+    s.create_action(
+        "secret",
+        json!({"annotations": [{"key": "web-export", "value": true}, {"key": "require-whisk-auth", "value": "s3cret"}]}),
+    )
+    .await;
+    s.create_action(
+        "authed",
+        json!({"annotations": [{"key": "web-export", "value": true}, {"key": "require-whisk-auth", "value": true}]}),
+    )
+    .await;
+    s.check(
+        create(flags("/sec", "/s", "get", "secret"), "json"),
+        200,
+        "",
+    )
+    .await;
+    s.check(
+        create(flags("/sec", "/a", "get", "authed"), "json"),
+        200,
+        "",
+    )
+    .await;
+    // The web action itself wants its secret; its route supplies it, as OpenWhisk's gateway.
+    s.check(
+        get("/api/v1/web/guest/default/secret.json").no_auth(),
+        401,
+        "",
+    )
+    .await;
+    s.check(get(&format!("{GUEST}/sec/s")).no_auth(), 200, "")
+        .await;
+    // `true` asks for the caller's credentials, on the route too.
+    s.check(get(&format!("{GUEST}/sec/a")).no_auth(), 401, "")
+        .await;
+    let r = s.check(get(&format!("{GUEST}/sec/a")), 200, "").await;
+    assert_eq!(r.json()["input"]["__ow_user"], "guest");
+    // Path parameters may not take the platform's `__ow_` names.
+    s.check(
+        create(flags("/sec", "/x/{__ow_user}", "get", "secret"), "http"),
+        400,
+        "The path parameter '__ow_user' may not start with '__'.",
+    )
+    .await;
+}
