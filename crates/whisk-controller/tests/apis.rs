@@ -367,6 +367,15 @@ async fn bad_input_gets_openwhisks_texts() {
     s.check(
         post(
             &format!("{MGMT}/createApi.http"),
+            json!({"apidoc": {"namespace": "_", "swagger": {"swagger": "2.0", "info": {}, "paths": {}}}}),
+        ),
+        400,
+        "swagger is missing the basePath field.",
+    )
+    .await;
+    s.check(
+        post(
+            &format!("{MGMT}/createApi.http"),
             json!({"apidoc": {"namespace": "_", "swagger": "{not json"}}),
         ),
         400,

@@ -211,6 +211,8 @@ async fn create(
     } else {
         from_flags(ctl, ns, &apidoc, params, origin).await?
     };
+    // The document's own fields are checked before its base path is normalized.
+    swagger::validate(&doc).map_err(|e| failure(CREATE_FAILURE, e))?;
     let basepath = super::normalize_base(doc["basePath"].as_str().unwrap_or(""));
     doc["basePath"] = json!(basepath);
     check_swagger(ctl, ns, &doc).await?;
