@@ -274,8 +274,8 @@ async fn from_flags(
         "_" => ns.to_string(),
         other => other.to_owned(),
     };
-    swagger::check_path("base path", basepath).map_err(|e| failure(CREATE_FAILURE, e))?;
-    swagger::check_path("relative path", relpath).map_err(|e| failure(CREATE_FAILURE, e))?;
+    swagger::check_path(swagger::BASE_PATH, basepath).map_err(|e| failure(CREATE_FAILURE, e))?;
+    swagger::check_path(swagger::RELATIVE_PATH, relpath).map_err(|e| failure(CREATE_FAILURE, e))?;
     let verb = verb.to_ascii_lowercase();
     if !VERBS.contains(&verb.as_str()) {
         return Err(ApiError::BadRequest(format!(

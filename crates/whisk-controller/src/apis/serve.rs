@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use whisk_types::{EntityName, EntityPath, FullyQualifiedName, TransactionId};
 
-use super::swagger::{self, Operation, MAX_SEGMENTS};
+use super::swagger::{self, Operation, MAX_BASE_SEGMENTS, MAX_SEGMENTS};
 use crate::controller::Controller;
 use crate::error::{ApiError, PassThrough};
 use crate::routes::web::{self, Routed, Target};
@@ -64,7 +64,7 @@ pub(crate) async fn handle(State(ctl): State<Arc<Controller>>, req: Request) -> 
         return gateway_error(NOT_FOUND);
     };
     let segments: Vec<&str> = below.split('/').filter(|s| !s.is_empty()).collect();
-    if segments.len() > 2 * MAX_SEGMENTS {
+    if segments.len() > MAX_BASE_SEGMENTS + MAX_SEGMENTS {
         return gateway_error(NOT_FOUND);
     }
     let method = parts.method.clone();
@@ -134,7 +134,8 @@ fn target(ns: &EntityName, op: &Operation, relpath: &str) -> Option<Target> {
     })
 }
 
-/// Tries the base paths the request path starts with, longest first.
+/// Tries the base paths the request path starts with, longest first: at most
+/// [`MAX_BASE_SEGMENTS`] + 1 point reads.
 async fn find(
     ctl: &Controller,
     ns: &EntityName,
@@ -142,7 +143,7 @@ async fn find(
     method: &Method,
 ) -> Result<Found, ApiError> {
     let verb = method.as_str().to_ascii_lowercase();
-    for k in (0..=segments.len()).rev() {
+    for k in (0..=segments.len().min(MAX_BASE_SEGMENTS)).rev() {
         let base = format!("/{}", segments[..k].join("/"));
         let Some(doc) = super::load(ctl, ns, &base).await? else {
             continue;

@@ -14,8 +14,11 @@ pub(crate) const VERBS: [&str; 7] = ["get", "put", "post", "delete", "patch", "h
 pub(crate) const RESPONSE_TYPES: [&str; 5] = ["json", "http", "text", "svg", "html"];
 /// Longest base path or relative path, in characters.
 pub(crate) const MAX_PATH_LEN: usize = 512;
-/// Most `/` segments in a base path or relative path.
+/// Most `/` segments in a relative path.
 pub(crate) const MAX_SEGMENTS: usize = 16;
+/// Most `/` segments in a base path: a routed request reads at most one stored API per
+/// prefix of its path this long (and `/`), hit or miss.
+pub(crate) const MAX_BASE_SEGMENTS: usize = 4;
 /// Most operations (path and verb pairs) in one API.
 pub(crate) const MAX_OPERATIONS: usize = 200;
 
@@ -241,6 +244,11 @@ pub(crate) fn remove_endpoint(
     Ok(())
 }
 
+/// What [`check_path`] calls a base path.
+pub(crate) const BASE_PATH: &str = "base path";
+/// What [`check_path`] calls a relative path.
+pub(crate) const RELATIVE_PATH: &str = "relative path";
+
 /// Checks a path as a base or relative path: a leading `/`, bounded length and segments.
 pub(crate) fn check_path(what: &str, path: &str) -> Result<(), String> {
     if !path.starts_with('/') {
@@ -253,9 +261,14 @@ pub(crate) fn check_path(what: &str, path: &str) -> Result<(), String> {
         ));
     }
     let segments = path.split('/').filter(|s| !s.is_empty()).count();
-    if segments > MAX_SEGMENTS {
+    let max = if what == BASE_PATH {
+        MAX_BASE_SEGMENTS
+    } else {
+        MAX_SEGMENTS
+    };
+    if segments > max {
         return Err(format!(
-            "The {what} has more segments than allowed: {segments} > {MAX_SEGMENTS}."
+            "The {what} has more segments than allowed: {segments} > {max}."
         ));
     }
     if path.chars().any(|c| c.is_control() || c == '?' || c == '#') {
@@ -310,13 +323,13 @@ pub(crate) fn validate(swagger: &Value) -> Result<(), String> {
     if !doc.get("info").is_some_and(Value::is_object) {
         return Err("swagger is missing the info field.".into());
     }
-    check_path("base path", basepath)?;
+    check_path(BASE_PATH, basepath)?;
     if !path_parameters(basepath).is_empty() {
         return Err(format!("The base path ({basepath}) cannot have parameters. Only the relative path supports path parameters."));
     }
     let mut count = 0;
     for (path, item) in doc["paths"].as_object().expect("checked") {
-        check_path("relative path", path)?;
+        check_path(RELATIVE_PATH, path)?;
         let Some(item) = item.as_object() else {
             return Err(format!("The path '{path}' is not an object."));
         };
@@ -515,6 +528,11 @@ mod tests {
             .contains("cannot have parameters"));
         doc["basePath"] = json!(format!("/{}", "x".repeat(MAX_PATH_LEN)));
         assert!(validate(&doc).unwrap_err().contains("longer than allowed"));
+        doc["basePath"] = json!("/a/b/c/d/e");
+        assert_eq!(
+            validate(&doc),
+            Err("The base path has more segments than allowed: 5 > 4.".into())
+        );
         let mut doc = base("/a", None);
         doc["paths"]["/b"] = json!({"get": {"responses": {}}});
         assert!(validate(&doc)
