@@ -52,6 +52,7 @@ test: check
 	$(MAKE) --no-print-directory images sdk-images
 	images/test-images.sh
 	images/test-runtimes.sh
+	scripts/setup-js-client.sh
 	cargo build --workspace --all-targets
 	cargo test --workspace --no-fail-fast
 	FUZZ_SECONDS=30 scripts/fuzz.sh

@@ -136,6 +136,12 @@ pub enum Command {
         after_help = "Examples:\n  wsk activation list --limit 5\n  wsk activation get --last\n  wsk activation logs --last --strip"
     )]
     Activation(Group<ActivationCommand>),
+    /// work with APIs
+    #[command(
+        arg_required_else_help = true,
+        after_help = "Examples:\n  wsk api create /shop /books/{isbn} get books --response-type http\n  wsk api list --full\n  wsk api get /shop --format yaml\n  wsk api delete /shop /books/{isbn} get"
+    )]
+    Api(Group<ApiCommand>),
     /// work with namespaces
     #[command(
         arg_required_else_help = true,
@@ -175,6 +181,100 @@ pub enum Command {
     /// list entities in the current namespace
     #[command(after_help = "Examples:\n  wsk list\n  wsk list --name-sort")]
     List(NamespaceGetArgs),
+}
+
+// === api ===
+
+/// `wsk api ...`
+#[derive(Debug, Subcommand)]
+pub enum ApiCommand {
+    /// create a new API
+    #[command(
+        override_usage = "wsk api create ([BASE_PATH] API_PATH API_VERB ACTION] | --config-file CFG_FILE) [flags]",
+        after_help = "Examples:\n  wsk api create /hello /world get hello                 # GET <url>/hello/world runs the web action hello\n  wsk api create /shop /books/{isbn} get books --response-type http   # books gets isbn\n  wsk api create /orders post orders --apiname Orders    # base path /\n  wsk api create --config-file shop-swagger.json          # a whole API from swagger JSON (as `wsk api get` prints it)"
+    )]
+    Create(ApiCreateArgs),
+    /// get API details
+    #[command(
+        after_help = "Examples:\n  wsk api get /shop                 # the swagger document\n  wsk api get Shop --format yaml    # by API name, as YAML\n  wsk api get /shop --full          # with the URL and namespace"
+    )]
+    Get(ApiGetArgs),
+    /// delete an API
+    #[command(
+        after_help = "Examples:\n  wsk api delete /shop                     # the whole API\n  wsk api delete /shop /books/{isbn}       # one path\n  wsk api delete /shop /books/{isbn} get   # one verb of one path"
+    )]
+    Delete(ApiDeleteArgs),
+    /// list APIs
+    #[command(
+        after_help = "Examples:\n  wsk api list\n  wsk api list /shop /books get\n  wsk api list --full --name-sort"
+    )]
+    List(ApiListArgs),
+}
+
+/// `wsk api create`
+#[derive(Debug, Clone, Args)]
+pub struct ApiCreateArgs {
+    /// [BASE_PATH] API_PATH API_VERB ACTION
+    #[arg(num_args = 0..=4, value_name = "ARGS")]
+    pub args: Vec<String>,
+    /// Friendly name of the API; ignored when CFG_FILE is specified (default BASE_PATH)
+    #[arg(short = 'n', long, value_name = "API_NAME")]
+    pub apiname: Option<String>,
+    /// `CFG_FILE` containing API configuration in swagger JSON format
+    #[arg(short = 'c', long = "config-file", value_name = "CFG_FILE")]
+    pub config_file: Option<PathBuf>,
+    /// Set the web action response `TYPE`. Possible values are html, http, json, text, svg
+    #[arg(long = "response-type", value_name = "TYPE", default_value = "json")]
+    pub response_type: String,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// `wsk api get`
+#[derive(Debug, Clone, Args)]
+pub struct ApiGetArgs {
+    /// BASE_PATH | API_NAME
+    pub name: String,
+    /// display full API configuration details
+    #[arg(short = 'f', long)]
+    pub full: bool,
+    /// Specify the API output `TYPE`, either json or yaml
+    #[arg(long, value_name = "TYPE", default_value = "json")]
+    pub format: String,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// `wsk api delete`
+#[derive(Debug, Clone, Args)]
+pub struct ApiDeleteArgs {
+    /// BASE_PATH | API_NAME [API_PATH [API_VERB]]
+    #[arg(num_args = 1..=3, required = true, value_name = "ARGS")]
+    pub args: Vec<String>,
+    #[command(flatten)]
+    pub global: GlobalArgs,
+}
+
+/// `wsk api list`
+#[derive(Debug, Clone, Args)]
+pub struct ApiListArgs {
+    /// [BASE_PATH | API_NAME] [API_PATH [API_VERB]]
+    #[arg(num_args = 0..=3, value_name = "ARGS")]
+    pub args: Vec<String>,
+    /// exclude the first `SKIP` number of actions from the result
+    #[arg(short = 's', long, default_value_t = 0)]
+    pub skip: u32,
+    /// only return `LIMIT` number of actions from the collection
+    #[arg(short = 'l', long, default_value_t = 30)]
+    pub limit: u32,
+    /// sorts a list alphabetically by order of [BASE_PATH | API_NAME], API_PATH, then API_VERB; only applicable within the limit/skip returned entity block
+    #[arg(short = 'n', long = "name-sort")]
+    pub name_sort: bool,
+    /// display full description of each API
+    #[arg(short = 'f', long)]
+    pub full: bool,
+    #[command(flatten)]
+    pub global: GlobalArgs,
 }
 
 // === action ===

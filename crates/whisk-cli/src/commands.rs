@@ -2,6 +2,7 @@
 
 mod action;
 mod activation;
+mod api;
 mod entity;
 mod namespace;
 mod package;
@@ -23,6 +24,7 @@ pub async fn dispatch(cli: Cli, ctx: &mut Ctx<'_>) -> Result<(), CliError> {
     let root = cli.global;
     match cli.command {
         Command::Action(g) => action::run(g.command, &root.merge(&g.global), ctx).await,
+        Command::Api(g) => api::run(g.command, &root.merge(&g.global), ctx).await,
         Command::Activation(g) => activation::run(g.command, &root.merge(&g.global), ctx).await,
         Command::Namespace(g) => namespace::run(g.command, &root.merge(&g.global), ctx).await,
         Command::Package(g) => package::run(g.command, &root.merge(&g.global), ctx).await,

@@ -18,6 +18,8 @@ pub enum Shape {
     Struct(&'static [Field]),
     /// A list whose items have this shape.
     List(&'static Shape),
+    /// A Go map: keys sorted, each value in this shape.
+    Map(&'static Shape),
 }
 
 /// What a Go struct field does when the JSON lacks it or holds its zero value.
@@ -177,6 +179,90 @@ pub const PACKAGE: Shape = Shape::Struct(&[
     field("updated", Shape::Any, Empty),
 ]);
 
+/// `whisk.ApiParameter`.
+const API_PARAMETER: Shape = Shape::Struct(&[
+    field("name", Shape::Any, Never(Zero::Str)),
+    field("in", Shape::Any, Never(Zero::Str)),
+    field("description", Shape::Any, Empty),
+    field("required", Shape::Any, Empty),
+    field("type", Shape::Any, Empty),
+    field("format", Shape::Any, Empty),
+    field("allowEmptyValue", Shape::Any, Empty),
+    field("items", Shape::Any, Empty),
+    field("collectionFormat", Shape::Any, Empty),
+    field("default", Shape::Any, Nil),
+    field("maximum", Shape::Any, Empty),
+    field("exclusiveMaximum", Shape::Any, Empty),
+    field("minimum", Shape::Any, Empty),
+    field("exclusiveMinimum", Shape::Any, Empty),
+    field("maxLength", Shape::Any, Empty),
+    field("minLength", Shape::Any, Empty),
+    field("pattern", Shape::Any, Empty),
+    field("maxItems", Shape::Any, Empty),
+    field("minItems", Shape::Any, Empty),
+    field("uniqueItems", Shape::Any, Empty),
+    field("multipleOf", Shape::Any, Empty),
+    field("enum", Shape::Any, Nil),
+    field("$ref", Shape::Any, Empty),
+]);
+const API_PARAMETERS: Shape = Shape::List(&API_PARAMETER);
+
+/// `whisk.ApiSwaggerOpXOpenWhisk`.
+const API_X_OPENWHISK: Shape = Shape::Struct(&[
+    field("action", Shape::Any, Never(Zero::Str)),
+    field("namespace", Shape::Any, Never(Zero::Str)),
+    field("package", Shape::Any, Never(Zero::Str)),
+    field("url", Shape::Any, Never(Zero::Str)),
+]);
+
+/// `whisk.ApiSwaggerOperation`.
+const API_OPERATION: Shape = Shape::Struct(&[
+    field("operationId", Shape::Any, Never(Zero::Str)),
+    field("parameters", API_PARAMETERS, Empty),
+    field("responses", Shape::Any, Never(Zero::Null)),
+    field("x-openwhisk", API_X_OPENWHISK, Nil),
+]);
+
+/// `whisk.ApiSwaggerPath`.
+const API_PATH: Shape = Shape::Struct(&[
+    field("get", API_OPERATION, Nil),
+    field("put", API_OPERATION, Nil),
+    field("post", API_OPERATION, Nil),
+    field("delete", API_OPERATION, Nil),
+    field("options", API_OPERATION, Nil),
+    field("head", API_OPERATION, Nil),
+    field("patch", API_OPERATION, Nil),
+    field("parameters", API_PARAMETERS, Empty),
+]);
+const API_PATHS: Shape = Shape::Map(&API_PATH);
+
+/// `whisk.ApiSwaggerInfo`.
+const API_INFO: Shape = Shape::Struct(&[
+    field("title", Shape::Any, Empty),
+    field("version", Shape::Any, Empty),
+]);
+
+/// `whisk.ApiSwagger`: what `wsk api get` prints.
+pub const API_SWAGGER: Shape = Shape::Struct(&[
+    field("swagger", Shape::Any, Empty),
+    field("basePath", Shape::Any, Empty),
+    field("info", API_INFO, Nil),
+    field("paths", API_PATHS, Empty),
+    field("securityDefinitions", Shape::Any, Nil),
+    field("security", Shape::Any, Nil),
+    field("x-ibm-configuration", Shape::Any, Nil),
+    field("x-ibm-rate-limit", Shape::Any, Nil),
+]);
+
+/// `whisk.RetApi`: what `wsk api get --full` prints.
+pub const API_VALUE: Shape = Shape::Struct(&[
+    field("namespace", Shape::Any, Never(Zero::Str)),
+    field("gwApiUrl", Shape::Any, Never(Zero::Str)),
+    field("gwApiActivated", Shape::Any, Never(Zero::Bool)),
+    field("tenantId", Shape::Any, Never(Zero::Str)),
+    field("apidoc", API_SWAGGER, Nil),
+]);
+
 impl Shape {
     /// The struct field named `name`, compared without case as the Go CLI's field filter
     /// does (`activationid` finds `activationId`).
@@ -270,6 +356,13 @@ fn write_value(s: &mut String, v: &Value, shape: Shape, depth: usize) {
             let entries: Vec<(&str, Value, Shape)> = fields
                 .iter()
                 .filter_map(|f| Shape::field_value(f, m).map(|v| (f.name, v, f.shape)))
+                .collect();
+            write_object(s, entries, depth);
+        }
+        (Value::Object(m), Shape::Map(inner)) => {
+            let entries = m
+                .iter()
+                .map(|(k, v)| (k.as_str(), v.clone(), *inner))
                 .collect();
             write_object(s, entries, depth);
         }

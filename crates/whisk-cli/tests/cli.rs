@@ -680,6 +680,12 @@ fn namespace_list_and_sdk() {
     let r = wsk.run(&["sdk", "install", "bashauto", "--stdout"]);
     ok(&r);
     assert!(r.out.contains("_wsk()"), "not a bash completion script");
+    // `wsk api` and its commands complete.
+    assert!(
+        r.out.contains("wsk__subcmd__api__subcmd__create"),
+        "no `wsk api create` in the completion script"
+    );
+    assert!(r.out.contains("--response-type") && r.out.contains("--config-file"));
     let r = wsk.run(&["sdk", "install", "ios"]);
     assert_eq!(r.code, 1);
 }

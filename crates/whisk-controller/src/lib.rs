@@ -19,6 +19,9 @@
 //!   crash still ends them in a record), `sequence` and `conductor` step them, and
 //!   `lineage` bounds the depth and size of what one invocation causes; `fire` fires
 //!   triggers.
+//! - `apis` is the API gateway: routes stored as swagger per base path, the `apimgmt`
+//!   endpoints OpenWhisk's clients call, and `/api/{tenant}/...` serving routes through
+//!   the web action path.
 //! - `entities` types packages, triggers and rules; `system` makes `whisk.system`.
 //! - `alarms` runs the built-in feeds; `alarms::cron`, `alarms::plan` and
 //!   `alarms::scheduler` compute and fire their ticks.
@@ -38,6 +41,7 @@
 
 mod action_body;
 mod alarms;
+mod apis;
 mod auth;
 mod body;
 mod composition;
@@ -66,6 +70,7 @@ use axum::routing::{any, get};
 use axum::Router;
 
 pub use action_body::{EXEC_ANNOTATION, PROVIDE_API_KEY};
+pub use apis::Https;
 pub use auth::Caller;
 pub use config::{ControllerConfig, NamespaceLimits};
 pub use controller::{Controller, ControllerError};
@@ -85,6 +90,14 @@ pub fn router(controller: Arc<Controller>) -> Router {
         .route("/metrics", get(routes::metrics))
         .route("/api/v1", get(routes::api_info))
         .route("/api/v1/", get(routes::api_info))
+        .route("/api/v1/api-docs", get(routes::api_docs))
+        .route(
+            "/api/v1/web/whisk.system/apimgmt/{op}",
+            any(apis::mgmt::handle),
+        )
+        .route("/api/{tenant}", any(apis::serve::handle))
+        .route("/api/{tenant}/", any(apis::serve::handle))
+        .route("/api/{tenant}/{*rest}", any(apis::serve::handle))
         .route(routes::WEB, any(routes::web::handle))
         .route(
             &format!("{}/{{*rest}}", routes::WEB),

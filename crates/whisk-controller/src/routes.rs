@@ -12,7 +12,7 @@ mod packages;
 mod rules;
 mod triggers;
 pub(crate) mod web;
-mod web_result;
+pub(crate) mod web_result;
 
 pub use invoke::ACTIVATION_ID_HEADER;
 
@@ -33,7 +33,7 @@ use crate::controller::Controller;
 use crate::error::ApiError;
 use crate::request::{percent_decode, ListParams, Query};
 
-pub(crate) use info::{api_info, metrics, not_found, ping, server_info};
+pub(crate) use info::{api_docs, api_info, metrics, not_found, ping, server_info};
 pub(crate) use packages::FEED;
 
 /// The prefix of every authenticated route.

@@ -1107,7 +1107,7 @@ macro_rules! contract_tests {
             entity_lifecycle, entity_lists, entity_list_metadata, schedules,
             identities, subjects_by_namespace, subject_management,
             activation_records, activation_lists, activation_summaries, activation_purge,
-            compositions, awkward_text);
+            compositions, awkward_text, api_documents);
 
         #[tokio::test]
         async fn code_by_digest() {
@@ -1150,4 +1150,54 @@ macro_rules! contract_tests {
             }
         )*
     };
+}
+
+/// The API gateway's documents ([`Collection::Apis`]) keep their collection: they list,
+/// count, update and delete on their own, and are not in the actions' lists.
+pub async fn api_documents(store: &dyn EntityStore) {
+    let ns = random_namespace();
+    let api = fqn(&ns, None, "api.0123abcd");
+    let doc = store
+        .put(Collection::Apis, &api, json!({"basePath": "/shop"}), None)
+        .await
+        .unwrap();
+    store
+        .put(
+            Collection::Actions,
+            &fqn(&ns, None, "hello"),
+            json!({}),
+            None,
+        )
+        .await
+        .unwrap();
+    let q = ListQuery {
+        namespace: ns.clone(),
+        package: None,
+        skip: 0,
+        limit: 10,
+    };
+    let apis = store.list(Collection::Apis, &q).await.unwrap();
+    assert_eq!(apis.len(), 1);
+    assert_eq!(apis[0].collection, Collection::Apis);
+    assert_eq!(apis[0].body["basePath"], "/shop");
+    assert_eq!(store.count(Collection::Apis, &q).await.unwrap(), 1);
+    assert_eq!(store.list(Collection::Actions, &q).await.unwrap().len(), 1);
+    let updated = store
+        .put(
+            Collection::Apis,
+            &api,
+            json!({"basePath": "/shop", "v": 2}),
+            Some(doc.revision),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.get(Collection::Actions, &api).await,
+        Err(StoreError::WrongCollection)
+    ));
+    assert!(store
+        .delete(Collection::Apis, &api, updated.revision)
+        .await
+        .unwrap());
+    assert_eq!(store.count(Collection::Apis, &q).await.unwrap(), 0);
 }

@@ -1,4 +1,4 @@
-//! Storage of entities (actions, packages, triggers, rules), identities and activation
+//! Storage of entities (actions, packages, triggers, rules, APIs), identities and activation
 //! records behind traits, so the embedded SQLite default and PostgreSQL share one contract.
 //!
 //! # Layout
@@ -68,6 +68,9 @@ pub enum Collection {
     Packages,
     Triggers,
     Rules,
+    /// The APIs (routes) of a namespace: one swagger document per base path, kept by the
+    /// controller's API gateway.
+    Apis,
 }
 
 impl Collection {
@@ -77,6 +80,7 @@ impl Collection {
             Collection::Packages => "packages",
             Collection::Triggers => "triggers",
             Collection::Rules => "rules",
+            Collection::Apis => "apis",
         }
     }
 
@@ -87,6 +91,7 @@ impl Collection {
             Collection::Packages,
             Collection::Triggers,
             Collection::Rules,
+            Collection::Apis,
         ]
         .into_iter()
         .find(|c| c.as_str() == s)

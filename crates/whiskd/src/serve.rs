@@ -93,6 +93,11 @@ pub async fn serve(
     mut stop: watch::Receiver<bool>,
 ) {
     let app = app.layer(RequestBodyTimeoutLayer::new(limits.body_timeout));
+    // Requests that came over TLS say so, for the URLs the API gateway hands back.
+    let app = match listener.tls {
+        Some(_) => app.layer(axum::Extension(whisk_controller::Https)),
+        None => app,
+    };
     let tracker = TaskTracker::new();
     loop {
         let permit = tokio::select! {

@@ -80,3 +80,16 @@ pub(crate) async fn metrics(State(ctl): State<Arc<Controller>>) -> Response {
 pub(crate) async fn not_found() -> ApiError {
     ApiError::RouteNotFound
 }
+
+/// The platform's own swagger 2.0 document.
+const API_DOCS: &str = include_str!("apiv1swagger.json");
+
+/// `GET /api/v1/api-docs`: the swagger document of this API, as OpenWhisk serves its
+/// `apiv1swagger.json`.
+pub(crate) async fn api_docs() -> Response {
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        API_DOCS,
+    )
+        .into_response()
+}

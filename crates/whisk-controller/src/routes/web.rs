@@ -45,11 +45,21 @@ const CORS_HEADERS: &str =
 
 /// What the URL names.
 #[derive(Debug, PartialEq, Eq)]
-struct Target {
-    fqn: FullyQualifiedName,
-    ext: Ext,
+pub(crate) struct Target {
+    pub fqn: FullyQualifiedName,
+    pub ext: Ext,
     /// The path after the action segment (`/a/b`), or empty: the action's `__ow_path`.
-    rest: String,
+    pub rest: String,
+}
+
+/// What an API route ([`crate::apis`]) adds to a web call: the values of its path
+/// parameters, and whether the route stands in for a `require-whisk-auth` secret (the
+/// route's owner owns the action, so the platform sends the secret as OpenWhisk's gateway
+/// does).
+#[derive(Debug, Default)]
+pub(crate) struct Routed {
+    pub params: Map<String, Value>,
+    pub vouched: bool,
 }
 
 /// Compares a sent `require-whisk-auth` secret in constant time: digests of both sides
@@ -99,7 +109,23 @@ pub(crate) async fn handle(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let (resp, cors) = match serve(&ctl, tid, &method, &uri, &headers, body).await {
+    let served = match parse_path(uri.path()) {
+        Ok(target) => {
+            serve(
+                &ctl,
+                tid,
+                &method,
+                uri.query(),
+                &headers,
+                body,
+                target,
+                None,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    let (resp, cors) = match served {
         Ok(r) => r,
         Err(e) => (e.into_response(), true),
     };
@@ -110,7 +136,7 @@ pub(crate) async fn handle(
     }
 }
 
-fn with_cors(mut resp: Response, request: &HeaderMap) -> Response {
+pub(crate) fn with_cors(mut resp: Response, request: &HeaderMap) -> Response {
     let h = resp.headers_mut();
     h.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -129,15 +155,18 @@ fn with_cors(mut resp: Response, request: &HeaderMap) -> Response {
 }
 
 /// The response, and whether the platform's CORS headers go on it.
-async fn serve(
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn serve(
     ctl: &Arc<Controller>,
     tid: TransactionId,
     method: &Method,
-    uri: &Uri,
+    query: Option<&str>,
     headers: &HeaderMap,
     body: Body,
+    target: Target,
+    routed: Option<Routed>,
 ) -> Result<(Response, bool), ApiError> {
-    let target = parse_path(uri.path())?;
+    let routed = routed.unwrap_or_default();
     // Credentials are optional; invalid ones make an anonymous call (and an
     // `Authorization` that did not authenticate is the action's own to read). A failure
     // to check them fails the call rather than passing possibly valid ones on.
@@ -185,10 +214,11 @@ async fn serve(
                 other => other.to_string(),
             };
             let sent = headers.get(REQUIRE_WHISK_AUTH).map(|h| h.as_bytes());
-            if !sent.is_some_and(|sent| secrets_equal(sent, expected.as_bytes())) {
+            let matches = sent.is_some_and(|sent| secrets_equal(sent, expected.as_bytes()));
+            if !matches && !routed.vouched {
                 return Err(ApiError::WebUnauthorized);
             }
-            used.require_whisk_auth = true;
+            used.require_whisk_auth = matches;
         }
         Some(_) => return Err(ApiError::WebUnauthorized),
     }
@@ -210,14 +240,15 @@ async fn serve(
         input.insert("__ow_user".into(), json!(c.identity.namespace));
     }
     if raw {
-        input.insert("__ow_query".into(), json!(uri.query().unwrap_or("")));
+        input.insert("__ow_query".into(), json!(query.unwrap_or("")));
         input.insert(
             "__ow_body".into(),
             json!(raw_body(&bytes, content_type.as_deref())),
         );
+        input.extend(routed.params);
     } else {
         let mut fields = Map::new();
-        for (k, v) in Query::parse(uri.query()).pairs() {
+        for (k, v) in Query::parse(query).pairs() {
             fields.insert(k.clone(), json!(v));
         }
         match body_fields(&bytes, content_type.as_deref())? {
@@ -227,6 +258,7 @@ async fn serve(
             }
             BodyInput::Nothing => {}
         }
+        fields.extend(routed.params);
         if fields.keys().any(|k| RESERVED.contains(&k.as_str())) {
             return Err(ApiError::BadRequest(NOT_ALLOWED.into()));
         }
