@@ -36,8 +36,13 @@ impl Default for NamespaceLimits {
 pub struct ControllerConfig {
     /// This controller's id: invokers send completions to `completion_subject(id)`.
     pub id: String,
-    /// Invoker topics (`invoker_topic(n)`) invocations are spread over, round robin.
+    /// Invokers counted as up before (and without) any heartbeat of theirs: the one in
+    /// `whiskd standalone`. Controllers of a scaled-out deployment leave it empty and
+    /// learn invokers from their heartbeats.
     pub invokers: Vec<u32>,
+    /// How many controllers share the deployment: each admits `1 / cluster_size` of a
+    /// namespace's throttles and uses `1 / cluster_size` of each invoker's memory.
+    pub cluster_size: u64,
     /// Reported as `build` by `GET /api/v1` (`wsk property get --apibuild`).
     pub build: String,
     /// Reported as `buildno` by `GET /api/v1`.
@@ -89,6 +94,7 @@ impl Default for ControllerConfig {
         Self {
             id: "0".to_owned(),
             invokers: vec![0],
+            cluster_size: 1,
             build: env!("CARGO_PKG_VERSION").to_owned(),
             buildno: "dev".to_owned(),
             blocking_wait: Duration::from_secs(60),

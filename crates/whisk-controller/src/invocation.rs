@@ -186,6 +186,9 @@ impl Controller {
         // Every activation a user starts is throttled here; components of a composition
         // are not (their top-level invoke was).
         let top_level = inv.cause.is_none();
+        if top_level && self.is_draining() {
+            return Err(ApiError::ShuttingDown);
+        }
         if top_level {
             self.admit_invocation(
                 &inv.user.namespace,
