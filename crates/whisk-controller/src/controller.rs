@@ -159,7 +159,7 @@ impl Controller {
     }
 
     async fn start_listener(self: &Arc<Self>) -> Result<(), ControllerError> {
-        let subject = completion_subject(&self.config.id);
+        let subject = completion_subject(&self.config.completion_id());
         let completions = self.bus.subscribe(&subject).await?;
         let health = self.bus.subscribe(HEALTH_SUBJECT).await?;
         let invalidations = self.bus.subscribe(CACHE_INVALIDATION_SUBJECT).await?;

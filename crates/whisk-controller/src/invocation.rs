@@ -282,7 +282,7 @@ impl Controller {
             api_key_owner: self.api_key_owner(inv).await?,
             content: inv.content(),
             blocking: inv.blocking,
-            controller: self.config.id.clone(),
+            controller: self.config.completion_id(),
             received_at: inv.received_at,
             cause: inv.cause,
             binding: inv.target.binding.clone(),
