@@ -1051,3 +1051,67 @@ pub async fn code_by_digest(entities: &dyn EntityStore, code: &dyn CodeStore) {
         assert!(entities.delete(Collection::Actions, f, rev).await.unwrap());
     }
 }
+
+// === the tests of a backend ===
+
+/// Writes one `#[tokio::test]` per contract function for a backend, in the module where it
+/// is invoked. `$store` is an expression giving a future of `(guard, store)`: a fresh store
+/// of its own (the purge clears every namespace), and a guard kept for the test's length
+/// (a server, a temporary directory; `()` when nothing needs keeping).
+///
+/// ```text
+/// mod contract {
+///     whisk_store::contract_tests!(async { ((), SqliteStore::temporary().unwrap()) });
+/// }
+/// ```
+#[macro_export]
+macro_rules! contract_tests {
+    ($store:expr) => {
+        $crate::contract_tests!(@each $store;
+            entity_lifecycle, entity_lists, entity_list_metadata, schedules,
+            identities, subjects_by_namespace, subject_management,
+            activation_records, activation_lists, activation_summaries, activation_purge,
+            compositions);
+
+        #[tokio::test]
+        async fn code_by_digest() {
+            let (_guard, store) = $store.await;
+            $crate::contract::code_by_digest(&store, &store).await;
+        }
+
+        /// The contract (all but what clears the whole store) from concurrent tasks on one store.
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn concurrently_on_one_store() {
+            let (_guard, store) = $store.await;
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..3 {
+                let s = store.clone();
+                tasks.spawn(async move {
+                    $crate::contract::entity_lifecycle(&s).await;
+                    $crate::contract::entity_lists(&s).await;
+                    $crate::contract::identities(&s).await;
+                    $crate::contract::activation_records(&s).await;
+                    $crate::contract::activation_lists(&s).await;
+                    $crate::contract::schedules(&s).await;
+                    $crate::contract::subjects_by_namespace(&s).await;
+                    $crate::contract::subject_management(&s).await;
+                    $crate::contract::entity_list_metadata(&s).await;
+                    $crate::contract::activation_summaries(&s).await;
+                    $crate::contract::compositions(&s).await;
+                });
+            }
+            while let Some(r) = tasks.join_next().await {
+                r.unwrap();
+            }
+        }
+    };
+    (@each $store:expr; $($name:ident),*) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let (_guard, store) = $store.await;
+                $crate::contract::$name(&store).await;
+            }
+        )*
+    };
+}

@@ -12,7 +12,12 @@
 //!   sequences and conductors, so they end in a record after a crash; in [`compositions`].
 //! - [`CodeStore`] ([`code`]): action code by content digest, written with the actions,
 //!   read by invokers.
-//! - [`sqlite`]: the embedded backend.
+//! - [`sqlite`]: the embedded backend, one file, the default.
+//! - [`postgres`]: the PostgreSQL backend, shared by any number of processes. Both are
+//!   split alike: a module per concern (schema, entities, schedules, activations,
+//!   identities, compositions, code).
+//! - `testing` (feature `test-util`): [`testing::TestPostgres`], a PostgreSQL server of a
+//!   test's own.
 //! - `contract` (feature `test-util`): the tests every backend must pass.
 #![forbid(unsafe_code)]
 
@@ -21,8 +26,12 @@ pub mod code;
 pub mod compositions;
 #[cfg(any(test, feature = "test-util"))]
 pub mod contract;
+mod filters;
 pub mod keys;
+pub mod postgres;
 pub mod sqlite;
+#[cfg(feature = "test-util")]
+pub mod testing;
 
 use async_trait::async_trait;
 use serde_json::Value;
@@ -31,6 +40,7 @@ use whisk_types::{Activation, ActivationId, EntityName, FullyQualifiedName, Iden
 pub use code::CodeStore;
 pub use compositions::{CompositionStore, RunningComposition};
 pub use keys::{hash_key, verify_secret};
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use sqlite::SqliteStore;
 
 /// Failures of a store operation. Controllers map them to HTTP statuses in one place.
@@ -68,6 +78,18 @@ impl Collection {
             Collection::Triggers => "triggers",
             Collection::Rules => "rules",
         }
+    }
+
+    /// The collection named `s` (as [`Collection::as_str`] writes it).
+    pub fn parse(s: &str) -> Option<Collection> {
+        [
+            Collection::Actions,
+            Collection::Packages,
+            Collection::Triggers,
+            Collection::Rules,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
     }
 }
 

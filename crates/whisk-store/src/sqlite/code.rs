@@ -1,13 +1,14 @@
 //! The SQL of [`crate::CodeStore`] for the SQLite backend: the `code` table and the
 //! `entities.code_digest` column that says which action holds which blob.
 
+use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 use whisk_types::code_digest;
 
-use super::Db;
+use super::{Db, SqliteStore};
 use crate::code::CODE_RETENTION;
-use crate::StoreError;
+use crate::{CodeStore, StoreError};
 
 /// The migration step that adds the table (its number is reserved for this change).
 pub(super) const MIGRATION: i64 = 5;
@@ -130,7 +131,7 @@ pub(super) fn collect(tx: &Connection, released_before: i64) -> Result<u64, Stor
     Ok(n as u64)
 }
 
-pub(super) fn get(c: &Connection, digest: &str) -> Result<Option<String>, StoreError> {
+fn get(c: &Connection, digest: &str) -> Result<Option<String>, StoreError> {
     c.prepare_cached("SELECT code FROM code WHERE digest = ?1")
         .db()?
         .query_row(params![digest], |r| r.get(0))
@@ -138,12 +139,25 @@ pub(super) fn get(c: &Connection, digest: &str) -> Result<Option<String>, StoreE
         .db()
 }
 
+#[async_trait]
+impl CodeStore for SqliteStore {
+    async fn get_code(&self, digest: &str) -> Result<Option<String>, StoreError> {
+        let digest = digest.to_owned();
+        self.read(move |c| get(c, &digest)).await
+    }
+
+    async fn collect_code(&self, released_before: i64) -> Result<u64, StoreError> {
+        self.write(move |w| collect(&w.conn, released_before)).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
     use whisk_types::{code_digest, FullyQualifiedName};
 
-    use super::super::{SqliteStore, SCHEMA as SCHEMA_V1, SCHEMA_V2};
+    use super::super::schema::{SCHEMA as SCHEMA_V1, SCHEMA_V2};
+    use super::super::SqliteStore;
     use crate::{CodeStore, Collection, EntityStore};
 
     /// A file written before code was kept by digest gets the code of its actions at

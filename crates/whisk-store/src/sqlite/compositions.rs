@@ -4,7 +4,8 @@ use async_trait::async_trait;
 use rusqlite::params;
 use whisk_types::ActivationId;
 
-use super::{corrupt, parse_activation, Db, SqliteStore};
+use super::activations::parse_activation;
+use super::{corrupt, Db, SqliteStore};
 use crate::{CompositionStore, RunningComposition, StoreError};
 
 /// Migration step 4: running compositions.
@@ -91,11 +92,6 @@ impl CompositionStore for SqliteStore {
 mod tests {
     use super::*;
     use crate::contract;
-
-    #[tokio::test]
-    async fn contract_compositions() {
-        contract::compositions(&SqliteStore::temporary().unwrap()).await;
-    }
 
     /// Rows survive reopening the file, as they must across a crash.
     #[tokio::test]

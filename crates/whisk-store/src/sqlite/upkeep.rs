@@ -159,3 +159,54 @@ impl SqliteStore {
         self.write(|w| reclaim(&w.conn)).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rusqlite::Connection;
+
+    use super::*;
+    use crate::{contract, ActivationStore};
+
+    /// Purged records give their space back: the file shrinks, the log is truncated, and
+    /// a file made before version 6 is switched to incremental vacuum at open.
+    #[tokio::test]
+    async fn a_purge_shrinks_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        let store = SqliteStore::open(&path).unwrap();
+        let ns = contract::random_namespace();
+        let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+        let wal = dir.path().join("store.db-wal");
+        for i in 0..200 {
+            let mut a = contract::activation(&ns, "x", i, None);
+            a.logs = vec!["l".repeat(50_000)];
+            ActivationStore::put(&store, &a).await.unwrap();
+        }
+        store.reclaim().await.unwrap();
+        let full = size(&path);
+        assert!(full > 10_000_000, "200 records of 50 kB make {full} bytes");
+        assert_eq!(store.purge(i64::MAX, u64::MAX).await.unwrap(), 200);
+        let after = size(&path);
+        assert!(after < full / 10, "the file kept {after} of {full} bytes");
+        assert_eq!(size(&wal), 0, "the log was not truncated");
+    }
+
+    #[tokio::test]
+    async fn an_old_file_switches_to_incremental_vacuum() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+                .unwrap();
+        }
+        drop(SqliteStore::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        let mode: i64 = conn
+            .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, 2);
+        let x: i64 = conn.query_row("SELECT x FROM t", [], |r| r.get(0)).unwrap();
+        assert_eq!(x, 1);
+    }
+}
