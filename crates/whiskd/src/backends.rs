@@ -157,12 +157,11 @@ pub async fn open_store(location: &StoreLocation) -> Result<Stores> {
     }
 }
 
-#[allow(clippy::unused_async)]
 async fn open_postgres(url: &str) -> Result<Stores> {
-    bail!(
-        "--store {}: this build has no PostgreSQL store yet",
-        redact(url)
-    )
+    let store = whisk_store::PostgresStore::connect(url)
+        .await
+        .with_context(|| format!("connecting to the store {}", redact(url)))?;
+    Ok(Stores::from_backend(Arc::new(store)))
 }
 
 /// The bus, with what the embedded one needs besides its file.

@@ -73,6 +73,16 @@ pub enum Command {
     Admin(admin::AdminArgs),
 }
 
+impl Cli {
+    /// Parses `args` (without the program name), as tests and embedders give them.
+    ///
+    /// # Errors
+    /// Bad flags.
+    pub fn from_args(args: &[String]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("whiskd".to_owned()).chain(args.iter().cloned()))
+    }
+}
+
 /// Runs the command `cli` names.
 ///
 /// # Errors
