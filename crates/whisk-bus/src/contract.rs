@@ -153,3 +153,81 @@ pub async fn notify_subscribe(bus: &dyn Bus) {
         .unwrap();
     assert_eq!(got, b"o".to_vec());
 }
+
+/// Work is acknowledged only after it is done: a message a consumer took and never
+/// acknowledged (the consumer stopped, or its process died) goes to the next consumer of
+/// the topic, counted as a redelivery. Needs a short ack wait.
+pub async fn unacknowledged_work_goes_to_the_next_consumer(bus: &dyn Bus) {
+    let topic = unique("abandoned");
+    bus.publish(&topic, b"work".to_vec()).await.unwrap();
+    let first = bus.consume(&topic).await.unwrap();
+    assert_short(&first);
+    let d = next_within(&first).await;
+    assert_eq!(d.redeliveries, 0);
+    // The worker stops without acknowledging.
+    drop(first);
+    let second = bus.consume(&topic).await.unwrap();
+    let again = next_within(&second).await;
+    assert_eq!(again.payload, b"work".to_vec());
+    assert!(again.redeliveries >= 1, "{again:?}");
+    second.ack(&again.token).await.unwrap();
+    assert_nothing(&second, second.ack_wait() * 3).await;
+}
+
+/// Two consumers of one topic (as two invoker processes would be) share its messages:
+/// each message goes to one of them, none to both, none is lost. Needs an ack wait longer
+/// than the test (the default).
+pub async fn two_consumers_share_a_topic(bus: &dyn Bus) {
+    let topic = unique("shared");
+    let a = bus.consume(&topic).await.unwrap();
+    let b = bus.consume(&topic).await.unwrap();
+    assert!(a.ack_wait() > PATIENCE, "run with the default ack wait");
+    const N: u32 = 40;
+    for i in 0..N {
+        bus.publish(&topic, i.to_string().into_bytes())
+            .await
+            .unwrap();
+    }
+    let take = |c: Arc<dyn Consumer>| async move {
+        let mut got = vec![];
+        // Each consumer takes until the topic stays empty for a while.
+        while let Ok(d) = tokio::time::timeout(Duration::from_millis(1500), c.next()).await {
+            let d = d.expect("next");
+            assert_eq!(d.redeliveries, 0);
+            c.ack(&d.token).await.unwrap();
+            got.push(d.payload);
+        }
+        got
+    };
+    let (from_a, from_b) = tokio::join!(take(Arc::clone(&a)), take(Arc::clone(&b)));
+    let mut all: Vec<Vec<u8>> = from_a.iter().chain(&from_b).cloned().collect();
+    all.sort();
+    let mut want: Vec<Vec<u8>> = (0..N).map(|i| i.to_string().into_bytes()).collect();
+    want.sort();
+    assert_eq!(all, want, "every message exactly once over both consumers");
+}
+
+/// `depth` counts the messages of a topic that are published and not yet acknowledged,
+/// waiting or in flight; other topics do not count. A backend that cannot tell says `None`
+/// everywhere, and this test then only checks that.
+pub async fn depth_counts_unacknowledged_messages(bus: &dyn Bus) {
+    let topic = unique("depth");
+    let other = unique("depth-other");
+    let Some(empty) = bus.depth(&topic).await.unwrap() else {
+        assert_eq!(bus.depth(&other).await.unwrap(), None);
+        return;
+    };
+    assert_eq!(empty, 0);
+    for p in [b"1", b"2", b"3"] {
+        bus.publish(&topic, p.to_vec()).await.unwrap();
+    }
+    bus.publish(&other, b"x".to_vec()).await.unwrap();
+    assert_eq!(bus.depth(&topic).await.unwrap(), Some(3));
+    let c = bus.consume(&topic).await.unwrap();
+    let d = next_within(&c).await;
+    // Taken but not acknowledged: still counted.
+    assert_eq!(bus.depth(&topic).await.unwrap(), Some(3));
+    c.ack(&d.token).await.unwrap();
+    assert_eq!(bus.depth(&topic).await.unwrap(), Some(2));
+    assert_eq!(bus.depth(&other).await.unwrap(), Some(1));
+}

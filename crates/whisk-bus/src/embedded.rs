@@ -351,6 +351,18 @@ impl Bus for EmbeddedBus {
             rx,
         }))
     }
+
+    async fn depth(&self, topic: &str) -> Result<Option<u64>, BusError> {
+        let t = topic.to_owned();
+        let n: i64 = self
+            .queue
+            .with_conn(move |c| {
+                c.prepare_cached("SELECT COUNT(*) FROM bus_queue WHERE topic = ?1")?
+                    .query_row(params![t], |r| r.get(0))
+            })
+            .await?;
+        Ok(Some(u64::try_from(n).unwrap_or(0)))
+    }
 }
 
 /// A consumer of one topic; several tasks may call `next` on it at once.
@@ -895,6 +907,24 @@ mod tests {
     async fn contract_no_redelivery_while_extended() {
         let bus = EmbeddedBus::temporary_with(short_lease()).unwrap();
         crate::contract::no_redelivery_while_extended(&bus).await;
+    }
+
+    #[tokio::test]
+    async fn contract_unacknowledged_work_goes_to_the_next_consumer() {
+        let bus = EmbeddedBus::temporary_with(short_lease()).unwrap();
+        crate::contract::unacknowledged_work_goes_to_the_next_consumer(&bus).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn contract_two_consumers_share_a_topic() {
+        let bus = EmbeddedBus::temporary_with(fast()).unwrap();
+        crate::contract::two_consumers_share_a_topic(&bus).await;
+    }
+
+    #[tokio::test]
+    async fn contract_depth_counts_unacknowledged_messages() {
+        let bus = EmbeddedBus::temporary_with(fast()).unwrap();
+        crate::contract::depth_counts_unacknowledged_messages(&bus).await;
     }
 
     #[tokio::test]

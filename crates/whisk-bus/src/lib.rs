@@ -13,17 +13,23 @@
 //!   costs latency, never a result.
 //!
 //! [`embedded::EmbeddedBus`] is the default: a queue table in a SQLite file plus in-process
-//! broadcast channels. `contract` (feature `test-util`) holds the tests every bus
-//! backend must pass.
+//! broadcast channels. [`nats::NatsBus`] puts topics in NATS JetStream streams and subjects
+//! on core NATS, for controllers and invokers in several processes or machines.
+//! `contract` (feature `test-util`) holds the tests every bus backend must pass, and
+//! `testing` a `nats-server` the tests start for themselves.
 #![forbid(unsafe_code)]
 
 #[cfg(any(test, feature = "test-util"))]
 pub mod contract;
 pub mod embedded;
+pub mod nats;
+#[cfg(any(test, feature = "test-util"))]
+pub mod testing;
 
 use async_trait::async_trait;
 
 pub use embedded::EmbeddedBus;
+pub use nats::{NatsBus, NatsBusOptions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
@@ -31,6 +37,9 @@ pub enum BusError {
     Backend(String),
     #[error("bus is closed")]
     Closed,
+    /// The topic is at one of its bounds (messages, bytes): the message was not taken.
+    #[error("topic {topic} is full: {reason}")]
+    Full { topic: String, reason: String },
 }
 
 /// Identifies one delivery for [`Consumer::ack`].
@@ -79,4 +88,10 @@ pub trait Bus: Send + Sync + 'static {
     /// Sends an ephemeral notification to every current subscriber of `subject`.
     async fn notify(&self, subject: &str, payload: Vec<u8>) -> Result<(), BusError>;
     async fn subscribe(&self, subject: &str) -> Result<Box<dyn Subscription>, BusError>;
+    /// How many messages of `topic` are published and not yet acknowledged (waiting or
+    /// being worked on); `None` when the backend cannot tell.
+    async fn depth(&self, topic: &str) -> Result<Option<u64>, BusError> {
+        let _ = topic;
+        Ok(None)
+    }
 }
