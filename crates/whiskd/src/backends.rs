@@ -224,9 +224,17 @@ pub async fn open_bus(
     }
 }
 
-#[allow(clippy::unused_async)]
-async fn open_nats(url: &str, _options: &BusOptions) -> Result<Arc<dyn Bus>> {
-    bail!("--bus {}: this build has no NATS bus yet", redact(url))
+async fn open_nats(url: &str, options: &BusOptions) -> Result<Arc<dyn Bus>> {
+    let bus = whisk_bus::nats::NatsBus::connect(
+        url,
+        whisk_bus::nats::NatsBusOptions {
+            ack_wait: options.ack_wait,
+            ..whisk_bus::nats::NatsBusOptions::default()
+        },
+    )
+    .await
+    .with_context(|| format!("connecting to the bus {}", redact(url)))?;
+    Ok(Arc::new(bus))
 }
 
 /// Wraps a bus to count its failed calls (`whisk_bus_errors_total`). A closed bus is
@@ -277,6 +285,10 @@ impl Bus for CountingBus {
 
     async fn subscribe(&self, subject: &str) -> Result<Box<dyn Subscription>, BusError> {
         count(&self.errors, self.inner.subscribe(subject).await)
+    }
+
+    async fn depth(&self, topic: &str) -> Result<Option<u64>, BusError> {
+        count(&self.errors, self.inner.depth(topic).await)
     }
 }
 

@@ -114,6 +114,14 @@ pub async fn run_with(
         .await
         .context("starting the controller")?;
     let app = whisk_controller::router(controller.clone());
+    let depth = node::DepthGauge::default();
+    controller.register_metrics(|r| node::register_depth(r, &depth));
+    let depth_task = node::sample_depths(
+        bus.bus.clone(),
+        node::known_topics(&controller),
+        depth,
+        &stop,
+    );
     let retention_task = tokio::spawn(retention::run(
         args.retention.retention(),
         stores.activations.clone(),
@@ -134,6 +142,7 @@ pub async fn run_with(
     tracing::info!("Draining: new activations get 503; requests in flight finish.");
     controller.drain();
     tasks.push(retention_task);
+    tasks.push(depth_task);
     let grace = Duration::from_secs(args.shutdown_grace_secs);
     node::join_within(tasks, grace + Duration::from_secs(5)).await;
     controller.shutdown();

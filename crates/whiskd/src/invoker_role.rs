@@ -102,7 +102,17 @@ pub async fn run_with(
     config.id = args.id;
     config.instance = bootstrap::ensure_instance(&data_dir)?;
     config.signing_key = signing_key;
-    let registry = Arc::new(node::invoker_registry(&config, &bus_errors));
+    let mut registry = node::invoker_registry(&config, &bus_errors);
+    let depth = node::DepthGauge::default();
+    node::register_depth(&mut registry, &depth);
+    let own_topic = whisk_types::message::invoker_topic(args.id);
+    let depth_task = node::sample_depths(
+        bus.bus.clone(),
+        move || vec![own_topic.clone()],
+        depth,
+        &stop,
+    );
+    let registry = Arc::new(registry);
     let factory = args
         .pool
         .factory(&runtimes, data_dir.join(containers::PROCESS_DIR))
@@ -130,7 +140,11 @@ pub async fn run_with(
     );
     stop.stopped().await;
     tracing::info!("Draining: no new messages; running activations finish.");
-    node::join_within(vec![invoker_task], grace + Duration::from_secs(10)).await;
+    node::join_within(
+        vec![invoker_task, depth_task],
+        grace + Duration::from_secs(10),
+    )
+    .await;
     server_task.abort();
     tracing::info!("whiskd invoker stopped.");
     Ok(())

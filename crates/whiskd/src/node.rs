@@ -15,6 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
@@ -98,6 +100,66 @@ pub fn invoker_registry(config: &InvokerConfig, bus_errors: &Counter) -> Registr
     );
     register_bus_errors(&mut registry, bus_errors);
     registry
+}
+
+/// `whisk_bus_queue_depth{topic}`: messages published to an invoker's topic and not yet
+/// acknowledged, sampled every [`DEPTH_EVERY`] by [`sample_depths`].
+pub type DepthGauge = Family<[(&'static str, String); 1], Gauge>;
+
+/// How often queue depths are sampled.
+pub const DEPTH_EVERY: Duration = Duration::from_secs(5);
+
+/// Registers the queue-depth gauge.
+pub fn register_depth(registry: &mut Registry, depth: &DepthGauge) {
+    registry.register(
+        "whisk_bus_queue_depth",
+        "Messages on an invoker topic not yet acknowledged",
+        depth.clone(),
+    );
+}
+
+/// Samples the depth of the topics `topics()` names every [`DEPTH_EVERY`] until `stop`
+/// (backends that cannot tell leave the gauge empty).
+pub fn sample_depths<F>(
+    bus: Arc<dyn Bus>,
+    topics: F,
+    gauge: DepthGauge,
+    stop: &Stop,
+) -> JoinHandle<()>
+where
+    F: Fn() -> Vec<String> + Send + 'static,
+{
+    let stopped = stop.stopped();
+    tokio::spawn(async move {
+        tokio::pin!(stopped);
+        loop {
+            for topic in topics() {
+                if let Ok(Some(n)) = bus.depth(&topic).await {
+                    gauge
+                        .get_or_create(&[("topic", topic)])
+                        .set(i64::try_from(n).unwrap_or(i64::MAX));
+                }
+            }
+            tokio::select! {
+                () = &mut stopped => return,
+                () = tokio::time::sleep(DEPTH_EVERY) => {}
+            }
+        }
+    })
+}
+
+/// The topics of the invokers `controller` knows.
+pub fn known_topics(controller: &Arc<Controller>) -> impl Fn() -> Vec<String> + Send + 'static {
+    let weak = Arc::downgrade(controller);
+    move || {
+        weak.upgrade().map_or_else(Vec::new, |c| {
+            c.balancer()
+                .invokers()
+                .into_iter()
+                .map(|(id, _)| whisk_types::message::invoker_topic(id))
+                .collect()
+        })
+    }
 }
 
 /// Makes and starts a controller over `stores` and `bus`: its listeners for completions,

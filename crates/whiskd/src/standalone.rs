@@ -130,6 +130,14 @@ pub async fn run(args: StandaloneArgs, stop: Stop) -> Result<()> {
     let (_invoker, invoker_task) =
         node::spawn_invoker(invoker_config, factory, &stores, opened.bus.clone(), &stop);
 
+    let depth = node::DepthGauge::default();
+    controller.register_metrics(|r| node::register_depth(r, &depth));
+    let depth_task = node::sample_depths(
+        opened.bus.clone(),
+        node::known_topics(&controller),
+        depth,
+        &stop,
+    );
     let retention_task = tokio::spawn(retention::run(
         args.retention.retention(),
         stores.activations.clone(),
@@ -153,6 +161,7 @@ pub async fn run(args: StandaloneArgs, stop: Stop) -> Result<()> {
     controller.drain();
     tasks.push(invoker_task);
     tasks.push(retention_task);
+    tasks.push(depth_task);
     node::join_within(tasks, grace + Duration::from_secs(5)).await;
     controller.shutdown();
     Ok(())
