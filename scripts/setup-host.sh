@@ -2,7 +2,7 @@
 # Installs and starts what rwhisk needs on this machine: a Docker engine (docker.io, runc),
 # busybox-static for the skeleton image, Go for the SDK's Go example, and the servers the
 # tests start on loopback themselves: PostgreSQL, nats-server (JetStream) and Chromium for
-# the UI's browser tests.
+# the UI's browser tests, and docker-compose (the scale-out layout's file is checked).
 # As root it installs missing Debian packages and starts dockerd; otherwise it says what to do.
 set -euo pipefail
 
@@ -16,6 +16,8 @@ command -v go >/dev/null 2>&1 || need_pkgs+=(golang-go)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)
 command -v nats-server >/dev/null 2>&1 || need_pkgs+=(nats-server)
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
+# The scale-out tests check deploy/docker-compose.yml with `docker-compose config`.
+command -v docker-compose >/dev/null 2>&1 || need_pkgs+=(docker-compose)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

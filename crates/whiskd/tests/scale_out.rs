@@ -234,3 +234,66 @@ async fn controllers_and_invokers_share_load_join_and_drain() {
     }
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
+
+/// `deploy/docker-compose.yml` is a valid compose file for the scaled-out layout:
+/// PostgreSQL, NATS, two controllers and two invokers from the whiskd image, each
+/// controller and invoker with its own id, all on one store, bus and signing key.
+#[test]
+fn the_compose_file_describes_the_scaled_out_layout() {
+    let file =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/docker-compose.yml");
+    let run = |program: &str, pre: &[&str]| {
+        std::process::Command::new(program)
+            .args(pre)
+            .arg("-f")
+            .arg(&file)
+            .arg("config")
+            .output()
+            .ok()
+            .filter(|o| o.status.success() || !o.stderr.is_empty())
+    };
+    let out = run("docker-compose", &[])
+        .or_else(|| run("docker", &["compose"]))
+        .expect("docker-compose is not installed: run scripts/setup-host.sh");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for service in [
+        "postgres:",
+        "nats:",
+        "controller0:",
+        "controller1:",
+        "invoker0:",
+        "invoker1:",
+    ] {
+        assert!(text.contains(&format!("  {service}")), "{service}\n{text}");
+    }
+    assert_eq!(
+        text.matches("image: whisk/whiskd:latest").count(),
+        4,
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("RWHISK_STORE: postgres://").count(),
+        4,
+        "{text}"
+    );
+    assert_eq!(text.matches("RWHISK_BUS: nats://").count(), 4, "{text}");
+    assert_eq!(
+        text.matches("RWHISK_SIGNING_KEY_FILE: /secrets/signing.key")
+            .count(),
+        4,
+        "{text}"
+    );
+    // Ids in the canonical output, whatever its indentation.
+    let flat: Vec<&str> = text.lines().map(str::trim).collect();
+    let ids: Vec<&str> = flat
+        .windows(2)
+        .filter(|w| w[0] == "- --id")
+        .map(|w| w[1])
+        .collect();
+    assert_eq!(ids, ["- '0'", "- '1'", "- '0'", "- '1'"], "{text}");
+}
