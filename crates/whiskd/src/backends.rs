@@ -1,7 +1,7 @@
 //! The one place a store and a bus are opened from what the operator said: `--store`
 //! (a path or `sqlite://PATH` for the embedded SQLite store, `postgres://...` for
 //! PostgreSQL) and `--bus` (`embedded` or a path for the embedded SQLite queue,
-//! `nats://...` for NATS JetStream), shared by every role and by the tests. The bus is
+//! `nats://...` or `tls://...` for NATS JetStream), shared by every role and by the tests. The bus is
 //! wrapped so that every failed call counts in `whisk_bus_errors_total`.
 //!
 //! The embedded bus carries notifications (completions, heartbeats) only inside one
@@ -81,7 +81,9 @@ impl BusLocation {
         let text = text.map(str::trim).filter(|t| !t.is_empty());
         match text {
             None | Some("embedded") => Ok(Self::Embedded(data_dir.join(BUS_FILE))),
-            Some(t) if t.starts_with("nats://") => Ok(Self::Nats(t.to_owned())),
+            Some(t) if t.starts_with("nats://") || t.starts_with("tls://") => {
+                Ok(Self::Nats(t.to_owned()))
+            }
             Some(t) if t.contains("://") => {
                 bail!(
                     "--bus {}: expected embedded, a path or nats://...",
