@@ -74,6 +74,8 @@ struct Placed {
 struct State {
     invokers: BTreeMap<u32, Invoker>,
     placed: HashMap<ActivationId, Placed>,
+    /// The earliest `expires` among `placed` (a sweep is due then), if any.
+    next_expiry: Option<Instant>,
 }
 
 /// The balancer of one controller. See the module documentation.
@@ -107,7 +109,7 @@ impl Balancer {
             offline_after: HEARTBEAT_OFFLINE_AFTER,
             state: Mutex::new(State {
                 invokers,
-                placed: HashMap::new(),
+                ..State::default()
             }),
         }
     }
@@ -179,7 +181,7 @@ impl Balancer {
     ) -> Option<u32> {
         let now = Instant::now();
         let mut st = self.lock();
-        if st.placed.len() >= MAX_TRACKED {
+        if st.next_expiry.is_some_and(|at| at <= now) || st.placed.len() >= MAX_TRACKED {
             Self::expire(&mut st, now);
         }
         let n = st.invokers.keys().next_back().map_or(0, |max| max + 1);
@@ -220,12 +222,14 @@ impl Balancer {
         if let Some(inv) = st.invokers.get_mut(&invoker) {
             inv.used_mb = inv.used_mb.saturating_add(memory_mb);
         }
+        let expires = now + hold;
+        st.next_expiry = Some(st.next_expiry.map_or(expires, |at| at.min(expires)));
         if let Some(old) = st.placed.insert(
             id,
             Placed {
                 invoker,
                 memory_mb,
-                expires: now + hold,
+                expires,
             },
         ) {
             Self::give_back(&mut st, &old);
@@ -239,9 +243,6 @@ impl Balancer {
         if let Some(p) = st.placed.remove(id) {
             Self::give_back(&mut st, &p);
         }
-        if st.placed.len() > 1024 && st.placed.len() % 1024 == 0 {
-            Self::expire(&mut st, Instant::now());
-        }
     }
 
     /// Gives back slots held past their time (their completions were lost).
@@ -249,6 +250,8 @@ impl Balancer {
         Self::expire(&mut self.lock(), Instant::now());
     }
 
+    /// Gives back every slot held past its time; at most one sweep per hold (the next
+    /// is due at the earliest expiry left).
     fn expire(st: &mut State, now: Instant) {
         let gone: Vec<ActivationId> = st
             .placed
@@ -261,6 +264,7 @@ impl Balancer {
                 Self::give_back(st, &p);
             }
         }
+        st.next_expiry = st.placed.values().map(|p| p.expires).min();
     }
 
     fn give_back(st: &mut State, p: &Placed) {
@@ -476,7 +480,11 @@ mod tests {
         );
         assert_eq!(b.used_mb(0), 256);
         std::thread::sleep(Duration::from_millis(20));
-        b.expire_lost();
+        // The next placement sweeps it.
+        let next = ActivationId::generate();
+        b.place(next, &ns("guest"), &fqn("guest/hello"), 128, HOLD);
+        assert_eq!(b.used_mb(0), 128);
+        b.release(&next);
         assert_eq!(b.used_mb(0), 0);
     }
 

@@ -416,6 +416,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+    use whisk_store::SqliteStore;
 
     #[derive(Debug, Parser)]
     struct Cli {
