@@ -33,6 +33,15 @@ pub enum InvokeOutcome {
 }
 
 impl InvokeOutcome {
+    const ALL: [InvokeOutcome; 6] = [
+        InvokeOutcome::Accepted,
+        InvokeOutcome::Success,
+        InvokeOutcome::ApplicationError,
+        InvokeOutcome::DeveloperError,
+        InvokeOutcome::WhiskError,
+        InvokeOutcome::Timeout,
+    ];
+
     fn label(self) -> &'static str {
         match self {
             InvokeOutcome::Accepted => "accepted",
@@ -59,12 +68,20 @@ pub struct Metrics {
 
 impl Default for Metrics {
     fn default() -> Self {
-        Self {
+        let m = Self {
             responses: Family::default(),
             invocations: Family::default(),
             blocking_wait: Histogram::new(WAIT_BUCKETS),
             store_errors: Counter::default(),
+        };
+        // Every series exists from the start (at 0), so dashboards see them all.
+        for class in CLASSES {
+            m.responses.get_or_create(&[("class", class)]);
         }
+        for outcome in InvokeOutcome::ALL {
+            m.invocations.get_or_create(&[("outcome", outcome.label())]);
+        }
+        m
     }
 }
 
@@ -168,5 +185,6 @@ mod tests {
         assert!(text.contains("whisk_controller_blocking_wait_seconds_bucket{le=\"+Inf\"} 2"));
         assert!(text.contains("whisk_controller_blocking_wait_seconds_count 2"));
         assert!(text.ends_with("# EOF\n"), "{text}");
+        assert!(text.contains("whisk_controller_invocations_total{outcome=\"timeout\"} 0"));
     }
 }

@@ -49,15 +49,31 @@ pub struct InvokerMetrics {
 
 impl Default for InvokerMetrics {
     fn default() -> Self {
-        Self {
+        let m = Self {
             activations: Family::default(),
             starts: Family::default(),
             duration: Histogram::new(DURATION_BUCKETS),
             containers: Family::default(),
             store_errors: Counter::default(),
+        };
+        // Every series exists from the start (at 0), so dashboards see them all.
+        for status in STATUSES {
+            m.activations.get_or_create(&[("status", status)]);
         }
+        for start in ["cold", "warm", "prewarm"] {
+            m.starts.get_or_create(&[("start", start)]);
+        }
+        m.set_containers(ContainerCounts::default());
+        m
     }
 }
+
+const STATUSES: [&str; 4] = [
+    "success",
+    "application_error",
+    "developer_error",
+    "whisk_error",
+];
 
 impl InvokerMetrics {
     /// Adds the invoker's metrics to `registry` (the store-error counter is registered by
@@ -86,12 +102,7 @@ impl InvokerMetrics {
     }
 
     pub(crate) fn record_activation(&self, status_code: u8, duration_ms: Option<i64>) {
-        let status = match ResponseStatus::from_code(status_code) {
-            ResponseStatus::Success => "success",
-            ResponseStatus::ApplicationError => "application_error",
-            ResponseStatus::DeveloperError => "developer_error",
-            ResponseStatus::WhiskError => "whisk_error",
-        };
+        let status = STATUSES[ResponseStatus::from_code(status_code) as usize];
         self.activations.get_or_create(&[("status", status)]).inc();
         if let Some(ms) = duration_ms {
             self.duration.observe(ms.max(0) as f64 / 1000.0);
@@ -130,5 +141,43 @@ impl InvokerMetrics {
     /// Starts of this kind (`cold`, `warm`, `prewarm`), for tests.
     pub fn starts(&self, start: &'static str) -> u64 {
         self.starts.get(&[("start", start)]).map_or(0, |c| c.get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_series_is_there_from_the_start_and_counts() {
+        let m = InvokerMetrics::default();
+        m.record_activation(0, Some(20));
+        m.record_activation(3, None);
+        m.record_start(Start::Prewarm);
+        m.set_containers(ContainerCounts {
+            busy: 1,
+            warm: 2,
+            prewarm: 3,
+        });
+        let mut registry = Registry::default();
+        m.register(&mut registry);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        for line in [
+            "whisk_invoker_activations_total{status=\"success\"} 1",
+            "whisk_invoker_activations_total{status=\"whisk_error\"} 1",
+            "whisk_invoker_activations_total{status=\"developer_error\"} 0",
+            "whisk_invoker_starts_total{start=\"prewarm\"} 1",
+            "whisk_invoker_starts_total{start=\"cold\"} 0",
+            "whisk_invoker_containers{state=\"busy\"} 1",
+            "whisk_invoker_containers{state=\"warm\"} 2",
+            "whisk_invoker_containers{state=\"prewarm\"} 3",
+            "whisk_invoker_containers{state=\"paused\"} 0",
+            "whisk_invoker_activation_duration_seconds_count 1",
+        ] {
+            assert!(text.contains(line), "{line}\n{text}");
+        }
+        assert_eq!(m.activations("success"), 1);
+        assert_eq!(m.starts("prewarm"), 1);
     }
 }
