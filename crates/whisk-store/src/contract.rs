@@ -880,6 +880,42 @@ pub async fn subject_management(store: &dyn IdentityStore) {
     assert_eq!(store.namespace_limits(&ns).await.unwrap(), None);
 }
 
+/// Text a backend could mangle comes back as written: NUL characters (JSON `\u0000`, which
+/// PostgreSQL's `jsonb` refuses), non-ASCII, quotes and backslashes, in an entity body and
+/// in an activation's logs and result, and as action code kept by digest.
+pub async fn awkward_text(store: &(impl EntityStore + ActivationStore + CodeStore)) {
+    let ns = random_namespace();
+    let text =
+        "nul:\u{0} quote:\" backslash:\\ snowman:\u{2603} emoji:\u{1F600} sql:'; DROP TABLE x;--";
+    let f = fqn(&ns, None, "awkward");
+    let body = json!({"exec": {"kind": "nodejs:18", "code": text}, "annotations": [{"key": text, "value": text}]});
+    let doc = EntityStore::put(store, Collection::Actions, &f, body, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        EntityStore::get(store, Collection::Actions, &f)
+            .await
+            .unwrap(),
+        Some(doc.clone())
+    );
+    assert_eq!(doc.body["exec"]["code"], text);
+    assert_eq!(
+        store.get_code(&code_digest(text)).await.unwrap().as_deref(),
+        Some(text),
+        "the code kept by digest"
+    );
+    let mut a = activation(&ns, "awkward", 1_000, None);
+    a.logs = vec![text.to_owned()];
+    a.response.result = json!({ text: text });
+    assert!(ActivationStore::put(store, &a).await.unwrap());
+    assert_eq!(
+        ActivationStore::get(store, &ns, &a.activation_id)
+            .await
+            .unwrap(),
+        Some(a)
+    );
+}
+
 // === compositions ===
 
 /// Running compositions: put, replace, list by controller (oldest first), delete.
@@ -1071,7 +1107,7 @@ macro_rules! contract_tests {
             entity_lifecycle, entity_lists, entity_list_metadata, schedules,
             identities, subjects_by_namespace, subject_management,
             activation_records, activation_lists, activation_summaries, activation_purge,
-            compositions);
+            compositions, awkward_text);
 
         #[tokio::test]
         async fn code_by_digest() {

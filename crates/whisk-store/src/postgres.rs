@@ -132,6 +132,29 @@ fn backend(e: &tokio_postgres::Error) -> StoreError {
     }
 }
 
+/// Whether `e` (made by [`backend`]) says the server aborted the transaction for a
+/// deadlock or a serialization failure: the transaction may simply run again.
+fn is_transient(e: &StoreError) -> bool {
+    let codes = [
+        SqlState::T_R_DEADLOCK_DETECTED,
+        SqlState::T_R_SERIALIZATION_FAILURE,
+    ];
+    matches!(e, StoreError::Backend(m)
+        if codes.iter().any(|c| m.starts_with(&format!("postgres: {}:", c.code()))))
+}
+
+/// How often a transaction aborted for [`is_transient`] reasons runs.
+const TRANSACTION_ATTEMPTS: usize = 3;
+
+/// Whether a transaction that failed with `e` on its `tries`-th run runs again.
+fn run_again(e: &StoreError, tries: usize) -> bool {
+    let again = is_transient(e) && tries < TRANSACTION_ATTEMPTS;
+    if again {
+        tracing::debug!(error = %e, tries, "Retrying a PostgreSQL transaction.");
+    }
+    again
+}
+
 /// Whether `e` is a unique-constraint violation (a concurrent create of one key).
 fn is_unique_violation(e: &tokio_postgres::Error) -> bool {
     e.code() == Some(&SqlState::UNIQUE_VIOLATION)
@@ -260,6 +283,22 @@ impl PostgresStore {
                 limit.as_secs()
             )))
         })
+    }
+
+    /// Runs the transaction `attempt` makes, again when the server aborted it for a deadlock
+    /// (action writes lock entity and code rows; two writes may meet in opposite order).
+    async fn transaction<T, F, Fut>(&self, mut attempt: F) -> Result<T, StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let mut tries = 1;
+        loop {
+            match self.bounded(attempt()).await {
+                Err(e) if run_again(&e, tries) => tries += 1,
+                other => return other,
+            }
+        }
     }
 
     /// Runs `sql` (a prepared statement cached per connection) and returns its rows.

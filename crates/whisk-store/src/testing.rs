@@ -15,7 +15,7 @@
 //! keep it from signalling the server. Settings favour speed over durability (`fsync=off`):
 //! the data is thrown away.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -345,7 +345,16 @@ const SETUP_HINT: &str = "PostgreSQL is needed by this test: run scripts/setup-h
 
 /// The newest `/usr/lib/postgresql/<version>/bin` with `initdb` and `postgres`.
 fn find_binaries() -> PathBuf {
-    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+    newest_binaries(Path::new(POSTGRES_LIB))
+        .unwrap_or_else(|| panic!("no {POSTGRES_LIB}/*/bin/postgres found. {SETUP_HINT}"))
+}
+
+/// Where Debian installs PostgreSQL, one directory per major version.
+const POSTGRES_LIB: &str = "/usr/lib/postgresql";
+
+/// The `bin` directory of the highest version under `lib` that has both binaries.
+fn newest_binaries(lib: &Path) -> Option<PathBuf> {
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir(lib)
         .into_iter()
         .flatten()
         .flatten()
@@ -357,10 +366,7 @@ fn find_binaries() -> PathBuf {
         })
         .collect();
     found.sort();
-    match found.pop() {
-        Some((_, bin)) => bin,
-        None => panic!("no /usr/lib/postgresql/*/bin/postgres found. {SETUP_HINT}"),
-    }
+    found.pop().map(|(_, bin)| bin)
 }
 
 /// The uid and gid of the user `postgres`, from `/etc/passwd`.
@@ -383,4 +389,33 @@ fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_complete_installation_is_used() {
+        let lib = tempfile::tempdir().unwrap();
+        assert_eq!(newest_binaries(lib.path()), None, "nothing installed");
+        assert_eq!(newest_binaries(&lib.path().join("absent")), None);
+        for (version, files) in [
+            ("9", &["initdb", "postgres"][..]),
+            ("15", &["initdb", "postgres"][..]),
+            ("16", &["initdb"][..]),
+            ("latest", &["initdb", "postgres"][..]),
+        ] {
+            let bin = lib.path().join(version).join("bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            for f in files {
+                std::fs::write(bin.join(f), "").unwrap();
+            }
+        }
+        assert_eq!(
+            newest_binaries(lib.path()),
+            Some(lib.path().join("15").join("bin")),
+            "16 lacks postgres, `latest` is no version"
+        );
+    }
 }

@@ -58,7 +58,8 @@ impl PostgresStore {
     }
 
     /// Runs a batched `DELETE` (`$1` the bound, `$2` the batch size, `$3`/`$4` an optional
-    /// namespace and sequence number) until a batch deletes less than a full batch.
+    /// namespace and sequence number) until a batch deletes less than a full batch. Rows
+    /// another purge (another controller) is deleting are skipped, not waited for.
     async fn delete_in_batches(
         &self,
         sql: &'static str,
@@ -168,7 +169,8 @@ impl ActivationStore for PostgresStore {
         let mut deleted = self
             .delete_in_batches(
                 "DELETE FROM activations WHERE seq IN
-                     (SELECT seq FROM activations WHERE start < $1 LIMIT $2)",
+                     (SELECT seq FROM activations WHERE start < $1
+                      LIMIT $2 FOR UPDATE SKIP LOCKED)",
                 older_than,
                 None,
             )
@@ -199,7 +201,7 @@ impl ActivationStore for PostgresStore {
                     "DELETE FROM activations WHERE seq IN
                          (SELECT seq FROM activations
                           WHERE namespace = $3 AND (start < $1 OR (start = $1 AND seq <= $4))
-                          LIMIT $2)",
+                          LIMIT $2 FOR UPDATE SKIP LOCKED)",
                     start,
                     Some((&ns, seq)),
                 )

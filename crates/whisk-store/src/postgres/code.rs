@@ -7,7 +7,7 @@ use deadpool_postgres::GenericClient;
 use serde_json::Value;
 use whisk_types::code_digest;
 
-use super::{col, execute, query, PostgresStore};
+use super::{col, corrupt, execute, query, PostgresStore};
 use crate::code::CODE_RETENTION;
 use crate::{CodeStore, StoreError};
 
@@ -20,29 +20,41 @@ fn retention_ms() -> i64 {
     i64::try_from(CODE_RETENTION.as_millis()).unwrap_or(i64::MAX)
 }
 
-/// Records that the action `fqn` now holds `code`, keeping the blob.
+/// Records that the action `fqn` now holds `code` (whose digest is `digest`), keeping the
+/// blob.
 async fn hold(
     tx: &impl GenericClient,
     fqn: &str,
-    code: Option<&str>,
-) -> Result<Option<String>, StoreError> {
-    let digest = code.map(code_digest);
-    if let (Some(code), Some(digest)) = (code, &digest) {
+    code: Option<(&str, &str)>,
+) -> Result<(), StoreError> {
+    if let Some((code, digest)) = code {
         execute(
             tx,
             "INSERT INTO code (digest, code, released_at) VALUES ($1, $2, NULL)
              ON CONFLICT (digest) DO UPDATE SET released_at = NULL",
-            &[digest, &code],
+            &[&digest, &code.as_bytes()],
         )
         .await?;
     }
     execute(
         tx,
         "UPDATE entities SET code_digest = $2 WHERE fqn = $1",
-        &[&fqn, &digest],
+        &[&fqn, &code.map(|(_, digest)| digest)],
     )
     .await?;
-    Ok(digest)
+    Ok(())
+}
+
+/// Locks the code rows of `digests` in digest order, so two writes that hold and release
+/// the same blobs (two actions swapping code) take turns instead of deadlocking.
+async fn lock_code(tx: &impl GenericClient, digests: &[&str]) -> Result<(), StoreError> {
+    query(
+        tx,
+        "SELECT 1 FROM code WHERE digest = ANY($1) ORDER BY digest FOR UPDATE",
+        &[&digests],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Marks `digest` released at `now` if no action holds it, and removes code released
@@ -90,7 +102,12 @@ pub(super) async fn on_put(
     now: i64,
 ) -> Result<(), StoreError> {
     let old = held_digest(tx, fqn).await?;
-    let new = hold(tx, fqn, code_of(body)).await?;
+    let code = code_of(body);
+    let new = code.map(code_digest);
+    let mut touched: Vec<&str> = old.iter().chain(new.iter()).map(String::as_str).collect();
+    touched.dedup();
+    lock_code(tx, &touched).await?;
+    hold(tx, fqn, code.zip(new.as_deref())).await?;
     if old != new {
         release(tx, old, now).await?;
     }
@@ -108,13 +125,17 @@ pub(super) async fn on_delete(
     release(tx, old, now).await
 }
 
-/// Removes code no action holds that was released before `released_before`.
+/// Removes code no action holds that was released before `released_before`. Rows another
+/// write has locked (holding or collecting them) are skipped: no write waits on another's
+/// collection.
 async fn collect(tx: &impl GenericClient, released_before: i64) -> Result<u64, StoreError> {
     execute(
         tx,
-        "DELETE FROM code
-         WHERE released_at IS NOT NULL AND released_at < $1
-           AND NOT EXISTS (SELECT 1 FROM entities WHERE code_digest = code.digest)",
+        "DELETE FROM code WHERE digest IN
+             (SELECT digest FROM code
+              WHERE released_at IS NOT NULL AND released_at < $1
+                AND NOT EXISTS (SELECT 1 FROM entities WHERE code_digest = code.digest)
+              FOR UPDATE SKIP LOCKED)",
         &[&released_before],
     )
     .await
@@ -123,10 +144,15 @@ async fn collect(tx: &impl GenericClient, released_before: i64) -> Result<u64, S
 #[async_trait]
 impl CodeStore for PostgresStore {
     async fn get_code(&self, digest: &str) -> Result<Option<String>, StoreError> {
-        self.query_opt("SELECT code FROM code WHERE digest = $1", &[&digest])
+        let Some(row) = self
+            .query_opt("SELECT code FROM code WHERE digest = $1", &[&digest])
             .await?
-            .map(|r| col(&r, 0))
-            .transpose()
+        else {
+            return Ok(None);
+        };
+        String::from_utf8(col(&row, 0)?)
+            .map(Some)
+            .map_err(|e| corrupt(digest, e))
     }
 
     async fn collect_code(&self, released_before: i64) -> Result<u64, StoreError> {

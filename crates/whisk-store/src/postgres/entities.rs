@@ -1,5 +1,5 @@
 //! [`EntityStore`] for PostgreSQL: documents keyed by fully qualified name, with revisions
-//! checked under a row lock. The alarm schedules, also part of the trait, are in
+//! checked under a row lock. A write the server aborts for a deadlock runs again. The alarm schedules, also part of the trait, are in
 //! `schedules`.
 
 use async_trait::async_trait;
@@ -9,7 +9,7 @@ use whisk_types::FullyQualifiedName;
 
 use deadpool_postgres::GenericClient;
 
-use super::{code, col, corrupt, is_unique_violation, to_i64, Pg, PostgresStore};
+use super::{code, col, corrupt, is_unique_violation, run_again, to_i64, Pg, PostgresStore};
 use crate::{Collection, Document, EntityStore, ListQuery, Schedule, StoreError};
 
 /// The body text and the list text (an action's without `exec.code`) of a document.
@@ -84,6 +84,126 @@ impl PostgresStore {
         };
         rows.iter().map(document).collect()
     }
+
+    /// One run of [`EntityStore::put`]'s transaction; sets `updated` in `body` and returns
+    /// the new revision and `updated`.
+    async fn put_once(
+        &self,
+        collection: Collection,
+        fqn: &FullyQualifiedName,
+        body: &mut Value,
+        expected: Option<u64>,
+    ) -> Result<(i64, i64), StoreError> {
+        let key = fqn.to_string();
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.pg()?;
+        let existing = super::query(
+            &tx,
+            "SELECT collection, revision, updated FROM entities WHERE fqn = $1 FOR UPDATE",
+            &[&key],
+        )
+        .await?;
+        let existing = match existing.first() {
+            Some(r) => Some((col::<String>(r, 0)?, col::<i64>(r, 1)?, col::<i64>(r, 2)?)),
+            None => None,
+        };
+        let now = self.stamp();
+        let (revision, updated) = match (existing, expected) {
+            (None, None) => (1, now),
+            (None, Some(_)) => return Err(StoreError::Conflict),
+            (Some((c, _, _)), _) if c != collection.as_str() => {
+                return Err(StoreError::WrongCollection)
+            }
+            (Some(_), None) => return Err(StoreError::AlreadyExists),
+            (Some((_, rev, _)), Some(e)) if rev as u64 != e => return Err(StoreError::Conflict),
+            (Some((_, rev, old)), Some(_)) => (rev + 1, now.max(old + 1)),
+        };
+        if let Some(m) = body.as_object_mut() {
+            m.insert("updated".into(), updated.into());
+        }
+        let (text, metadata) = texts(collection, &key, body)?;
+        let written = if revision == 1 {
+            let stmt = tx
+                .prepare_cached(
+                    "INSERT INTO entities
+                         (fqn, collection, namespace, package, body, metadata, revision, updated)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .await
+                .pg()?;
+            tx.execute(
+                &stmt,
+                &[
+                    &key,
+                    &collection.as_str(),
+                    &fqn.namespace().to_string(),
+                    &fqn.path.package().map(|p| p.to_string()),
+                    &text,
+                    &metadata,
+                    &revision,
+                    &updated,
+                ],
+            )
+            .await
+        } else {
+            let stmt = tx
+                .prepare_cached(
+                    "UPDATE entities SET body = $2, metadata = $3, revision = $4, updated = $5
+                     WHERE fqn = $1",
+                )
+                .await
+                .pg()?;
+            tx.execute(&stmt, &[&key, &text, &metadata, &revision, &updated])
+                .await
+        };
+        match written {
+            Ok(_) => {}
+            // Another process created the same name between our read and insert.
+            Err(e) if is_unique_violation(&e) => return Err(StoreError::AlreadyExists),
+            Err(e) => return Err(super::backend(&e)),
+        }
+        if collection == Collection::Actions {
+            code::on_put(&tx, &key, body, now).await?;
+        }
+        tx.commit().await.pg()?;
+        self.observe(updated);
+        Ok((revision, updated))
+    }
+
+    /// One run of [`EntityStore::delete`]'s transaction.
+    async fn delete_once(
+        &self,
+        collection: Collection,
+        fqn: &FullyQualifiedName,
+        expected: u64,
+    ) -> Result<bool, StoreError> {
+        let key = fqn.to_string();
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.pg()?;
+        let existing = super::query(
+            &tx,
+            "SELECT collection, revision FROM entities WHERE fqn = $1 FOR UPDATE",
+            &[&key],
+        )
+        .await?;
+        match existing.first() {
+            None => return Ok(false),
+            Some(r) => {
+                if col::<String>(r, 0)? != collection.as_str() {
+                    return Err(StoreError::WrongCollection);
+                }
+                if col::<i64>(r, 1)? as u64 != expected {
+                    return Err(StoreError::Conflict);
+                }
+            }
+        }
+        if collection == Collection::Actions {
+            code::on_delete(&tx, &key, whisk_types::now_millis()).await?;
+        }
+        super::execute(&tx, "DELETE FROM entities WHERE fqn = $1", &[&key]).await?;
+        tx.commit().await.pg()?;
+        Ok(true)
+    }
 }
 
 #[async_trait]
@@ -115,89 +235,23 @@ impl EntityStore for PostgresStore {
         mut body: Value,
         expected: Option<u64>,
     ) -> Result<Document, StoreError> {
-        self.bounded(async move {
-            let key = fqn.to_string();
-            let mut client = self.client().await?;
-            let tx = client.transaction().await.pg()?;
-            let existing = super::query(
-                &tx,
-                "SELECT collection, revision, updated FROM entities WHERE fqn = $1 FOR UPDATE",
-                &[&key],
-            )
-            .await?;
-            let existing = match existing.first() {
-                Some(r) => Some((col::<String>(r, 0)?, col::<i64>(r, 1)?, col::<i64>(r, 2)?)),
-                None => None,
-            };
-            let now = self.stamp();
-            let (revision, updated) = match (existing, expected) {
-                (None, None) => (1, now),
-                (None, Some(_)) => return Err(StoreError::Conflict),
-                (Some((c, _, _)), _) if c != collection.as_str() => {
-                    return Err(StoreError::WrongCollection)
-                }
-                (Some(_), None) => return Err(StoreError::AlreadyExists),
-                (Some((_, rev, _)), Some(e)) if rev as u64 != e => return Err(StoreError::Conflict),
-                (Some((_, rev, old)), Some(_)) => (rev + 1, now.max(old + 1)),
-            };
-            if let Some(m) = body.as_object_mut() {
-                m.insert("updated".into(), updated.into());
-            }
-            let (text, metadata) = texts(collection, &key, &mut body)?;
-            let written = if revision == 1 {
-                let stmt = tx
-                    .prepare_cached(
-                        "INSERT INTO entities
-                             (fqn, collection, namespace, package, body, metadata, revision, updated)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                    )
-                    .await
-                    .pg()?;
-                tx.execute(
-                    &stmt,
-                    &[
-                        &key,
-                        &collection.as_str(),
-                        &fqn.namespace().to_string(),
-                        &fqn.path.package().map(|p| p.to_string()),
-                        &text,
-                        &metadata,
-                        &revision,
-                        &updated,
-                    ],
-                )
+        let mut tries = 1;
+        let (revision, updated) = loop {
+            match self
+                .bounded(self.put_once(collection, fqn, &mut body, expected))
                 .await
-            } else {
-                let stmt = tx
-                    .prepare_cached(
-                        "UPDATE entities SET body = $2, metadata = $3, revision = $4, updated = $5
-                         WHERE fqn = $1",
-                    )
-                    .await
-                    .pg()?;
-                tx.execute(&stmt, &[&key, &text, &metadata, &revision, &updated])
-                    .await
-            };
-            match written {
-                Ok(_) => {}
-                // Another process created the same name between our read and insert.
-                Err(e) if is_unique_violation(&e) => return Err(StoreError::AlreadyExists),
-                Err(e) => return Err(super::backend(&e)),
+            {
+                Err(e) if run_again(&e, tries) => tries += 1,
+                other => break other?,
             }
-            if collection == Collection::Actions {
-                code::on_put(&tx, &key, &body, now).await?;
-            }
-            tx.commit().await.pg()?;
-            self.observe(updated);
-            Ok(Document {
-                collection,
-                fqn: fqn.clone(),
-                body,
-                revision: revision as u64,
-                updated,
-            })
+        };
+        Ok(Document {
+            collection,
+            fqn: fqn.clone(),
+            body,
+            revision: revision as u64,
+            updated,
         })
-        .await
     }
 
     async fn delete(
@@ -206,35 +260,8 @@ impl EntityStore for PostgresStore {
         fqn: &FullyQualifiedName,
         expected: u64,
     ) -> Result<bool, StoreError> {
-        self.bounded(async move {
-            let key = fqn.to_string();
-            let mut client = self.client().await?;
-            let tx = client.transaction().await.pg()?;
-            let existing = super::query(
-                &tx,
-                "SELECT collection, revision FROM entities WHERE fqn = $1 FOR UPDATE",
-                &[&key],
-            )
-            .await?;
-            match existing.first() {
-                None => return Ok(false),
-                Some(r) => {
-                    if col::<String>(r, 0)? != collection.as_str() {
-                        return Err(StoreError::WrongCollection);
-                    }
-                    if col::<i64>(r, 1)? as u64 != expected {
-                        return Err(StoreError::Conflict);
-                    }
-                }
-            }
-            if collection == Collection::Actions {
-                code::on_delete(&tx, &key, whisk_types::now_millis()).await?;
-            }
-            super::execute(&tx, "DELETE FROM entities WHERE fqn = $1", &[&key]).await?;
-            tx.commit().await.pg()?;
-            Ok(true)
-        })
-        .await
+        self.transaction(|| self.delete_once(collection, fqn, expected))
+            .await
     }
 
     async fn list(

@@ -30,7 +30,8 @@ CREATE INDEX entities_by_code ON entities (code_digest) WHERE code_digest IS NOT
 
 CREATE TABLE code (
     digest TEXT PRIMARY KEY,
-    code TEXT NOT NULL,
+    -- The code's UTF-8 bytes: TEXT cannot hold the NUL characters a string may have.
+    code BYTEA NOT NULL,
     -- Epoch ms when the last action holding it let go; NULL while an action holds it.
     released_at BIGINT
 );
