@@ -3,8 +3,10 @@
 //! A backend's tests call each function with a fresh bus (or one shared by the calls:
 //! every function uses topics and subjects of its own). The lease functions need a bus
 //! whose ack wait is short ([`SHORT_ACK_WAIT`] or less), so the embedded backend runs them
-//! with `EmbeddedBusOptions { ack_wait: SHORT_ACK_WAIT, .. }`; NATS with a consumer whose
-//! `ack_wait` is as short.
+//! with `EmbeddedBusOptions { ack_wait: SHORT_ACK_WAIT, .. }`, NATS with
+//! `NatsBusOptions { ack_wait: SHORT_ACK_WAIT, .. }`; [`two_consumers_share_a_topic`]
+//! needs the default (long) ack wait. `embedded::tests` and `nats::tests` run every
+//! function here as `contract_<name>`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -188,16 +190,25 @@ pub async fn two_consumers_share_a_topic(bus: &dyn Bus) {
             .await
             .unwrap();
     }
-    let take = |c: Arc<dyn Consumer>| async move {
-        let mut got = vec![];
-        // Each consumer takes until the topic stays empty for a while.
-        while let Ok(d) = tokio::time::timeout(Duration::from_millis(1500), c.next()).await {
-            let d = d.expect("next");
-            assert_eq!(d.redeliveries, 0);
-            c.ack(&d.token).await.unwrap();
-            got.push(d.payload);
+    let taken = Arc::new(AtomicU64::new(0));
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    let take = |c: Arc<dyn Consumer>| {
+        let taken = Arc::clone(&taken);
+        async move {
+            let mut got = vec![];
+            // Each consumer takes until both together have every message.
+            while taken.load(Ordering::SeqCst) < u64::from(N) {
+                assert!(tokio::time::Instant::now() < deadline, "messages missing");
+                if let Ok(d) = tokio::time::timeout(Duration::from_millis(200), c.next()).await {
+                    let d = d.expect("next");
+                    assert_eq!(d.redeliveries, 0);
+                    c.ack(&d.token).await.unwrap();
+                    got.push(d.payload);
+                    taken.fetch_add(1, Ordering::SeqCst);
+                }
+            }
+            got
         }
-        got
     };
     let (from_a, from_b) = tokio::join!(take(Arc::clone(&a)), take(Arc::clone(&b)));
     let mut all: Vec<Vec<u8>> = from_a.iter().chain(&from_b).cloned().collect();
@@ -205,6 +216,8 @@ pub async fn two_consumers_share_a_topic(bus: &dyn Bus) {
     let mut want: Vec<Vec<u8>> = (0..N).map(|i| i.to_string().into_bytes()).collect();
     want.sort();
     assert_eq!(all, want, "every message exactly once over both consumers");
+    assert_nothing(&a, Duration::from_millis(300)).await;
+    assert_nothing(&b, Duration::from_millis(300)).await;
 }
 
 /// `depth` counts the messages of a topic that are published and not yet acknowledged,

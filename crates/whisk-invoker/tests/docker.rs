@@ -1,6 +1,7 @@
 //! The invoker against the real dockerd: images built here `FROM whisk/dockerskeleton` with
-//! small shell-script actions, the embedded bus and the SQLite store, activations published
-//! on the bus and their completions awaited as a controller would.
+//! small shell-script actions, the embedded bus (the `over_nats_` tests: NATS JetStream on a
+//! `nats-server` of their own) and the SQLite store, activations published on the bus and
+//! their completions awaited as a controller would.
 //!
 //! Skipped only when `/var/run/docker.sock` is absent. With dockerd present, the skeleton
 //! image must exist (`images/build-skeleton.sh`); a missing one fails the tests.
@@ -17,7 +18,8 @@ use bollard::Docker;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use tokio::sync::oneshot;
-use whisk_bus::{Bus, EmbeddedBus, Subscription};
+use whisk_bus::testing::TestNats;
+use whisk_bus::{Bus, EmbeddedBus, NatsBus, NatsBusOptions, Subscription};
 use whisk_invoker::{
     ActionNetwork, ContainerFactory, ContainerSpec, DockerFactory, Invoker, InvokerConfig,
     DEFAULT_SOCKET, LABEL_INVOKER,
@@ -177,7 +179,7 @@ fn blackbox(image: &str) -> Exec {
 struct Harness {
     id: u32,
     docker: Docker,
-    bus: Arc<EmbeddedBus>,
+    bus: Arc<dyn Bus>,
     store: Arc<SqliteStore>,
     controller: String,
     completions: Box<dyn Subscription>,
@@ -199,11 +201,7 @@ impl Harness {
         Self::start_with(config, bus, store).await
     }
 
-    async fn start_with(
-        config: InvokerConfig,
-        bus: Arc<EmbeddedBus>,
-        store: Arc<SqliteStore>,
-    ) -> Self {
+    async fn start_with(config: InvokerConfig, bus: Arc<dyn Bus>, store: Arc<SqliteStore>) -> Self {
         Self::start_on(config, ActionNetwork::default(), bus, store).await
     }
 
@@ -211,7 +209,7 @@ impl Harness {
     async fn start_on(
         config: InvokerConfig,
         network: ActionNetwork,
-        bus: Arc<EmbeddedBus>,
+        bus: Arc<dyn Bus>,
         store: Arc<SqliteStore>,
     ) -> Self {
         let factory = DockerFactory::connect(DEFAULT_SOCKET)
@@ -833,21 +831,8 @@ async fn a_redelivered_activation_with_a_record_is_only_acknowledged() {
         // A consumer takes it and "crashes" after storing the record.
         let consumer = bus.consume(&invoker_topic(id)).await.unwrap();
         consumer.next().await.unwrap();
-        let record = Activation {
-            namespace: EntityPath::parse("guest").unwrap(),
-            name: act.name.clone(),
-            subject: "guest-subject".into(),
-            activation_id: msg.activation_id,
-            start: 1,
-            end: 2,
-            duration: Some(1),
-            cause: None,
-            response: ActivationResponse::success(json!({"stored": true}), Some(15)),
-            logs: vec![],
-            version: act.version,
-            publish: false,
-            annotations: Parameters::default(),
-        };
+        let mut record = stored_record(&act, &msg);
+        record.response = ActivationResponse::success(json!({"stored": true}), Some(15));
         assert!(store.put(&record).await.unwrap());
         msg
     };
@@ -866,6 +851,68 @@ async fn a_redelivered_activation_with_a_record_is_only_acknowledged() {
             .is_err(),
         "the message was acknowledged"
     );
+}
+
+/// Over NATS JetStream: an invoker took the message, stored the record and died before
+/// its ack; after the ack wait the message comes to the next invoker, which finds the
+/// record, only acknowledges it and tells the controller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_nats_a_redelivered_activation_with_a_record_is_only_acknowledged() {
+    if !docker_available() {
+        return;
+    }
+    let nats = TestNats::start();
+    let options = NatsBusOptions {
+        ack_wait: Duration::from_secs(1),
+        ..Default::default()
+    };
+    let config = Harness::config();
+    let id = config.id;
+    let store = Arc::new(SqliteStore::temporary().unwrap());
+    let act = action("done", blackbox(SKELETON), ActionLimits::default());
+    let msg = {
+        let bus = NatsBus::connect(&nats.url(), options.clone())
+            .await
+            .unwrap();
+        let mut msg = Harness::message_for(&format!("test{id}"), &act);
+        msg.received_at = 0;
+        bus.publish(&invoker_topic(id), serde_json::to_vec(&msg).unwrap())
+            .await
+            .unwrap();
+        let consumer = bus.consume(&invoker_topic(id)).await.unwrap();
+        consumer.next().await.unwrap();
+        let mut record = stored_record(&act, &msg);
+        record.response = ActivationResponse::success(json!({"stored": true}), Some(15));
+        assert!(store.put(&record).await.unwrap());
+        // The first invoker's connection dies with it, without an ack.
+        msg
+    };
+    let bus: Arc<dyn Bus> = Arc::new(NatsBus::connect(&nats.url(), options).await.unwrap());
+    let mut h = Harness::start_with(config, Arc::clone(&bus), store).await;
+    let a = h.completion(msg.activation_id).await;
+    assert_eq!(a.response.result, json!({"stored": true}));
+    assert_eq!(containers_of(&h.docker, id).await.len(), 0, "nothing ran");
+    h.stop().await;
+    assert_eq!(bus.depth(&invoker_topic(id)).await.unwrap(), Some(0));
+}
+
+/// The record an invoker stores for `msg` (its result set by the caller).
+fn stored_record(act: &Action, msg: &ActivationMessage) -> Activation {
+    Activation {
+        namespace: EntityPath::parse("guest").unwrap(),
+        name: act.name.clone(),
+        subject: "guest-subject".into(),
+        activation_id: msg.activation_id,
+        start: 1,
+        end: 2,
+        duration: Some(1),
+        cause: None,
+        response: ActivationResponse::success(json!({}), Some(2)),
+        logs: vec![],
+        version: act.version,
+        publish: false,
+        annotations: Parameters::default(),
+    }
 }
 
 impl Harness {
@@ -1602,7 +1649,32 @@ async fn an_activation_longer_than_the_bus_lease_runs_once() {
     if !docker_available() {
         return;
     }
-    let bus = short_lease_bus();
+    activation_longer_than_the_lease_runs_once(short_lease_bus()).await;
+}
+
+/// The same over NATS JetStream (a `nats-server` of the test's own): the invoker extends
+/// the message ("in progress") while the action runs, stores the record, then acknowledges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_nats_an_activation_longer_than_the_bus_lease_runs_once() {
+    if !docker_available() {
+        return;
+    }
+    let nats = TestNats::start();
+    let bus = NatsBus::connect(
+        &nats.url(),
+        NatsBusOptions {
+            ack_wait: Duration::from_secs(1),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    activation_longer_than_the_lease_runs_once(Arc::new(bus)).await;
+}
+
+/// An action that runs four leases long completes once, in one container, and leaves
+/// nothing on the bus.
+async fn activation_longer_than_the_lease_runs_once(bus: Arc<dyn Bus>) {
     let store = Arc::new(SqliteStore::temporary().unwrap());
     let mut h = Harness::start_with(Harness::config(), bus, store).await;
     // Runs four leases long, and says so once per run in its log.
