@@ -76,10 +76,10 @@ impl Default for Metrics {
         };
         // Every series exists from the start (at 0), so dashboards see them all.
         for class in CLASSES {
-            m.responses.get_or_create(&[("class", class)]);
+            let _ = m.responses.get_or_create(&[("class", class)]);
         }
         for outcome in InvokeOutcome::ALL {
-            m.invocations.get_or_create(&[("outcome", outcome.label())]);
+            let _ = m.invocations.get_or_create(&[("outcome", outcome.label())]);
         }
         m
     }

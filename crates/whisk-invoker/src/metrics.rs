@@ -58,10 +58,10 @@ impl Default for InvokerMetrics {
         };
         // Every series exists from the start (at 0), so dashboards see them all.
         for status in STATUSES {
-            m.activations.get_or_create(&[("status", status)]);
+            let _ = m.activations.get_or_create(&[("status", status)]);
         }
         for start in ["cold", "warm", "prewarm"] {
-            m.starts.get_or_create(&[("start", start)]);
+            let _ = m.starts.get_or_create(&[("start", start)]);
         }
         m.set_containers(ContainerCounts::default());
         m
