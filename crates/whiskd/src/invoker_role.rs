@@ -120,17 +120,12 @@ pub async fn run_with(
     let (invoker, invoker_task) =
         node::spawn_invoker(config, factory, &stores, bus.bus.clone(), &stop);
     let server = node::invoker_server(registry, invoker);
-    let server_stop = stop.stopped();
     let metrics_addr = metrics_listener.local_addr().ok();
-    // The health endpoint answers through the drain (503 `draining`); it stops with the
-    // invoker.
+    // The health endpoint answers through the drain (503 `draining`); it is stopped once
+    // the invoker has.
     let server_task = tokio::spawn(async move {
-        let serve = axum::serve(metrics_listener, server);
-        tokio::select! {
-            r = serve => if let Err(e) = r {
-                tracing::warn!(error = %e, "The metrics server stopped.");
-            },
-            () = async { server_stop.await; std::future::pending::<()>().await } => {}
+        if let Err(e) = axum::serve(metrics_listener, server).await {
+            tracing::warn!(error = %e, "The metrics server stopped.");
         }
     });
     tracing::info!(

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use prometheus_client::metrics::counter::Counter;
 use whisk_controller::{ControllerConfig, RuntimeManifest};
 
@@ -46,19 +46,7 @@ pub struct StandaloneArgs {
 /// Bad configuration, an unusable data directory, a port in use, Docker unreachable (or,
 /// with `--container-factory process`, no proxy binary or launchers).
 pub fn main(args: StandaloneArgs) -> Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async {
-        let stop = Stop::default();
-        let signal = stop.clone();
-        tokio::spawn(async move {
-            node::shutdown_signal().await;
-            signal.stop();
-        });
-        run(args, stop).await
-    })
+    crate::run_role(|stop| run(args, stop))
 }
 
 /// Runs standalone until `stop`, then drains and returns.
