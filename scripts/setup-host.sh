@@ -2,7 +2,8 @@
 # Installs and starts what rwhisk needs on this machine: a Docker engine (docker.io, runc),
 # busybox-static for the skeleton image, Go for the SDK's Go example, and the servers the
 # tests start on loopback themselves: PostgreSQL, nats-server (JetStream) and Chromium for
-# the UI's browser tests; Node.js and npm for OpenWhisk's JS client in the API gateway tests.
+# the UI's browser tests; Node.js and npm for the browser tests and OpenWhisk's JS client in the
+# API gateway tests; docker-compose (the scale-out layout's file is checked).
 # As root it installs missing Debian packages and starts dockerd; otherwise it says what to do.
 set -euo pipefail
 
@@ -13,14 +14,15 @@ command -v dockerd >/dev/null 2>&1 || need_pkgs+=(docker.io)
 command -v runc >/dev/null 2>&1 || need_pkgs+=(runc)
 [ -x /bin/busybox ] && /bin/busybox --list 2>/dev/null | grep -qx unzip || need_pkgs+=(busybox-static)
 command -v go >/dev/null 2>&1 || need_pkgs+=(golang-go)
-# npm installs the Node.js runtime image's packages (the openwhisk client) at image build.
-command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_pkgs+=(postgresql)
 command -v nats-server >/dev/null 2>&1 || need_pkgs+=(nats-server)
 command -v chromium >/dev/null 2>&1 || need_pkgs+=(chromium)
-# Node.js and npm run OpenWhisk's JS client against whiskd in the API gateway tests.
+# Node.js and npm: the Node.js runtime image's packages (the openwhisk client) at image build,
+# the UI's browser tests (playwright-core) and OpenWhisk's JS client in the API gateway tests.
 command -v node >/dev/null 2>&1 || need_pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || need_pkgs+=(npm)
+# The scale-out tests check deploy/docker-compose.yml with `docker-compose config`.
+command -v docker-compose >/dev/null 2>&1 || need_pkgs+=(docker-compose)
 
 if [ ${#need_pkgs[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then

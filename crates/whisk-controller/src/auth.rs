@@ -60,6 +60,14 @@ pub(crate) struct AuthCache {
 }
 
 impl AuthCache {
+    /// Forgets every cached success (a key changed somewhere in the deployment).
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     pub fn new(ttl: Duration) -> Self {
         let mut secret = [0u8; 32];
         secret[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());

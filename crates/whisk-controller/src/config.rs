@@ -34,10 +34,21 @@ impl Default for NamespaceLimits {
 /// Everything the controller needs to know about its deployment.
 #[derive(Debug, Clone)]
 pub struct ControllerConfig {
-    /// This controller's id: invokers send completions to `completion_subject(id)`.
+    /// This controller's id, stable across its restarts: the compositions it leaves
+    /// running when it stops are found again by it.
     pub id: String,
-    /// Invoker topics (`invoker_topic(n)`) invocations are spread over, round robin.
+    /// Names this process among running controllers: invokers send completions to
+    /// `completion_subject("<id>-<boot>")` (just `<id>` when empty), so two processes
+    /// never take each other's completions, even given the same id. `whiskd controller`
+    /// makes a random one per start.
+    pub boot: String,
+    /// Invokers counted as up before (and without) any heartbeat of theirs: the one in
+    /// `whiskd standalone`. Controllers of a scaled-out deployment leave it empty and
+    /// learn invokers from their heartbeats.
     pub invokers: Vec<u32>,
+    /// How many controllers share the deployment: each admits `1 / cluster_size` of a
+    /// namespace's throttles and uses `1 / cluster_size` of each invoker's memory.
+    pub cluster_size: u64,
     /// Reported as `build` by `GET /api/v1` (`wsk property get --apibuild`).
     pub build: String,
     /// Reported as `buildno` by `GET /api/v1`.
@@ -88,11 +99,24 @@ pub struct ControllerConfig {
     pub signing_key: SigningKey,
 }
 
+impl ControllerConfig {
+    /// Where invokers send this process's completions (see `boot`).
+    pub fn completion_id(&self) -> String {
+        if self.boot.is_empty() {
+            self.id.clone()
+        } else {
+            format!("{}-{}", self.id, self.boot)
+        }
+    }
+}
+
 impl Default for ControllerConfig {
     fn default() -> Self {
         Self {
             id: "0".to_owned(),
+            boot: String::new(),
             invokers: vec![0],
+            cluster_size: 1,
             build: env!("CARGO_PKG_VERSION").to_owned(),
             buildno: "dev".to_owned(),
             blocking_wait: Duration::from_secs(60),

@@ -1,12 +1,16 @@
-//! The `Controller`: shared state of every request (stores, bus, auth cache, metrics) and
-//! the machinery of blocking invokes: waiters keyed by activation id, resolved by the
-//! completion listener, with a store poll as the fallback for lost completions.
+//! The `Controller`: shared state of every request (stores, bus, auth cache, metrics,
+//! balancer) and the machinery of blocking invokes: waiters keyed by activation id,
+//! resolved by the completion listener, with a store poll as the fallback for lost
+//! completions. It also listens for invokers' heartbeats (the balancer's view of their
+//! health) and for cache invalidations from other controllers, and can drain: once
+//! [`Controller::drain`] is called it refuses new activations with 503.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
+use prometheus_client::registry::Registry;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -15,13 +19,15 @@ use tokio_util::task::TaskTracker;
 use whisk_bus::{Bus, BusError, Subscription};
 use whisk_store::{ActivationStore, EntityStore, IdentityStore};
 use whisk_types::message::{
-    completion_subject, invoker_topic, ActionChange, ACTION_CHANGED_SUBJECT,
+    completion_subject, invoker_topic, ActionChange, CacheInvalidation, Heartbeat,
+    ACTION_CHANGED_SUBJECT, CACHE_INVALIDATION_SUBJECT, HEALTH_SUBJECT,
 };
 use whisk_types::{
     Activation, ActivationId, ActivationMessage, CompletionMessage, EntityName, FullyQualifiedName,
 };
 
 use crate::auth::AuthCache;
+use crate::balancer::Balancer;
 use crate::config::ControllerConfig;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
@@ -34,6 +40,10 @@ fn poll_offsets() -> impl Iterator<Item = Duration> {
         .chain((1..).map(|i| 7 + 15 * i))
         .map(Duration::from_secs)
 }
+
+/// Added to an activation's time limit before its balancer slot is given back without a
+/// completion (the completion was lost, the invoker died).
+const SLOT_GRACE: Duration = Duration::from_secs(60);
 
 /// Why the controller could not start.
 #[derive(Debug, thiserror::Error)]
@@ -57,10 +67,15 @@ pub struct Controller {
     pub(crate) throttles: Throttles,
     /// Blocking invokes waiting for their completion.
     waiters: Mutex<HashMap<ActivationId, oneshot::Sender<Activation>>>,
-    /// Round-robin position over `config.invokers`.
-    next_invoker: AtomicUsize,
-    /// The completion listener; aborted on shutdown or drop.
-    listener: Mutex<Option<JoinHandle<()>>>,
+    /// Places activations on invokers; knows their health.
+    pub(crate) balancer: Balancer,
+    /// What `GET /metrics` shows: the controller's metrics and whatever the process adds
+    /// ([`Controller::register_metrics`]).
+    registry: RwLock<Registry>,
+    /// Set by [`Controller::drain`]: new activations get 503.
+    draining: AtomicBool,
+    /// The completion, heartbeat and invalidation listeners; aborted on shutdown or drop.
+    listener: Mutex<Vec<JoinHandle<()>>>,
     /// The alarm scheduler; aborted on shutdown or drop.
     scheduler: Mutex<Option<JoinHandle<()>>>,
     /// Compositions (sequences, conductors) the controller runs itself.
@@ -89,18 +104,28 @@ impl Controller {
         activations: Arc<dyn ActivationStore>,
         bus: Arc<dyn Bus>,
     ) -> Arc<Self> {
+        let metrics = Metrics::default();
+        let mut registry = Registry::default();
+        metrics.register(&mut registry);
+        registry.register(
+            "whisk_store_errors",
+            "Store calls that failed",
+            metrics.store_errors.clone(),
+        );
         Arc::new(Self {
             auth: AuthCache::new(config.auth_cache_ttl),
+            balancer: Balancer::new(&config.invokers, config.cluster_size),
             config,
             entities,
             identities,
             activations,
             bus,
-            metrics: Metrics::default(),
+            metrics,
+            registry: RwLock::new(registry),
+            draining: AtomicBool::new(false),
             throttles: Throttles::default(),
             waiters: Mutex::new(HashMap::new()),
-            next_invoker: AtomicUsize::new(0),
-            listener: Mutex::new(None),
+            listener: Mutex::new(Vec::new()),
             scheduler: Mutex::new(None),
             tasks: TaskTracker::new(),
             cancel: CancellationToken::new(),
@@ -134,31 +159,111 @@ impl Controller {
     }
 
     async fn start_listener(self: &Arc<Self>) -> Result<(), ControllerError> {
-        let subject = completion_subject(&self.config.id);
-        let sub = self.bus.subscribe(&subject).await?;
-        let task = tokio::spawn(listen(Arc::downgrade(self), sub));
-        let old = self
-            .listener
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .replace(task);
-        if let Some(old) = old {
-            old.abort();
+        let subject = completion_subject(&self.config.completion_id());
+        let completions = self.bus.subscribe(&subject).await?;
+        let health = self.bus.subscribe(HEALTH_SUBJECT).await?;
+        let invalidations = self.bus.subscribe(CACHE_INVALIDATION_SUBJECT).await?;
+        let me = Arc::downgrade(self);
+        let tasks = vec![
+            tokio::spawn(listen(
+                me.clone(),
+                completions,
+                "completion",
+                |ctl, bytes| {
+                    let msg: CompletionMessage = serde_json::from_slice(bytes)?;
+                    ctl.complete(msg.activation);
+                    Ok(())
+                },
+            )),
+            tokio::spawn(listen(me.clone(), health, "heartbeat", |ctl, bytes| {
+                let beat: Heartbeat = serde_json::from_slice(bytes)?;
+                ctl.balancer.heartbeat(&beat);
+                Ok(())
+            })),
+            tokio::spawn(listen(me, invalidations, "invalidation", |ctl, bytes| {
+                let what: CacheInvalidation = serde_json::from_slice(bytes)?;
+                ctl.invalidate(&what);
+                Ok(())
+            })),
+        ];
+        let old = std::mem::replace(
+            &mut *self.listener.lock().unwrap_or_else(|e| e.into_inner()),
+            tasks,
+        );
+        for task in old {
+            task.abort();
         }
-        tracing::info!(controller = %self.config.id, %subject, "Controller listening for completions.");
+        tracing::info!(controller = %self.config.id, %subject, "Controller listening for completions and heartbeats.");
         Ok(())
     }
 
-    /// Stops the completion listener, the scheduler and running compositions. Blocking
-    /// invokes still waiting fall back to polling.
+    /// Stops the listeners, the scheduler and running compositions. Blocking invokes
+    /// still waiting fall back to polling.
     pub fn shutdown(&self) {
-        for slot in [&self.listener, &self.scheduler] {
-            if let Some(task) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
-                task.abort();
-            }
+        for task in std::mem::take(&mut *self.listener.lock().unwrap_or_else(|e| e.into_inner())) {
+            task.abort();
+        }
+        if let Some(task) = self
+            .scheduler
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            task.abort();
         }
         self.cancel.cancel();
         self.tasks.close();
+    }
+
+    /// Stops taking new activations: from now on they get 503. Activations already
+    /// accepted run on, and their blocking callers still get their results.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`Controller::drain`] was called.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    /// Adds metrics to what `GET /metrics` shows (the invoker's in `standalone`, the
+    /// bus's).
+    pub fn register_metrics(&self, add: impl FnOnce(&mut Registry)) {
+        add(&mut self.registry.write().unwrap_or_else(|e| e.into_inner()));
+    }
+
+    /// `GET /metrics`: everything registered, in the OpenMetrics text format.
+    pub fn render_metrics(&self) -> String {
+        crate::metrics::encode(&self.registry.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Invokers known from heartbeats (and configuration) and their health.
+    pub fn balancer(&self) -> &Balancer {
+        &self.balancer
+    }
+
+    /// Sends `what` to every controller (this one included) on the bus.
+    pub async fn announce_invalidation(&self, what: &CacheInvalidation) {
+        match serde_json::to_vec(what) {
+            Ok(payload) => {
+                if let Err(e) = self.bus.notify(CACHE_INVALIDATION_SUBJECT, payload).await {
+                    tracing::warn!(error = %e, "Could not announce a cache invalidation.");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "Could not encode a cache invalidation."),
+        }
+    }
+
+    /// Forgets what `what` names, so it is read from the store again.
+    fn invalidate(&self, what: &CacheInvalidation) {
+        match what {
+            CacheInvalidation::Limits { namespace } => {
+                if let Ok(ns) = EntityName::namespace(namespace) {
+                    self.throttles.forget_limits(&ns);
+                }
+            }
+            CacheInvalidation::Credentials => self.auth.clear(),
+        }
     }
 
     /// How many compositions (sequences, conductor sessions) this controller is running.
@@ -197,6 +302,7 @@ impl Controller {
     /// gives up its concurrency slot.
     pub fn complete(&self, activation: Activation) {
         self.throttles.release(&activation.activation_id);
+        self.balancer.release(&activation.activation_id);
         let sender = self
             .waiters
             .lock()
@@ -222,18 +328,31 @@ impl Controller {
         }
     }
 
-    /// Publishes an invocation to the next invoker's topic.
+    /// Publishes an invocation to the topic of the invoker the balancer picks.
     pub(crate) async fn publish(&self, msg: &ActivationMessage) -> Result<(), ApiError> {
-        let invokers = &self.config.invokers;
-        if invokers.is_empty() {
-            return Err(ApiError::NoInvoker);
+        let limits = &msg.action.limits;
+        // A lost completion gives the memory back after the run's longest time.
+        let hold = Duration::from_millis(limits.timeout) + SLOT_GRACE;
+        let invoker = self
+            .balancer
+            .place(
+                msg.activation_id,
+                &msg.user.namespace,
+                &msg.action.fqn(),
+                limits.memory,
+                hold,
+            )
+            .ok_or(ApiError::NoInvoker)?;
+        let published = async {
+            let payload = serde_json::to_vec(msg).map_err(|e| ApiError::Internal(e.to_string()))?;
+            self.bus.publish(&invoker_topic(invoker), payload).await?;
+            Ok(())
         }
-        let i = self.next_invoker.fetch_add(1, Ordering::Relaxed) % invokers.len();
-        let payload = serde_json::to_vec(msg).map_err(|e| ApiError::Internal(e.to_string()))?;
-        self.bus
-            .publish(&invoker_topic(invokers[i]), payload)
-            .await?;
-        Ok(())
+        .await;
+        if published.is_err() {
+            self.balancer.release(&msg.activation_id);
+        }
+        published
     }
 
     /// Tells invokers that an action changed or went away: containers of versions written
@@ -285,6 +404,7 @@ impl Controller {
                 () = tokio::time::sleep_until(wake) => {
                     if let Some(a) = self.poll_store(namespace, &waiter.id).await {
                         self.throttles.release(&a.activation_id);
+                        self.balancer.release(&a.activation_id);
                         return Some(a);
                     }
                     if Instant::now() >= deadline {
@@ -315,27 +435,32 @@ impl Drop for Controller {
     }
 }
 
-/// Receives completions until the bus closes or the controller is gone.
-async fn listen(controller: Weak<Controller>, mut sub: Box<dyn Subscription>) {
+/// Hands each notification of `sub` to `handle` until the bus closes or the controller
+/// is gone.
+async fn listen(
+    controller: Weak<Controller>,
+    mut sub: Box<dyn Subscription>,
+    what: &'static str,
+    handle: fn(&Controller, &[u8]) -> Result<(), serde_json::Error>,
+) {
     loop {
         match sub.next().await {
             Ok(bytes) => {
                 let Some(ctl) = controller.upgrade() else {
                     break;
                 };
-                match serde_json::from_slice::<CompletionMessage>(&bytes) {
-                    Ok(msg) => ctl.complete(msg.activation),
-                    Err(e) => tracing::warn!(error = %e, "Ignoring a malformed completion."),
+                if let Err(e) = handle(&ctl, &bytes) {
+                    tracing::warn!(error = %e, what, "Ignoring a malformed notification.");
                 }
             }
             Err(BusError::Closed) => break,
             Err(e) => {
-                tracing::warn!(error = %e, "Completion subscription failed; blocking invokes fall back to polling.");
+                tracing::warn!(error = %e, what, "A subscription failed; retrying (blocking invokes fall back to polling).");
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
     }
-    tracing::debug!("Completion listener stopped.");
+    tracing::debug!(what, "Listener stopped.");
 }
 
 /// A registered blocking wait; unregisters itself when dropped (timeout, client gone).

@@ -88,9 +88,12 @@ pub enum ApiError {
     /// The bus refused the invocation (the load balancer failure of OpenWhisk).
     #[error("bus failed: {0}")]
     Bus(#[from] BusError),
-    /// No invoker is configured to take invocations.
+    /// No invoker is configured to take invocations, or none is healthy.
     #[error("no invoker available")]
     NoInvoker,
+    /// The controller is draining (stopping): it takes no new activations.
+    #[error("the controller is shutting down")]
+    ShuttingDown,
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -125,7 +128,9 @@ impl ApiError {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }
             },
-            ApiError::Bus(_) | ApiError::NoInvoker => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Bus(_) | ApiError::NoInvoker | ApiError::ShuttingDown => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -163,10 +168,21 @@ impl IntoResponse for ApiError {
             }
             _ => {}
         }
+        if matches!(
+            &self,
+            ApiError::Store(StoreError::Corrupt(_) | StoreError::Backend(_))
+        ) {
+            resp.extensions_mut().insert(StoreFailure);
+        }
         resp.extensions_mut().insert(ErrorText(text));
         resp
     }
 }
+
+/// Marks a response that a failed store call caused, so the transaction layer counts it
+/// in `whisk_store_errors_total`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StoreFailure;
 
 #[cfg(test)]
 mod tests {
@@ -210,6 +226,7 @@ mod tests {
                 "HTTP method not allowed, supported methods: GET, PUT",
             ),
             (ApiError::NoInvoker, 503, "Service Unavailable"),
+            (ApiError::ShuttingDown, 503, "Service Unavailable"),
             (
                 ApiError::TooManyRequests(
                     "Too many requests in the last minute (count: 2, allowed: 1).".into(),

@@ -186,6 +186,9 @@ impl Controller {
         // Every activation a user starts is throttled here; components of a composition
         // are not (their top-level invoke was).
         let top_level = inv.cause.is_none();
+        if top_level && self.is_draining() {
+            return Err(ApiError::ShuttingDown);
+        }
         if top_level {
             self.admit_invocation(
                 &inv.user.namespace,
@@ -279,7 +282,7 @@ impl Controller {
             api_key_owner: self.api_key_owner(inv).await?,
             content: inv.content(),
             blocking: inv.blocking,
-            controller: self.config.id.clone(),
+            controller: self.config.completion_id(),
             received_at: inv.received_at,
             cause: inv.cause,
             binding: inv.target.binding.clone(),

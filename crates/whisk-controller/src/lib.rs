@@ -36,6 +36,8 @@
 //! - `throttle` enforces the per-namespace rate and concurrency limits and reads the
 //!   limits an operator set per namespace.
 //! - [`metrics`] counts requests and invocations for `GET /metrics`.
+//! - [`balancer`] places activations on invokers (OpenWhisk's sharding balancer) and
+//!   keeps their health from heartbeats, shown by `GET /invokers`.
 //! - [`runtimes`] is the runtimes manifest.
 #![forbid(unsafe_code)]
 
@@ -43,6 +45,7 @@ mod action_body;
 mod alarms;
 mod apis;
 mod auth;
+pub mod balancer;
 mod body;
 mod composition;
 mod conductor;
@@ -72,6 +75,7 @@ use axum::Router;
 pub use action_body::{EXEC_ANNOTATION, PROVIDE_API_KEY};
 pub use apis::Https;
 pub use auth::Caller;
+pub use balancer::{Balancer, InvokerHealth};
 pub use config::{ControllerConfig, NamespaceLimits};
 pub use controller::{Controller, ControllerError};
 pub use error::ApiError;
@@ -88,6 +92,7 @@ pub fn router(controller: Arc<Controller>) -> Router {
         .route("/", get(routes::server_info))
         .route("/ping", get(routes::ping))
         .route("/metrics", get(routes::metrics))
+        .route("/invokers", get(routes::invokers))
         .route("/api/v1", get(routes::api_info))
         .route("/api/v1/", get(routes::api_info))
         .route("/api/v1/api-docs", get(routes::api_docs))

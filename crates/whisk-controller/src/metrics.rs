@@ -1,14 +1,23 @@
-//! Request and invocation counters on plain atomics, rendered in the Prometheus text format
-//! at `GET /metrics`.
+//! The controller's Prometheus metrics (through `prometheus-client`): HTTP responses by
+//! status class, invocations by outcome, the blocking wait, and the store and bus errors
+//! the controller saw. All are aggregates: no label names a namespace, since `/metrics`
+//! is unauthenticated. [`Metrics::register`] adds them to a registry; `whiskd` serves
+//! that registry (with the invoker's metrics in `standalone`) at `GET /metrics`.
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
 
 /// Upper bounds (seconds) of the blocking-wait histogram buckets.
 const WAIT_BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 60.0,
 ];
+
+/// One label, from a fixed set of values.
+type Label = [(&'static str, &'static str); 1];
 
 /// How an invocation ended, from the controller's point of view.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,108 +54,112 @@ impl InvokeOutcome {
     }
 }
 
-/// The controller's counters. Cheap to update from any task.
-#[derive(Debug, Default)]
+const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+
+/// The controller's metrics. Cheap to update from any task; clones share the values.
+#[derive(Debug, Clone)]
 pub struct Metrics {
-    /// Responses by status class, index 0 = 1xx .. 4 = 5xx.
-    responses: [AtomicU64; 5],
-    invocations: [AtomicU64; 6],
-    /// Non-cumulative counts per bucket; the last slot is above the largest bound.
-    wait_buckets: [AtomicU64; WAIT_BUCKETS.len() + 1],
-    wait_sum_micros: AtomicU64,
+    responses: Family<Label, Counter>,
+    invocations: Family<Label, Counter>,
+    blocking_wait: Histogram,
+    /// Store calls that failed (shared with the invoker's in `standalone`).
+    pub store_errors: Counter,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let m = Self {
+            responses: Family::default(),
+            invocations: Family::default(),
+            blocking_wait: Histogram::new(WAIT_BUCKETS),
+            store_errors: Counter::default(),
+        };
+        // Every series exists from the start (at 0), so dashboards see them all.
+        for class in CLASSES {
+            let _ = m.responses.get_or_create(&[("class", class)]);
+        }
+        for outcome in InvokeOutcome::ALL {
+            let _ = m.invocations.get_or_create(&[("outcome", outcome.label())]);
+        }
+        m
+    }
 }
 
 impl Metrics {
+    /// Adds the controller's metrics to `registry` (the store-error counter is registered
+    /// by whoever owns the process's registry, once, see `whiskd`).
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "whisk_controller_http_responses",
+            "HTTP responses by status class",
+            self.responses.clone(),
+        );
+        registry.register(
+            "whisk_controller_invocations",
+            "Action invocations by outcome",
+            self.invocations.clone(),
+        );
+        registry.register(
+            "whisk_controller_blocking_wait_seconds",
+            "Time blocking invokes waited for their activation",
+            self.blocking_wait.clone(),
+        );
+    }
+
     pub fn record_response(&self, status: u16) {
         let class = usize::from(status / 100).clamp(1, 5) - 1;
-        self.responses[class].fetch_add(1, Ordering::Relaxed);
+        self.responses
+            .get_or_create(&[("class", CLASSES[class])])
+            .inc();
     }
 
     pub fn record_invocation(&self, outcome: InvokeOutcome) {
-        let i = InvokeOutcome::ALL
-            .iter()
-            .position(|o| *o == outcome)
-            .unwrap_or(0);
-        self.invocations[i].fetch_add(1, Ordering::Relaxed);
+        self.invocations
+            .get_or_create(&[("outcome", outcome.label())])
+            .inc();
     }
 
     pub fn record_blocking_wait(&self, waited: Duration) {
-        let secs = waited.as_secs_f64();
-        let i = WAIT_BUCKETS
-            .iter()
-            .position(|b| secs <= *b)
-            .unwrap_or(WAIT_BUCKETS.len());
-        self.wait_buckets[i].fetch_add(1, Ordering::Relaxed);
-        let micros = u64::try_from(waited.as_micros()).unwrap_or(u64::MAX);
-        self.wait_sum_micros.fetch_add(micros, Ordering::Relaxed);
+        self.blocking_wait.observe(waited.as_secs_f64());
+    }
+
+    /// Counts a failed store call.
+    pub fn record_store_error(&self) {
+        self.store_errors.inc();
     }
 
     /// Requests answered with this status class (1..=5).
     pub fn responses(&self, class: usize) -> u64 {
-        self.responses[class.clamp(1, 5) - 1].load(Ordering::Relaxed)
+        self.responses
+            .get(&[("class", CLASSES[class.clamp(1, 5) - 1])])
+            .map_or(0, |c| c.get())
     }
 
     pub fn invocations(&self, outcome: InvokeOutcome) -> u64 {
-        let i = InvokeOutcome::ALL
-            .iter()
-            .position(|o| *o == outcome)
-            .unwrap_or(0);
-        self.invocations[i].load(Ordering::Relaxed)
+        self.invocations
+            .get(&[("outcome", outcome.label())])
+            .map_or(0, |c| c.get())
     }
 
-    /// The Prometheus text exposition (version 0.0.4).
+    /// The controller's metrics alone, in the OpenMetrics text format.
     pub fn render(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP whisk_controller_http_responses_total HTTP responses by status class.\n\
-             # TYPE whisk_controller_http_responses_total counter"
-        );
-        for (i, c) in self.responses.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "whisk_controller_http_responses_total{{class=\"{}xx\"}} {}",
-                i + 1,
-                c.load(Ordering::Relaxed)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP whisk_controller_invocations_total Action invocations by outcome.\n\
-             # TYPE whisk_controller_invocations_total counter"
-        );
-        for (o, c) in InvokeOutcome::ALL.iter().zip(&self.invocations) {
-            let _ = writeln!(
-                out,
-                "whisk_controller_invocations_total{{outcome=\"{}\"}} {}",
-                o.label(),
-                c.load(Ordering::Relaxed)
-            );
-        }
-        let _ = writeln!(
-            out,
-            "# HELP whisk_controller_blocking_wait_seconds Time blocking invokes waited for their activation.\n\
-             # TYPE whisk_controller_blocking_wait_seconds histogram"
-        );
-        let mut cumulative = 0;
-        for (bound, c) in WAIT_BUCKETS.iter().zip(&self.wait_buckets) {
-            cumulative += c.load(Ordering::Relaxed);
-            let _ = writeln!(
-                out,
-                "whisk_controller_blocking_wait_seconds_bucket{{le=\"{bound}\"}} {cumulative}"
-            );
-        }
-        cumulative += self.wait_buckets[WAIT_BUCKETS.len()].load(Ordering::Relaxed);
-        let sum = self.wait_sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-        let _ = writeln!(
-            out,
-            "whisk_controller_blocking_wait_seconds_bucket{{le=\"+Inf\"}} {cumulative}\n\
-             whisk_controller_blocking_wait_seconds_sum {sum}\n\
-             whisk_controller_blocking_wait_seconds_count {cumulative}"
-        );
-        out
+        let mut registry = Registry::default();
+        self.register(&mut registry);
+        encode(&registry)
     }
 }
+
+/// `registry` in the OpenMetrics text format (what Prometheus scrapes).
+pub fn encode(registry: &Registry) -> String {
+    let mut out = String::new();
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut out, registry) {
+        tracing::warn!(error = %e, "Encoding the metrics failed.");
+    }
+    out
+}
+
+/// The content type of [`encode`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 #[cfg(test)]
 mod tests {
@@ -161,12 +174,17 @@ mod tests {
         m.record_invocation(InvokeOutcome::Success);
         m.record_blocking_wait(Duration::from_millis(3));
         m.record_blocking_wait(Duration::from_secs(100));
+        assert_eq!(m.responses(4), 2);
+        assert_eq!(m.invocations(InvokeOutcome::Success), 1);
+        assert_eq!(m.invocations(InvokeOutcome::Timeout), 0);
         let text = m.render();
         assert!(text.contains("whisk_controller_http_responses_total{class=\"4xx\"} 2"));
         assert!(text.contains("whisk_controller_invocations_total{outcome=\"success\"} 1"));
         assert!(text.contains("whisk_controller_blocking_wait_seconds_bucket{le=\"0.005\"} 1"));
-        assert!(text.contains("whisk_controller_blocking_wait_seconds_bucket{le=\"60\"} 1"));
+        assert!(text.contains("whisk_controller_blocking_wait_seconds_bucket{le=\"60.0\"} 1"));
         assert!(text.contains("whisk_controller_blocking_wait_seconds_bucket{le=\"+Inf\"} 2"));
         assert!(text.contains("whisk_controller_blocking_wait_seconds_count 2"));
+        assert!(text.ends_with("# EOF\n"), "{text}");
+        assert!(text.contains("whisk_controller_invocations_total{outcome=\"timeout\"} 0"));
     }
 }

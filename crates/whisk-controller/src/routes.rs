@@ -33,7 +33,7 @@ use crate::controller::Controller;
 use crate::error::ApiError;
 use crate::request::{percent_decode, ListParams, Query};
 
-pub(crate) use info::{api_docs, api_info, metrics, not_found, ping, server_info};
+pub(crate) use info::{api_docs, api_info, invokers, metrics, not_found, ping, server_info};
 pub(crate) use packages::FEED;
 
 /// The prefix of every authenticated route.

@@ -95,6 +95,15 @@ pub(crate) struct Throttles {
 }
 
 impl Throttles {
+    /// Forgets the cached overrides of `namespace` (another controller or `whiskd admin`
+    /// changed them).
+    pub(crate) fn forget_limits(&self, namespace: &EntityName) {
+        self.overrides
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(namespace);
+    }
+
     /// Counts one event in the current window; the count including it.
     fn count(&self, namespace: &EntityName, counter: Counter, window: Duration) -> u64 {
         let window_ms = i64::try_from(window.as_millis()).unwrap_or(i64::MAX).max(1);
@@ -234,15 +243,18 @@ impl Controller {
     ) -> Result<(), ApiError> {
         let limits = self.limits_of(namespace).await;
         let window = self.config.throttle_window;
+        // Each of `cluster_size` controllers admits its share of a namespace's limits.
+        let per_minute = self.share(limits.invocations_per_minute);
+        let concurrent = self.share(limits.concurrent_invocations);
         let count = self
             .throttles
             .count(namespace, Counter::Invocations, window);
-        if count > limits.invocations_per_minute {
-            return Err(too_many_requests(count, limits.invocations_per_minute));
+        if count > per_minute {
+            return Err(too_many_requests(count, per_minute));
         }
         self.throttles
-            .acquire(namespace, id, limits.concurrent_invocations, hold)
-            .map_err(|held| too_many_concurrent(held, limits.concurrent_invocations))
+            .acquire(namespace, id, concurrent, hold)
+            .map_err(|held| too_many_concurrent(held, concurrent))
     }
 
     /// Admits a trigger fire of `namespace` against its `firesPerMinute`.
@@ -251,13 +263,26 @@ impl Controller {
     /// 429 with OpenWhisk's text when the limit is reached.
     pub(crate) async fn admit_fire(&self, namespace: &EntityName) -> Result<(), ApiError> {
         let limits = self.limits_of(namespace).await;
+        let per_minute = self.share(limits.fires_per_minute);
         let count = self
             .throttles
             .count(namespace, Counter::Fires, self.config.throttle_window);
-        if count > limits.fires_per_minute {
-            return Err(too_many_requests(count, limits.fires_per_minute));
+        if count > per_minute {
+            return Err(too_many_requests(count, per_minute));
         }
         Ok(())
+    }
+
+    /// This controller's share of a limit: throttles are counted per process, so with
+    /// `cluster_size` controllers each admits `limit / cluster_size`, rounded up (at
+    /// least 1 for a limit above 0), as OpenWhisk's controllers divide them.
+    fn share(&self, limit: u64) -> u64 {
+        let n = self.config.cluster_size.max(1);
+        if limit == 0 {
+            0
+        } else {
+            limit.div_ceil(n)
+        }
     }
 
     /// Running activations of `namespace` that count against its concurrency.

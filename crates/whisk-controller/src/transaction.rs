@@ -61,6 +61,10 @@ pub(crate) async fn layer(
     } else {
         next.run(req).instrument(span.clone()).await
     };
+    let store_failed = resp
+        .extensions()
+        .get::<crate::error::StoreFailure>()
+        .is_some();
     let mut resp = render_error(resp, &tid).instrument(span).await;
 
     let headers = resp.headers_mut();
@@ -73,6 +77,9 @@ pub(crate) async fn layer(
         }
     }
     ctl.metrics.record_response(resp.status().as_u16());
+    if store_failed {
+        ctl.metrics.record_store_error();
+    }
     resp
 }
 

@@ -976,3 +976,27 @@ async fn cors_options_and_request_ids() {
     let b = s.send(get("/ping").no_auth()).await;
     assert_ne!(a.header("x-request-id"), b.header("x-request-id"));
 }
+
+#[tokio::test]
+async fn a_draining_controller_refuses_new_invokes_with_503_and_still_answers_reads() {
+    let s = Stack::start().await;
+    s.create_action("d", json!({})).await;
+    s.check(
+        post(&format!("{ACTIONS}/d"), json!({})),
+        202,
+        "activationId",
+    )
+    .await;
+    s.controller.drain();
+    assert!(s.controller.is_draining());
+    s.check(
+        post(&format!("{ACTIONS}/d?blocking=true"), json!({})),
+        503,
+        "Service Unavailable",
+    )
+    .await;
+    s.check(get(&format!("{ACTIONS}/d")), 200, "\"name\":\"d\"")
+        .await;
+    let r = s.check(get("/invokers").no_auth(), 200, "invoker0/0").await;
+    assert_eq!(r.json(), json!({"invoker0/0": "up"}));
+}

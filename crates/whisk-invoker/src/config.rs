@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use whisk_types::SigningKey;
 
+use crate::metrics::InvokerMetrics;
+
 /// How one invoker runs. Build it with struct update syntax over [`Default`].
 #[derive(Debug, Clone)]
 pub struct InvokerConfig {
@@ -43,6 +45,8 @@ pub struct InvokerConfig {
     pub container_wait: Duration,
     /// The most bytes of action code kept in memory, fetched by digest from the store.
     pub code_cache_bytes: u64,
+    /// Where the invoker counts what it does (`whiskd` registers and serves them).
+    pub metrics: InvokerMetrics,
 }
 
 impl Default for InvokerConfig {
@@ -62,6 +66,7 @@ impl Default for InvokerConfig {
             signing_key: SigningKey::generate(),
             container_wait: Duration::from_secs(120),
             code_cache_bytes: 256 * 1024 * 1024,
+            metrics: InvokerMetrics::default(),
         }
     }
 }

@@ -9,9 +9,16 @@
 //!   then is settled like a redelivery;
 //! - a redelivered message whose record already exists is only acknowledged and
 //!   announced again, so every activation id ends in exactly one record.
+//!
+//! While it runs, the invoker sends a [`Heartbeat`] every [`HEARTBEAT_EVERY`] on
+//! [`HEALTH_SUBJECT`] (controllers place work only on invokers they hear from) and
+//! samples its containers for the metrics. On shutdown it drains: it stops taking
+//! messages, says `draining` in its heartbeats (controllers stop sending it work), lets
+//! running activations finish within the grace period, and removes its containers.
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -23,7 +30,8 @@ use tracing::{debug, error, info, info_span, warn, Instrument};
 use whisk_bus::{Bus, BusError, Consumer, Delivery, DeliveryToken, Subscription};
 use whisk_store::{ActivationStore, CodeStore};
 use whisk_types::message::{
-    completion_subject, invoker_topic, ActionChange, ACTION_CHANGED_SUBJECT,
+    completion_subject, invoker_topic, ActionChange, Heartbeat, InvokerState,
+    ACTION_CHANGED_SUBJECT, HEALTH_SUBJECT, HEARTBEAT_EVERY,
 };
 use whisk_types::{
     Activation, ActivationId, ActivationMessage, CompletionMessage, FullyQualifiedName,
@@ -61,6 +69,8 @@ pub struct Invoker {
     activations: Arc<dyn ActivationStore>,
     bus: Arc<dyn Bus>,
     in_flight: InFlight,
+    /// Set when shutdown starts: heartbeats say `draining`.
+    draining: AtomicBool,
 }
 
 impl std::fmt::Debug for Invoker {
@@ -98,7 +108,56 @@ impl Invoker {
             activations,
             bus,
             in_flight: Mutex::default(),
+            draining: AtomicBool::new(false),
         })
+    }
+
+    /// Whether the invoker is draining (shutdown has begun).
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::SeqCst)
+    }
+
+    /// Activations being processed now.
+    pub fn running(&self) -> usize {
+        self.in_flight
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .len()
+    }
+
+    /// Sends a heartbeat and samples the containers, every [`HEARTBEAT_EVERY`] until
+    /// `stop`.
+    async fn beat(self: Arc<Self>, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            self.config.metrics.set_containers(self.pool.counts());
+            self.send_heartbeat().await;
+        }
+    }
+
+    async fn send_heartbeat(&self) {
+        let beat = Heartbeat {
+            id: self.config.id,
+            state: if self.is_draining() {
+                InvokerState::Draining
+            } else {
+                InvokerState::Up
+            },
+            memory_mb: self.config.memory_mb,
+        };
+        match serde_json::to_vec(&beat) {
+            Ok(payload) => {
+                if let Err(e) = self.bus.notify(HEALTH_SUBJECT, payload).await {
+                    debug!(error = %e, "Sending a heartbeat failed.");
+                }
+            }
+            Err(e) => warn!(error = %e, "Encoding a heartbeat failed."),
+        }
     }
 
     /// Removes the containers of the action `fqn` made for versions written before
@@ -138,6 +197,9 @@ impl Invoker {
         let mut background = JoinSet::new();
         background.spawn(Arc::clone(&self.pool).run_reaper(stop.clone()));
         background.spawn(Arc::clone(&self).follow_changes(changes, stop.clone()));
+        // Heartbeats go on through the drain, so controllers see `draining`.
+        let beats_stop = CancellationToken::new();
+        let beats = tokio::spawn(Arc::clone(&self).beat(beats_stop.clone()));
 
         let mut tasks = JoinSet::new();
         let permits = Arc::new(Semaphore::new(self.config.max_in_flight.max(1)));
@@ -182,7 +244,9 @@ impl Invoker {
             }
         }
 
-        info!(running = tasks.len(), "Invoker stopping.");
+        info!(running = tasks.len(), "Invoker draining.");
+        self.draining.store(true, Ordering::SeqCst);
+        self.send_heartbeat().await;
         stop.cancel();
         let drained = tokio::time::timeout(self.config.shutdown_grace, async {
             while tasks.join_next().await.is_some() {}
@@ -197,6 +261,9 @@ impl Invoker {
         }
         background.shutdown().await;
         self.pool.shutdown().await;
+        beats_stop.cancel();
+        let _ = beats.await;
+        self.config.metrics.set_containers(self.pool.counts());
         info!("Invoker stopped.");
         Ok(())
     }
@@ -270,7 +337,12 @@ impl Invoker {
             return;
         }
         let record = match self.runner.run(msg).await {
-            Ok(record) => record,
+            Ok(record) => {
+                self.config
+                    .metrics
+                    .record_activation(record.response.status_code, record.duration);
+                record
+            }
             Err(Abandoned) => {
                 debug!("Activation left for redelivery at shutdown.");
                 return;
@@ -327,6 +399,7 @@ impl Invoker {
             }
             Ok(None) => false,
             Err(e) => {
+                self.config.metrics.store_errors.inc();
                 warn!(error = %e, "Looking up a redelivered activation failed.");
                 false
             }
@@ -348,11 +421,13 @@ impl Invoker {
                     };
                 }
                 Err(e) if attempt < STORE_ATTEMPTS => {
+                    self.config.metrics.store_errors.inc();
                     warn!(error = %e, attempt, "Storing the activation failed; retrying.");
                     tokio::time::sleep(pause).await;
                     pause *= 2;
                 }
                 Err(e) => {
+                    self.config.metrics.store_errors.inc();
                     error!(error = %e, "Storing the activation failed; it will run again on redelivery.");
                 }
             }

@@ -7,7 +7,7 @@
 //! - [`InvokerConfig`]: capacity, idle timeout, container limits, API host, runtime
 //!   images and [`StemCells`].
 //! - [`Invoker`]: the bus loop, lease extension while an activation runs, redelivery
-//!   and duplicate handling (one run per activation id), shutdown.
+//!   and duplicate handling (one run per activation id), heartbeats, drain and shutdown.
 //! - `runner`: one activation from message to record (timings, `/init`, `/run`, logs).
 //! - `pool`: warm containers keyed by action revision, memory capacity, waiting callers,
 //!   eviction, idle reaping, retirement of changed actions; `pool::stem` keeps prewarmed
@@ -20,6 +20,7 @@
 //! - `client`: keep-alive HTTP to containers with a bounded body read.
 //! - [`outcome`]: container replies to activation responses, with OpenWhisk's texts.
 //! - [`logs`]: log lines, sentinels, formatting and the log limit.
+//! - [`metrics`]: activations, starts, durations and containers for `/metrics`.
 #![forbid(unsafe_code)]
 
 mod client;
@@ -29,6 +30,7 @@ mod docker;
 mod factory;
 mod invoker;
 pub mod logs;
+pub mod metrics;
 pub mod outcome;
 mod pool;
 mod process;
@@ -42,5 +44,6 @@ pub use factory::{
 };
 pub use invoker::{Invoker, InvokerError};
 pub use logs::{LogLine, LogLines, LogStream};
+pub use metrics::InvokerMetrics;
 pub use process::{ProcessConfig, ProcessFactory, ProcessRuntime};
 pub use runner::ENV_API_HOST;

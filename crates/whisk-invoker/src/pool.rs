@@ -613,6 +613,17 @@ impl Pool {
         }
     }
 
+    /// Containers by state now: busy (or being started), idle warm ones, stem cells.
+    pub(crate) fn counts(&self) -> crate::metrics::ContainerCounts {
+        let st = self.lock();
+        let warm = st.idle.len() as u64;
+        crate::metrics::ContainerCounts {
+            busy: (st.live.len() as u64).saturating_sub(warm),
+            warm,
+            prewarm: st.stems.len() as u64,
+        }
+    }
+
     /// Memory in use (busy, idle, stem cells and reserved).
     #[cfg(test)]
     pub(crate) fn used_mb(&self) -> u64 {

@@ -24,6 +24,7 @@ use crate::factory::{
     LABEL_STEM_CELL,
 };
 use crate::logs::{LogAccumulator, LogReceiver};
+use crate::metrics::Start;
 use crate::outcome::{self, MAX_RESULT_BYTES};
 use crate::pool::{Busy, Container, ContainerKey, Lease, Pool, PoolError, StemPlan};
 
@@ -122,10 +123,18 @@ impl Runner {
                 );
             }
         };
+        let metrics = &self.config.metrics;
         let (busy, cold) = match lease {
-            Lease::Warm(busy) => (busy, false),
-            Lease::Prewarmed(busy) => (busy, true),
+            Lease::Warm(busy) => {
+                metrics.record_start(Start::Warm);
+                (busy, false)
+            }
+            Lease::Prewarmed(busy) => {
+                metrics.record_start(Start::Prewarm);
+                (busy, true)
+            }
             Lease::Cold(reservation) => {
+                metrics.record_start(Start::Cold);
                 let spec = self.spec(msg, image, &key);
                 match reservation.start(&spec, key).await {
                     Ok(busy) => (busy, true),

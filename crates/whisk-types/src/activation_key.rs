@@ -62,6 +62,26 @@ impl SigningKey {
         Self(bytes)
     }
 
+    /// The key as 64 hex digits, for a key file shared by the processes of a deployment.
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// A key from [`SigningKey::to_hex`]'s 64 hex digits (surrounding whitespace
+    /// ignored); `None` for anything else.
+    pub fn from_hex(text: &str) -> Option<Self> {
+        let text = text.trim().as_bytes();
+        if text.len() != 64 {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (i, pair) in text.chunks(2).enumerate() {
+            let hex = std::str::from_utf8(pair).ok()?;
+            bytes[i] = u8::from_str_radix(hex, 16).ok()?;
+        }
+        Some(Self(bytes))
+    }
+
     fn mac(&self, owner: &uuid::Uuid, id: &ActivationId, expires_at: u64) -> Hmac<Sha256> {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key size");
         mac.update(DOMAIN);
@@ -141,6 +161,20 @@ fn unbase62(s: &str) -> Option<u128> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hex_round_trip_and_refusals() {
+        let k = SigningKey::generate();
+        let hex = k.to_hex();
+        assert_eq!(hex.len(), 64);
+        let back = SigningKey::from_hex(&format!(" {hex}\n")).unwrap();
+        let owner = uuid::Uuid::new_v4();
+        let key = k.mint(owner, ActivationId::generate(), 1_790_000_000_123);
+        assert!(back.verify(&key).is_some());
+        assert!(SigningKey::from_hex(&hex[..62]).is_none());
+        assert!(SigningKey::from_hex(&"zz".repeat(32)).is_none());
+        assert!(SigningKey::from_hex(&"é".repeat(32)).is_none());
+    }
 
     #[test]
     fn minted_keys_verify_and_parse_as_ordinary_keys() {

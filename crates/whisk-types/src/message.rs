@@ -96,3 +96,49 @@ pub struct ActionChange {
     /// on a delete, one more than the deleted version's.
     pub before: i64,
 }
+
+/// The notification subject every invoker sends its [`Heartbeat`] to, and every controller
+/// listens on to know which invokers are there and healthy.
+pub const HEALTH_SUBJECT: &str = "invoker-health";
+
+/// The notification subject controllers tell each other on that cached state must be read
+/// again (the payload is a [`CacheInvalidation`]).
+pub const CACHE_INVALIDATION_SUBJECT: &str = "cache-invalidation";
+
+/// How an invoker reports itself in a [`Heartbeat`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InvokerState {
+    /// Taking work.
+    Up,
+    /// Draining (stopping): finishing what runs, taking nothing new.
+    Draining,
+}
+
+/// An invoker's periodic "I am here" (OpenWhisk's ping message), sent every
+/// [`HEARTBEAT_EVERY`]; a controller that hears none for [`HEARTBEAT_OFFLINE_AFTER`]
+/// counts the invoker offline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// The invoker's number (its topic is `invoker_topic(id)`).
+    pub id: u32,
+    pub state: InvokerState,
+    /// The memory the invoker gives to action containers, in MB: what the balancers of
+    /// all controllers share.
+    pub memory_mb: u64,
+}
+
+/// How often an invoker sends its heartbeat.
+pub const HEARTBEAT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long without a heartbeat before a controller counts an invoker offline.
+pub const HEARTBEAT_OFFLINE_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// What a controller tells the others to forget on [`CACHE_INVALIDATION_SUBJECT`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CacheInvalidation {
+    /// The namespace's limits (or blocked flag) changed.
+    Limits { namespace: String },
+    /// Every cached credential (a key was regenerated, a subject blocked or deleted).
+    Credentials,
+}

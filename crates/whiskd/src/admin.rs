@@ -2,15 +2,18 @@
 //! OpenWhisk's `wskadmin` does (same commands, flags and messages where they exist).
 //!
 //! It writes the store directly and works beside a running `whiskd` (the store allows
-//! concurrent use). A running controller sees a change within its cache lifetimes: limits
-//! after `limits_cache_ttl` (2 s), a deleted, blocked or replaced key after
-//! `auth_cache_ttl` (5 s).
+//! concurrent use): the SQLite store of a data directory, or a shared one named by
+//! `--store postgres://...`. A running controller sees a change within its cache
+//! lifetimes: limits after `limits_cache_ttl` (2 s), a deleted, blocked or replaced key
+//! after `auth_cache_ttl` (5 s); with `--bus nats://...` every controller is told at once
+//! (a cache invalidation on the bus).
 
 use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Subcommand};
-use whisk_store::{hash_key, IdentityStore, LimitOverrides, SqliteStore, SubjectRecord};
+use whisk_store::{hash_key, IdentityStore, LimitOverrides, SubjectRecord};
+use whisk_types::message::{CacheInvalidation, CACHE_INVALIDATION_SUBJECT};
 use whisk_types::{AuthKey, EntityName, Identity};
 
 /// `whiskd admin ...`
@@ -19,6 +22,12 @@ pub struct AdminArgs {
     /// The data directory of the installation [default: ~/.rwhisk].
     #[arg(long, env = "RWHISK_DATA_DIR", global = true)]
     data_dir: Option<PathBuf>,
+    /// The store: the data directory's (default), a SQLite file, or postgres://...
+    #[arg(long, env = "RWHISK_STORE", global = true, value_name = "PATH|URL")]
+    store: Option<String>,
+    /// A bus to tell running controllers about the change at once (nats://...).
+    #[arg(long, env = "RWHISK_BUS", global = true, value_name = "URL")]
+    bus: Option<String>,
     #[command(subcommand)]
     command: AdminCommand,
 }
@@ -148,18 +157,64 @@ pub fn main(args: AdminArgs) -> Result<()> {
 
 async fn run(args: AdminArgs) -> Result<()> {
     let dir = args.data_dir.unwrap_or_else(crate::default_data_dir);
-    let db = dir.join(crate::standalone::STORE_FILE);
-    if !db.exists() {
-        bail!(
-            "no store at {}: start `whiskd standalone --data-dir {}` once first",
-            db.display(),
-            dir.display()
-        );
+    let location = crate::backends::StoreLocation::parse(args.store.as_deref(), &dir)?;
+    if let crate::backends::StoreLocation::Sqlite(db) = &location {
+        if !db.exists() {
+            bail!(
+                "no store at {}: start `whiskd standalone --data-dir {}` once first",
+                db.display(),
+                dir.display()
+            );
+        }
     }
-    let store = SqliteStore::open(&db).context("opening the store")?;
-    for line in execute(&store, args.command).await? {
+    let stores = crate::backends::open_store(&location)
+        .await
+        .context("opening the store")?;
+    let invalidation = invalidation_of(&args.command);
+    for line in execute(stores.identities.as_ref(), args.command).await? {
         println!("{line}");
     }
+    if let (Some(bus), Some(what)) = (args.bus.as_deref(), invalidation) {
+        announce(bus, &dir, &what).await?;
+    }
+    Ok(())
+}
+
+/// What running controllers must forget after `command`.
+fn invalidation_of(command: &AdminCommand) -> Option<CacheInvalidation> {
+    match command {
+        AdminCommand::Limits(LimitsCommand::Set { namespace, .. })
+        | AdminCommand::Limits(LimitsCommand::Delete { namespace }) => {
+            Some(CacheInvalidation::Limits {
+                namespace: namespace.clone(),
+            })
+        }
+        AdminCommand::Limits(LimitsCommand::Get { .. }) => None,
+        AdminCommand::User(UserCommand::Get { .. } | UserCommand::List { .. }) => None,
+        _ => Some(CacheInvalidation::Credentials),
+    }
+}
+
+/// Tells every controller on `bus` to forget `what`.
+async fn announce(bus: &str, dir: &std::path::Path, what: &CacheInvalidation) -> Result<()> {
+    let location = crate::backends::BusLocation::parse(Some(bus), dir)?;
+    anyhow::ensure!(
+        location.is_shared(),
+        "--bus: only a shared bus (nats://...) reaches running controllers"
+    );
+    let opened = crate::backends::open_bus(
+        &location,
+        &crate::backends::BusOptions {
+            ack_wait: std::time::Duration::from_secs(60),
+        },
+        prometheus_client::metrics::counter::Counter::default(),
+    )
+    .await?;
+    opened
+        .bus
+        .notify(CACHE_INVALIDATION_SUBJECT, serde_json::to_vec(what)?)
+        .await
+        .context("announcing the change to the controllers")?;
     Ok(())
 }
 
@@ -361,6 +416,7 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+    use whisk_store::SqliteStore;
 
     #[derive(Debug, Parser)]
     struct Cli {

@@ -72,6 +72,73 @@ pub async fn ensure_guest(identities: &dyn IdentityStore, data_dir: &Path) -> Re
     Ok(key)
 }
 
+/// For a store several controllers share: creates the guest subject (and writes its key
+/// to `DIR/guest.key`) only when the store has none. An existing guest is left alone even
+/// without a key file here, since another controller holds its key (`whiskd admin key
+/// regenerate guest` makes a new one). `None` when the guest existed.
+///
+/// # Errors
+/// Store failures, or the key file cannot be written.
+pub async fn ensure_guest_shared(
+    identities: &dyn IdentityStore,
+    data_dir: &Path,
+) -> Result<Option<AuthKey>> {
+    let existing = identities
+        .subject_by_name(GUEST)
+        .await
+        .context("reading the guest subject")?;
+    if existing.is_some() {
+        return Ok(None);
+    }
+    ensure_guest(identities, data_dir).await.map(Some)
+}
+
+/// The activation-key signing key every controller and invoker of a deployment shares,
+/// from `path` (64 hex digits). A missing file is created with a fresh key, mode 0600,
+/// without replacing one another process made at the same moment; a file others can read
+/// or write is refused.
+///
+/// # Errors
+/// The file cannot be read or made, holds no key, or is not private.
+pub fn signing_key_file(path: &Path) -> Result<whisk_types::SigningKey> {
+    use std::io::ErrorKind;
+    match fs::OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(mut f) => {
+            let key = whisk_types::SigningKey::generate();
+            f.write_all(key.to_hex().as_bytes())?;
+            f.sync_all()?;
+            tracing::info!(path = %path.display(), "Made a new activation-key signing key.");
+            return Ok(key);
+        }
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e).with_context(|| format!("making {}", path.display())),
+    }
+    let meta = fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    anyhow::ensure!(
+        meta.permissions().mode() & 0o077 == 0,
+        "{} must be readable by its owner only (chmod 600)",
+        path.display()
+    );
+    // A file another process is writing right now may still be empty: wait a moment.
+    for _ in 0..50 {
+        let text =
+            fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        if let Some(key) = whisk_types::SigningKey::from_hex(&text) {
+            return Ok(key);
+        }
+        if !text.trim().is_empty() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    anyhow::bail!("{} holds no signing key (64 hex digits)", path.display())
+}
+
 /// Makes the data directory private before anything is written into it: the directory
 /// 0700, and the database files (`files`, with SQLite's `-wal` and `-shm` beside them)
 /// 0600. Missing databases are created empty with mode 0600, and SQLite gives its `-wal`

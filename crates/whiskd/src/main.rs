@@ -1,46 +1,20 @@
-//! `whiskd`: the rwhisk server. `whiskd standalone` runs everything in one process.
+//! `whiskd`: the rwhisk server. The roles live in the `whiskd` library; this is its thin
+//! `main` (config file, logging, exit status).
 
-mod admin;
-mod bootstrap;
-mod containers;
-mod retention;
-mod serve;
-mod standalone;
-
-use std::path::PathBuf;
-
-use clap::{Parser, Subcommand};
-
-/// The rwhisk server: an Apache OpenWhisk compatible serverless platform.
-#[derive(Debug, Parser)]
-#[command(name = "whiskd", version, about, long_about = None)]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
-}
-
-// Parsed once at start; the size of the standalone flags does not matter.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Controller, invoker, embedded store and embedded bus in one process.
-    ///
-    /// Example:
-    ///   whiskd standalone --data-dir ~/.rwhisk
-    ///   wsk property set --apihost http://127.0.0.1:3233 --auth "$(cat ~/.rwhisk/guest.key)"
-    Standalone(Box<standalone::StandaloneArgs>),
-    /// Subjects, keys and namespace limits of an installation (OpenWhisk's wskadmin).
-    Admin(admin::AdminArgs),
-}
+use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     return_large_allocations_to_the_system();
-    let cli = Cli::parse();
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if let Some(path) = whiskd::config_file::path_from_args(&raw) {
+        if let Err(err) = whiskd::config_file::load(&path) {
+            eprintln!("error: {err:#}");
+            return std::process::ExitCode::FAILURE;
+        }
+    }
+    let cli = whiskd::Cli::parse_from(raw);
     init_tracing();
-    let result = match cli.command {
-        Command::Standalone(args) => standalone::main(*args),
-        Command::Admin(args) => admin::main(args),
-    };
+    let result = whiskd::run(cli);
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
@@ -83,12 +57,4 @@ fn init_tracing() {
     } else {
         builder.init();
     }
-}
-
-/// `~/.rwhisk`, the default data directory.
-fn default_data_dir() -> PathBuf {
-    std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join(".rwhisk")
 }

@@ -26,11 +26,13 @@ pub struct Retention {
 }
 
 /// Purges and reclaims every `retention.interval` until `stop` turns true. A failed round
-/// is logged and tried again at the next interval.
+/// is logged and tried again at the next interval. `bus` is the embedded bus whose file's
+/// space is reclaimed (none for a NATS bus, which bounds its own streams). With several
+/// controllers on one store each purges; the purge is idempotent.
 pub async fn run(
     retention: Retention,
     store: Arc<dyn ActivationStore>,
-    bus: EmbeddedBus,
+    bus: Option<EmbeddedBus>,
     mut stop: watch::Receiver<bool>,
 ) {
     loop {
@@ -43,8 +45,10 @@ pub async fn run(
             Ok(deleted) => tracing::info!(deleted, "Purged old activation records."),
             Err(err) => tracing::warn!(error = %err, "Purging activation records failed."),
         }
-        if let Err(err) = bus.reclaim().await {
-            tracing::warn!(error = %err, "Reclaiming the bus's free space failed.");
+        if let Some(bus) = &bus {
+            if let Err(err) = bus.reclaim().await {
+                tracing::warn!(error = %err, "Reclaiming the bus's free space failed.");
+            }
         }
         tokio::select! {
             _ = tokio::time::sleep(retention.interval) => {}

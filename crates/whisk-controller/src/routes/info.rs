@@ -1,5 +1,5 @@
 //! Unauthenticated routes: server info (`GET /`), API info (`GET /api/v1`), `/ping`,
-//! `/metrics` and the fallback for unknown paths.
+//! `/metrics`, `/invokers` and the fallback for unknown paths.
 
 use std::sync::Arc;
 
@@ -67,13 +67,20 @@ pub(crate) async fn ping() -> &'static str {
     "pong"
 }
 
-/// `GET /metrics`: Prometheus text format.
+/// `GET /metrics`: every registered metric in the OpenMetrics text format (Prometheus
+/// scrapes it). Aggregates only, no namespace: it needs no authentication.
 pub(crate) async fn metrics(State(ctl): State<Arc<Controller>>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        ctl.metrics.render(),
+        [(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)],
+        ctl.render_metrics(),
     )
         .into_response()
+}
+
+/// `GET /invokers`: the invokers this controller knows and their health, as OpenWhisk
+/// shows it (`{"invoker0/0": "up", "invoker1/1": "down"}`).
+pub(crate) async fn invokers(State(ctl): State<Arc<Controller>>) -> Response {
+    Json(ctl.balancer.invokers_json()).into_response()
 }
 
 /// Any path no route matches.

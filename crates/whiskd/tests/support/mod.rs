@@ -38,7 +38,7 @@ where
 /// in 20000-29999 (below the kernel's ephemeral range, which `bind(0)` and docker-proxy use),
 /// offset by the process id, so two tests never race for the same port: with `bind(0)` a
 /// server that lost such a race exits, and the test then talks to the other test's server.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let offset = (std::process::id() % 400) * 25;
