@@ -8,12 +8,13 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
+use prometheus_client::metrics::counter::Counter;
 use whisk_controller::{ControllerConfig, RuntimeManifest};
 use whisk_invoker::{ActionNetwork, InvokerConfig};
 use whisk_types::action::limits;
 use whisk_types::SigningKey;
 
-use crate::backends::{BusLocation, BusOptions, StoreLocation};
+use crate::backends::{self, BusLocation, BusOptions, OpenedBus, StoreLocation, Stores};
 use crate::containers::{self, FactoryChoice};
 use crate::retention::Retention;
 use crate::serve::ServeLimits;
@@ -62,6 +63,32 @@ impl BackendArgs {
         BusOptions {
             ack_wait: Duration::from_secs(self.bus_ack_wait_secs.max(1)),
         }
+    }
+
+    /// Opens the store and the bus of a role that shares them with other processes
+    /// (`whiskd controller`, `whiskd invoker`): the bus must reach other processes.
+    /// Returns the stores, the bus and the counter of the bus's failed calls.
+    ///
+    /// # Errors
+    /// The embedded bus, a private data directory that is not private, an unreachable
+    /// store or bus.
+    pub async fn open_shared(
+        &self,
+        role: &str,
+        data_dir: &Path,
+    ) -> Result<(Stores, OpenedBus, Counter)> {
+        let bus_location = self.bus_location(data_dir)?;
+        anyhow::ensure!(
+            bus_location.is_shared(),
+            "whiskd {role} needs a bus that reaches other processes (--bus nats://...); \
+             the embedded bus works inside one process only (whiskd standalone)"
+        );
+        private_dir(data_dir, &[])?;
+        let stores = backends::open_store(&self.store_location(data_dir)?).await?;
+        let bus_errors = Counter::default();
+        let bus =
+            backends::open_bus(&bus_location, &self.bus_options(), bus_errors.clone()).await?;
+        Ok((stores, bus, bus_errors))
     }
 
     /// The signing key from `--signing-key-file`, else (`required` false) a fresh one.

@@ -17,7 +17,7 @@ use prometheus_client::metrics::counter::Counter;
 use whisk_controller::RuntimeManifest;
 
 use crate::args::{BackendArgs, PoolArgs};
-use crate::backends::{self, OpenedBus, Stores};
+use crate::backends::{OpenedBus, Stores};
 use crate::bootstrap;
 use crate::containers;
 use crate::node::{self, Stop};
@@ -59,21 +59,7 @@ pub fn main(args: InvokerArgs) -> Result<()> {
 /// As [`main`]; the embedded bus (it cannot reach controllers in other processes).
 pub async fn run(args: InvokerArgs, stop: Stop) -> Result<()> {
     let data_dir = crate::args::data_dir(args.data_dir.as_ref());
-    let bus_location = args.backends.bus_location(&data_dir)?;
-    anyhow::ensure!(
-        bus_location.is_shared(),
-        "whiskd invoker needs a bus that reaches other processes (--bus nats://...); \
-         the embedded bus works inside one process only (whiskd standalone)"
-    );
-    crate::args::private_dir(&data_dir, &[])?;
-    let stores = backends::open_store(&args.backends.store_location(&data_dir)?).await?;
-    let bus_errors = Counter::default();
-    let bus = backends::open_bus(
-        &bus_location,
-        &args.backends.bus_options(),
-        bus_errors.clone(),
-    )
-    .await?;
+    let (stores, bus, bus_errors) = args.backends.open_shared("invoker", &data_dir).await?;
     run_with(args, stores, bus, bus_errors, stop).await
 }
 

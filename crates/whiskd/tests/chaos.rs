@@ -16,23 +16,10 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use whisk_bus::testing::TestNats;
-use whisk_controller::Balancer;
 use whisk_store::testing::TestPostgres;
-use whisk_types::{EntityName, FullyQualifiedName};
 
-use cluster::{sample, Cluster};
+use cluster::{homed_at, sample, Cluster};
 use support::{eventually, unique};
-
-fn homed_at(home: u32, n: u32, prefix: &str) -> String {
-    let ns = EntityName::namespace("guest").unwrap();
-    (0..10_000)
-        .map(|i| format!("{prefix}{i}"))
-        .find(|name| {
-            let fqn = FullyQualifiedName::parse(&format!("guest/{name}")).unwrap();
-            Balancer::path(&ns, &fqn, n).0 == home
-        })
-        .unwrap()
-}
 
 /// What the load driver saw.
 #[derive(Debug, Default)]

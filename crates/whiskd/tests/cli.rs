@@ -3,32 +3,8 @@
 
 mod support;
 
-use std::process::Command;
-
 use serde_json::{json, Value};
-use support::{bin_dir, Server};
-
-/// Runs `wsk` with its own properties file; returns (exit code, stdout, stderr).
-fn wsk(props: &std::path::Path, args: &[&str]) -> (i32, String, String) {
-    let bin = bin_dir().join("wsk");
-    assert!(
-        bin.exists(),
-        "{} is missing: build it with `cargo build -p whisk-cli`",
-        bin.display()
-    );
-    let out = Command::new(bin)
-        .args(args)
-        .env("WSK_CONFIG_FILE", props)
-        .env_remove("WHISK_AUTH")
-        .env_remove("WHISK_APIHOST")
-        .output()
-        .expect("running wsk");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use support::{wsk, Server};
 
 /// Replaces 32-hex ids with `<ID>`.
 fn mask(text: &str) -> String {

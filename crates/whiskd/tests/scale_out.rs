@@ -11,23 +11,9 @@ use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
 use serde_json::json;
-use whisk_controller::Balancer;
-use whisk_types::{EntityName, FullyQualifiedName};
 
-use cluster::{containers_labelled, sample, Cluster};
+use cluster::{containers_labelled, homed_at, sample, Cluster};
 use support::{eventually, unique};
-
-/// An action name whose home invoker among `n` is `home`.
-fn homed_at(home: u32, n: u32, prefix: &str) -> String {
-    let ns = EntityName::namespace("guest").unwrap();
-    (0..10_000)
-        .map(|i| format!("{prefix}{i}"))
-        .find(|name| {
-            let fqn = FullyQualifiedName::parse(&format!("guest/{name}")).unwrap();
-            Balancer::path(&ns, &fqn, n).0 == home
-        })
-        .unwrap()
-}
 
 async fn wait_records(c: &Cluster, ids: &[String]) {
     for (i, id) in ids.iter().enumerate() {

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use prometheus_client::metrics::counter::Counter;
 use serde_json::{json, Value};
 use tokio::task::JoinHandle;
+use whisk_controller::Balancer;
+use whisk_types::{EntityName, FullyQualifiedName};
 use whiskd::backends::{OpenedBus, Stores};
 use whiskd::{Cli, Command as Role, Stop};
 
@@ -486,4 +488,16 @@ pub fn containers_labelled(label: &str) -> Vec<String> {
         .lines()
         .map(str::to_owned)
         .collect()
+}
+
+/// An action name whose home invoker among `n` is `home`.
+pub fn homed_at(home: u32, n: u32, prefix: &str) -> String {
+    let ns = EntityName::namespace("guest").unwrap();
+    (0..10_000)
+        .map(|i| format!("{prefix}{i}"))
+        .find(|name| {
+            let fqn = FullyQualifiedName::parse(&format!("guest/{name}")).unwrap();
+            Balancer::path(&ns, &fqn, n).0 == home
+        })
+        .unwrap()
 }
