@@ -52,7 +52,7 @@ use crate::config::EXEC_FILE;
 use crate::env::{self, EnvPair};
 use crate::install::Layout;
 use crate::logs::Logs;
-use crate::protocol::{InitRequest, RunRequest};
+use whisk_protocol::{InitRequest, RunRequest};
 
 use process::{Answer, LoopCommand, LoopProcess};
 
@@ -256,7 +256,7 @@ mod tests {
 
     #[test]
     fn the_request_line_is_the_whole_body_on_one_line() {
-        let request = crate::protocol::parse_run(
+        let request = whisk_protocol::parse_run(
             b"{\n  \"value\": {\"text\": \"two\\nlines\"},\n  \"namespace\": \"guest\"\n}",
         )
         .unwrap();
