@@ -46,4 +46,4 @@ pub use invoker::{Invoker, InvokerError};
 pub use logs::{LogLine, LogLines, LogStream};
 pub use metrics::InvokerMetrics;
 pub use process::{ProcessConfig, ProcessFactory, ProcessRuntime};
-pub use runner::ENV_API_HOST;
+pub use whisk_protocol::ENV_API_HOST;
