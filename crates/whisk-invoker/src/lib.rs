@@ -17,7 +17,9 @@
 //!   only, no isolation, for machines without Docker).
 //! - `code`: action code fetched by digest from the store on a cold start, cached by
 //!   total bytes.
-//! - `client`: keep-alive HTTP to containers with a bounded body read.
+//! - `client`: keep-alive HTTP to containers with a bounded body read. What goes over it
+//!   (bodies, token header, error texts, the sentinel) is `whisk_protocol`'s, which the
+//!   proxy in the container reads with the same code.
 //! - [`outcome`]: container replies to activation responses, with OpenWhisk's texts.
 //! - [`logs`]: log lines, sentinels, formatting and the log limit.
 //! - [`metrics`]: activations, starts, durations and containers for `/metrics`.

@@ -321,6 +321,7 @@ pub fn parse_run(body: &[u8]) -> Result<RunRequest, RunRequestError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
     use serde_json::json;
 
     fn map(v: Value) -> Map<String, Value> {
@@ -532,6 +533,92 @@ mod tests {
             ERR_LOOP_START,
             "The action failed to start. See logs for details."
         );
+    }
+
+    /// JSON values a few levels deep, with any strings (escapes, non-ASCII, `"`, NUL).
+    fn json_value() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::from),
+            any::<String>().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(3, 24, 4, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                prop::collection::btree_map(any::<String>(), inner, 0..4)
+                    .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    fn argument() -> impl Strategy<Value = Value> {
+        prop_oneof![
+            prop::collection::btree_map(any::<String>(), json_value(), 0..4)
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            prop::collection::vec(json_value(), 0..4).prop_map(Value::Array),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Whatever the invoker sends, the proxy reads back unchanged.
+        #[test]
+        fn any_run_body_round_trips(
+            value in argument(),
+            strings in prop::collection::vec(any::<String>(), 6),
+            api_key in prop::option::of(any::<String>()),
+        ) {
+            let body = RunBody {
+                value: &value,
+                namespace: &strings[0],
+                action_name: &strings[1],
+                action_version: &strings[2],
+                activation_id: &strings[3],
+                transaction_id: &strings[4],
+                deadline: &strings[5],
+                api_key: api_key.as_deref(),
+            };
+            let run = parse_run(&body.to_vec()).expect("accepted");
+            prop_assert_eq!(&run.value, &value);
+            let context_keys = [
+                KEY_NAMESPACE,
+                KEY_ACTION_NAME,
+                KEY_ACTION_VERSION,
+                KEY_ACTIVATION_ID,
+                KEY_TRANSACTION_ID,
+                KEY_DEADLINE,
+            ];
+            for (key, sent) in context_keys.into_iter().zip(&strings) {
+                prop_assert_eq!(run.context[key].as_str(), Some(sent.as_str()));
+            }
+            prop_assert_eq!(
+                run.context.get(KEY_API_KEY).and_then(Value::as_str),
+                api_key.as_deref()
+            );
+        }
+
+        #[test]
+        fn any_init_body_round_trips(
+            name in any::<String>(),
+            main in any::<String>(),
+            binary in any::<bool>(),
+            code in prop::option::of(any::<String>()),
+            env in prop::collection::btree_map(any::<String>(), any::<String>(), 0..6),
+        ) {
+            let env: Map<String, Value> =
+                env.into_iter().map(|(k, v)| (k, Value::String(v))).collect();
+            let body = InitBody { name: &name, main: &main, binary, code: code.as_deref(), env: &env };
+            let init = parse_init(&body.to_vec()).expect("accepted");
+            prop_assert_eq!(init, InitRequest {
+                code,
+                binary,
+                main: Some(main),
+                name: Some(name),
+                env,
+            });
+        }
     }
 
     #[test]
