@@ -239,6 +239,16 @@ pub struct RunRequest {
     pub context: Map<String, Value>,
 }
 
+impl RunRequest {
+    /// The body again, one JSON object: what [`parse_run`] split, joined (the ActionLoop
+    /// proxy hands it to the action's process as one line).
+    pub fn into_body(self) -> Value {
+        let RunRequest { value, mut context } = self;
+        context.insert(KEY_VALUE.to_owned(), value);
+        Value::Object(context)
+    }
+}
+
 /// Why a `/run` body is refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum RunRequestError {
@@ -597,6 +607,9 @@ mod tests {
                 run.context.get(KEY_API_KEY).and_then(Value::as_str),
                 api_key.as_deref()
             );
+            // Joined again, it is the body sent.
+            let sent: Value = serde_json::from_slice(&body.to_vec()).expect("JSON");
+            prop_assert_eq!(run.into_body(), sent);
         }
 
         #[test]
