@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use whisk_proxy::protocol::{parse_init, parse_run, BadRequest, RunRequestError};
+use whisk_protocol::{parse_init, parse_run, BadRequest, RunRequestError};
 
 fuzz_target!(|body: &[u8]| {
     let json = serde_json::from_slice::<Value>(body).ok();

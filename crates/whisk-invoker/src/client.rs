@@ -53,7 +53,7 @@ impl Endpoint {
             .parse()
             .unwrap_or_else(|_| Uri::from_static("http://127.0.0.1/"));
         // A token with bytes a header cannot carry is sent empty, and refused.
-        let mut auth = HeaderValue::from_str(&format!("Bearer {token}"))
+        let mut auth = HeaderValue::from_str(&whisk_protocol::authorization(token))
             .unwrap_or_else(|_| HeaderValue::from_static(""));
         auth.set_sensitive(true);
         Self { uri, auth }

@@ -39,7 +39,7 @@ use bollard::{Docker, API_DEFAULT_VERSION};
 use futures_util::{future, StreamExt};
 use tokio::sync::OnceCell;
 use tracing::{debug, error, info, warn};
-use whisk_proxy::config::ENV_TOKEN;
+use whisk_protocol::ENV_TOKEN;
 
 use crate::client::check_netns_access;
 use crate::factory::{new_token, ContainerFactory, ContainerHandle, ContainerSpec, FactoryError};

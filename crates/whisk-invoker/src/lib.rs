@@ -17,7 +17,9 @@
 //!   only, no isolation, for machines without Docker).
 //! - `code`: action code fetched by digest from the store on a cold start, cached by
 //!   total bytes.
-//! - `client`: keep-alive HTTP to containers with a bounded body read.
+//! - `client`: keep-alive HTTP to containers with a bounded body read. What goes over it
+//!   (bodies, token header, error texts, the sentinel) is `whisk_protocol`'s, which the
+//!   proxy in the container reads with the same code.
 //! - [`outcome`]: container replies to activation responses, with OpenWhisk's texts.
 //! - [`logs`]: log lines, sentinels, formatting and the log limit.
 //! - [`metrics`]: activations, starts, durations and containers for `/metrics`.
@@ -46,4 +48,4 @@ pub use invoker::{Invoker, InvokerError};
 pub use logs::{LogLine, LogLines, LogStream};
 pub use metrics::InvokerMetrics;
 pub use process::{ProcessConfig, ProcessFactory, ProcessRuntime};
-pub use runner::ENV_API_HOST;
+pub use whisk_protocol::ENV_API_HOST;

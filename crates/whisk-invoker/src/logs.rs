@@ -12,12 +12,10 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use whisk_protocol::find_sentinel;
 
 use crate::factory::FactoryError;
 use crate::outcome;
-
-/// The line the proxy writes to stdout and stderr after each `/init` and `/run`.
-pub const SENTINEL: &str = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX";
 
 /// Lines buffered between a container's log reader and the activation taking them.
 const CHANNEL_LINES: usize = 1024;
@@ -207,7 +205,7 @@ impl LogAccumulator {
     }
 
     pub(crate) fn push(&mut self, line: LogLine) {
-        match line.text.find(SENTINEL) {
+        match find_sentinel(&line.text) {
             Some(at) => {
                 match line.stream {
                     LogStream::Stdout => self.seen_stdout += 1,
@@ -256,6 +254,7 @@ impl LogAccumulator {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use whisk_protocol::SENTINEL;
 
     fn line(stream: LogStream, ts: &str, text: &str) -> LogLine {
         LogLine {

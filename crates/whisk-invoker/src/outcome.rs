@@ -3,15 +3,12 @@
 
 use bytes::Bytes;
 use serde_json::Value;
+use whisk_protocol::ERROR_KEY;
 use whisk_types::ActivationResponse;
 
 /// The most of a `/run` reply that is read; a longer result becomes an application error.
 pub const MAX_RESULT_BYTES: usize = 1024 * 1024;
 
-/// `The action did not initialize and exited unexpectedly.`
-pub const INIT_EXITED: &str = "The action did not initialize and exited unexpectedly.";
-/// `The action did not produce a valid response and exited unexpectedly.`
-pub const RUN_EXITED: &str = "The action did not produce a valid response and exited unexpectedly.";
 /// `The action exhausted its memory and was aborted.`
 pub const MEMORY_EXHAUSTED: &str = "The action exhausted its memory and was aborted.";
 /// `Failed to provision resources to run the action.`
@@ -126,15 +123,15 @@ pub fn run_response(reply: &ContainerReply) -> ActivationResponse {
     let size = Some(char_len(&reply.body));
     let parsed = serde_json::from_slice::<Value>(&reply.body);
     let mut response = match parsed {
-        Ok(Value::Object(mut fields)) if reply.status == 200 => match fields.remove("error") {
+        Ok(Value::Object(mut fields)) if reply.status == 200 => match fields.remove(ERROR_KEY) {
             Some(error) => ActivationResponse::application_error(error, size),
             None => ActivationResponse::success(Value::Object(fields), size),
         },
         Ok(result @ Value::Array(_)) if reply.status == 200 => {
             ActivationResponse::success(result, size)
         }
-        Ok(Value::Object(mut fields)) if fields.contains_key("error") => {
-            ActivationResponse::developer_error(fields.remove("error").unwrap_or(Value::Null))
+        Ok(Value::Object(mut fields)) if fields.contains_key(ERROR_KEY) => {
+            ActivationResponse::developer_error(fields.remove(ERROR_KEY).unwrap_or(Value::Null))
         }
         _ => ActivationResponse::developer_error(invalid_run_response(&String::from_utf8_lossy(
             &reply.body,
@@ -148,8 +145,8 @@ pub fn run_response(reply: &ContainerReply) -> ActivationResponse {
 /// when it has one, otherwise the body quoted in `The action failed during initialization`.
 pub fn init_error_response(reply: &ContainerReply) -> ActivationResponse {
     match serde_json::from_slice::<Value>(&reply.body) {
-        Ok(Value::Object(mut fields)) if fields.contains_key("error") => {
-            ActivationResponse::developer_error(fields.remove("error").unwrap_or(Value::Null))
+        Ok(Value::Object(mut fields)) if fields.contains_key(ERROR_KEY) => {
+            ActivationResponse::developer_error(fields.remove(ERROR_KEY).unwrap_or(Value::Null))
         }
         _ => {
             ActivationResponse::developer_error(init_failed(&String::from_utf8_lossy(&reply.body)))

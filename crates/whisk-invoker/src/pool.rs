@@ -36,6 +36,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
+use whisk_protocol::{PATH_INIT, PATH_RUN};
 use whisk_types::{EntityName, FullyQualifiedName};
 
 pub(crate) use self::stem::StemPlan;
@@ -97,7 +98,7 @@ fn container_uris(handle: &ContainerHandle) -> (Endpoint, Endpoint) {
         None => Endpoint::new(handle.addr, path, &handle.token),
         Some(pid) => Endpoint::in_netns(pid, &handle.id, handle.addr.port(), path, &handle.token),
     };
-    (endpoint("/init"), endpoint("/run"))
+    (endpoint(PATH_INIT), endpoint(PATH_RUN))
 }
 
 struct Idle {

@@ -38,8 +38,9 @@ use rustix::process::{prlimit, Pid, Resource, Rlimit};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, ChildStderr, ChildStdout, Command};
 use tracing::{debug, warn};
+use whisk_protocol::ENV_TOKEN;
 use whisk_proxy::config::{
-    ENV_ACTION_DIR, ENV_BIND, ENV_LAUNCHER, ENV_LAUNCHER_SOURCE, ENV_MODE, ENV_PORT, ENV_TOKEN,
+    ENV_ACTION_DIR, ENV_BIND, ENV_LAUNCHER, ENV_LAUNCHER_SOURCE, ENV_MODE, ENV_PORT,
     MODE_ACTIONLOOP,
 };
 use whisk_proxy::server::LISTENING_PREFIX;

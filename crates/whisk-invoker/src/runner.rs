@@ -7,10 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use serde::Serialize;
 use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 use tracing::{debug, warn};
+use whisk_protocol::{
+    env_name, init_env_value, InitBody, RunBody, ENV_API_HOST, ERR_INIT_EXITED, ERR_RUN_EXITED,
+    KEY_ACTION_NAME, KEY_ACTION_VERSION, KEY_ACTIVATION_ID, KEY_DEADLINE, KEY_NAMESPACE,
+    KEY_TRANSACTION_ID,
+};
 use whisk_types::{
     now_millis, Activation, ActivationMessage, ActivationResponse, EntityPath, Exec, KeyValue,
     Parameters, ResponseStatus,
@@ -27,9 +31,6 @@ use crate::logs::{LogAccumulator, LogReceiver};
 use crate::metrics::Start;
 use crate::outcome::{self, MAX_RESULT_BYTES};
 use crate::pool::{Busy, Container, ContainerKey, Lease, Pool, PoolError, StemPlan};
-
-/// Environment variable giving containers the API host.
-pub const ENV_API_HOST: &str = "__OW_API_HOST";
 
 /// The activation was not run because the invoker is shutting down.
 #[derive(Debug)]
@@ -227,7 +228,7 @@ impl Runner {
             Ok(Ok(reply)) => outcome::run_response(&reply),
             Ok(Err(e)) => {
                 debug!(container = busy.id(), error = %e, "No valid reply from /run.");
-                let response = ActivationResponse::developer_error(outcome::RUN_EXITED);
+                let response = ActivationResponse::developer_error(ERR_RUN_EXITED);
                 return self.fail(busy, rec, response).await;
             }
             Err(_) => {
@@ -287,7 +288,7 @@ impl Runner {
             timed_out: true,
         };
         let exited = || InitFailure {
-            response: ActivationResponse::developer_error(outcome::INIT_EXITED),
+            response: ActivationResponse::developer_error(ERR_INIT_EXITED),
             timed_out: false,
         };
         let mut backoff = Duration::from_millis(2);
@@ -337,7 +338,7 @@ impl Runner {
             warn!(container = id, error = %e, "Container removal failed.");
         }
         rec.finish(
-            ActivationResponse::developer_error(outcome::INIT_EXITED),
+            ActivationResponse::developer_error(ERR_INIT_EXITED),
             logs.finish(Some(outcome::LOGS_AFTER_FAILURE)),
         )
     }
@@ -419,44 +420,25 @@ pub(crate) fn stem_plans(config: &InvokerConfig) -> Vec<StemPlan> {
 
 // === request bodies ===
 
-/// A JSON value as an environment string: strings as they are, `null` as empty, others
-/// as their JSON text.
-fn env_string(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        Value::Null => String::new(),
-        other => other.to_string(),
-    }
-}
-
 /// The `__OW_*` context of an activation, as `/init` passes it in `env`. Never the API
 /// key: `/init`'s environment stays with the container for every later activation, and
 /// the key belongs to one activation (it comes with each `/run`).
 fn activation_env(msg: &ActivationMessage, deadline: i64) -> Map<String, Value> {
     let mut env = Map::new();
-    env.insert("__OW_NAMESPACE".into(), msg.user.namespace.as_str().into());
-    env.insert(
-        "__OW_ACTION_NAME".into(),
-        msg.action.fqn().with_slash().into(),
-    );
-    env.insert(
-        "__OW_ACTION_VERSION".into(),
-        msg.action.version.to_string().into(),
-    );
-    env.insert(
-        "__OW_ACTIVATION_ID".into(),
-        msg.activation_id.as_str().into(),
-    );
-    env.insert(
-        "__OW_TRANSACTION_ID".into(),
-        msg.transaction_id.as_str().into(),
-    );
-    env.insert("__OW_DEADLINE".into(), deadline.to_string().into());
+    let mut set = |key: &str, value: String| {
+        env.insert(env_name(key), Value::String(value));
+    };
+    set(KEY_NAMESPACE, msg.user.namespace.as_str().to_owned());
+    set(KEY_ACTION_NAME, msg.action.fqn().with_slash());
+    set(KEY_ACTION_VERSION, msg.action.version.to_string());
+    set(KEY_ACTIVATION_ID, msg.activation_id.as_str().to_owned());
+    set(KEY_TRANSACTION_ID, msg.transaction_id.as_str().to_owned());
+    set(KEY_DEADLINE, deadline.to_string());
     env
 }
 
-/// `{"value":{"name","main","binary","code"?,"env"}}` (reference §8.1), with `code` as
-/// fetched for the message (the action in the message carries none).
+/// The `/init` body ([`InitBody`], reference §8.1), with `code` as fetched for the message
+/// (the action in the message carries none).
 pub(crate) fn init_body(msg: &ActivationMessage, code: Option<&str>, deadline: i64) -> Bytes {
     let action = &msg.action;
     let main = match &action.exec {
@@ -465,47 +447,34 @@ pub(crate) fn init_body(msg: &ActivationMessage, code: Option<&str>, deadline: i
     };
     let mut env = activation_env(msg, deadline);
     for kv in action.parameters.0.iter().filter(|kv| kv.init) {
-        env.insert(kv.key.clone(), env_string(&kv.value).into());
+        env.insert(kv.key.clone(), init_env_value(&kv.value).into());
     }
-    let mut value = Map::new();
-    value.insert("name".into(), action.name.as_str().into());
-    value.insert("main".into(), main.unwrap_or("main").into());
-    value.insert("binary".into(), action.exec.is_binary().into());
-    if let Some(code) = code {
-        value.insert("code".into(), code.into());
-    }
-    value.insert("env".into(), Value::Object(env));
-    Bytes::from(json!({ "value": value }).to_string())
+    let body = InitBody {
+        name: action.name.as_str(),
+        main: main.unwrap_or("main"),
+        binary: action.exec.is_binary(),
+        code,
+        env: &env,
+    };
+    Bytes::from(body.to_vec())
 }
 
-#[derive(Serialize)]
-struct RunBody<'a> {
-    value: &'a Value,
-    namespace: &'a str,
-    action_name: String,
-    action_version: String,
-    activation_id: &'a str,
-    transaction_id: &'a str,
-    deadline: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    api_key: Option<&'a str>,
-}
-
-/// `{"value","namespace","action_name","action_version","activation_id","transaction_id",
-/// "deadline","api_key"?}` (reference §8.2); `api_key` is the activation's minted key.
+/// The `/run` body ([`RunBody`], reference §8.2); `api_key` is the activation's minted key.
 pub(crate) fn run_body(msg: &ActivationMessage, deadline: i64, api_key: Option<&str>) -> Bytes {
+    let action_name = msg.action.fqn().with_slash();
+    let action_version = msg.action.version.to_string();
+    let deadline = deadline.to_string();
     let body = RunBody {
         value: &msg.content,
         namespace: msg.user.namespace.as_str(),
-        action_name: msg.action.fqn().with_slash(),
-        action_version: msg.action.version.to_string(),
+        action_name: &action_name,
+        action_version: &action_version,
         activation_id: msg.activation_id.as_str(),
         transaction_id: msg.transaction_id.as_str(),
-        deadline: deadline.to_string(),
+        deadline: &deadline,
         api_key,
     };
-    // Serializing plain strings and a `Value` cannot fail.
-    Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
+    Bytes::from(body.to_vec())
 }
 
 // === impl Recorder ===

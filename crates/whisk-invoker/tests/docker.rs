@@ -436,9 +436,7 @@ echo "{\"msg\":\"Hello from a shell script!\",\"args\":$1}""#,
         assert!(texts.contains(&w.as_str()), "{w:?} not in {texts:?}");
     }
     assert!(
-        !a.logs
-            .iter()
-            .any(|l| l.contains("XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX")),
+        !a.logs.iter().any(|l| l.contains(whisk_protocol::SENTINEL)),
         "{:?}",
         a.logs
     );
@@ -1190,7 +1188,7 @@ async fn the_proxy_refuses_requests_without_the_containers_token() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert_eq!(status, 401, "an /init without the token");
-    let wrong = format!("Bearer {}", whisk_invoker::new_token());
+    let wrong = whisk_protocol::authorization(&whisk_invoker::new_token());
     assert_eq!(
         post_status(handle.addr, "/init", Some(&wrong), &init).await,
         Some(403)
@@ -1200,7 +1198,7 @@ async fn the_proxy_refuses_requests_without_the_containers_token() {
         Some(401)
     );
     // The holder of the token is served.
-    let right = format!("Bearer {}", handle.token);
+    let right = whisk_protocol::authorization(&handle.token);
     assert_eq!(
         post_status(handle.addr, "/init", Some(&right), &init).await,
         Some(200)

@@ -38,8 +38,9 @@ pub const ENV_LAUNCHER_SOURCE: &str = "WHISK_LAUNCHER_SOURCE";
 
 /// Environment variable: the secret every `/init` and `/run` must carry as
 /// `Authorization: Bearer <token>`. Unset or empty: the proxy answers anyone (the proxy
-/// run by hand or by its own tests; the invoker always sets it).
-pub const ENV_TOKEN: &str = "WHISK_PROXY_TOKEN";
+/// run by hand or by its own tests; the invoker always sets it). Part of the container
+/// protocol, so defined there.
+pub use whisk_protocol::ENV_TOKEN;
 
 /// The value of [`ENV_MODE`] for the exec-per-run executor.
 pub const MODE_EXEC: &str = "exec";

@@ -6,6 +6,7 @@
 //! are left out rather than failing the activation.
 
 use serde_json::{Map, Value};
+use whisk_protocol::{env_name, KEY_VALUE};
 
 /// A variable name and its value.
 pub(crate) type EnvPair = (String, String);
@@ -30,12 +31,13 @@ pub(crate) fn init_env(env: &Map<String, Value>) -> Vec<EnvPair> {
         .collect()
 }
 
-/// The `/run` context (the body without `value`) as `__OW_<KEY uppercased>` variables.
+/// The `/run` context (the body without `value`) as `__OW_<KEY uppercased>` variables
+/// ([`whisk_protocol::env_name`]).
 pub(crate) fn run_env(context: &Map<String, Value>) -> Vec<EnvPair> {
     context
         .iter()
-        .filter(|(key, _)| key.as_str() != "value")
-        .map(|(key, value)| (format!("__OW_{}", key.to_uppercase()), env_text(value)))
+        .filter(|(key, _)| key.as_str() != KEY_VALUE)
+        .map(|(key, value)| (env_name(key), env_text(value)))
         .filter(|(name, value)| usable(name, value))
         .collect()
 }

@@ -19,9 +19,10 @@ use serde_json::Value;
 use crate::config::ProxyMode;
 use crate::install::{self, Layout};
 use crate::logs::Logs;
-use crate::protocol::{
-    InitRequest, Reply, RunRequest, ERR_INIT_FAILED, ERR_LOOP_INIT_EXITED, ERR_LOOP_RUN_EXITED,
-    ERR_LOOP_START, ERR_RUN_BAD_RESULT, ERR_RUN_NO_BINARY,
+use crate::reply::Reply;
+use whisk_protocol::{
+    InitRequest, RunRequest, ERR_INIT_EXITED, ERR_INIT_FAILED, ERR_LOOP_START, ERR_RUN_BAD_RESULT,
+    ERR_RUN_EXITED, ERR_RUN_NO_BINARY,
 };
 
 pub(crate) use actionloop::ActionLoop;
@@ -54,8 +55,8 @@ impl Failure {
             Failure::NoBinary => ERR_RUN_NO_BINARY.to_owned(),
             Failure::BadResult => ERR_RUN_BAD_RESULT.to_owned(),
             Failure::StartFailed => ERR_LOOP_START.to_owned(),
-            Failure::InitExited => ERR_LOOP_INIT_EXITED.to_owned(),
-            Failure::RunExited => ERR_LOOP_RUN_EXITED.to_owned(),
+            Failure::InitExited => ERR_INIT_EXITED.to_owned(),
+            Failure::RunExited => ERR_RUN_EXITED.to_owned(),
             Failure::Reported(message) => message,
         };
         Reply::error(502, message)

@@ -22,7 +22,9 @@
 //!
 //! - [`config`]: settings read from the environment (port, bind address, action directory,
 //!   mode, launcher, the container's token).
-//! - [`protocol`]: the wire shapes of `/init` and `/run`, the fixed error texts, the sentinel.
+//! - [`reply`]: a status and a JSON body. The wire shapes of `/init` and `/run`, the fixed
+//!   error texts, the sentinel and the token header are `whisk_protocol`'s, shared with the
+//!   invoker.
 //! - `env`: the environment a run gets (`__OW_*` keys, `/init`'s `value.env`).
 //! - `output`: splitting the program's stdout into log lines and the result line.
 //! - `install`: putting code (a script, a base64 zip) into the action directory.
@@ -51,8 +53,8 @@ mod executor;
 mod install;
 mod logs;
 mod output;
-pub mod protocol;
 pub mod proxy;
+pub mod reply;
 pub mod server;
 
 pub use config::{ProxyConfig, ProxyMode};

@@ -12,7 +12,7 @@
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
-use crate::protocol::SENTINEL;
+use whisk_protocol::SENTINEL;
 
 /// Which of the proxy's streams.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

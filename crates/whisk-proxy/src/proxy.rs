@@ -10,14 +10,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use hyper::body::Bytes;
-use serde_json::json;
 use tokio::sync::Mutex;
 
 use crate::config::{ProxyConfig, ProxyMode};
 use crate::executor::Executor;
 use crate::logs::Logs;
-use crate::protocol::{
-    parse_init, parse_run, Reply, RunRequestError, ERR_REINIT, ERR_RUN_BAD_ARGUMENT,
+use crate::reply::Reply;
+use whisk_protocol::{
+    init_ok_body, parse_init, parse_run, RunRequestError, ERR_REINIT, ERR_RUN_BAD_ARGUMENT,
 };
 
 /// The action proxy: what `/init` and `/run` do, independent of HTTP. Clones share one state.
@@ -116,7 +116,7 @@ impl State {
         match self.executor.init(request, &self.logs).await {
             Ok(()) => {
                 self.initialized = true;
-                Reply::ok(json!({"ok": true}))
+                Reply::ok(init_ok_body())
             }
             Err(failure) => failure.reply(),
         }

@@ -25,8 +25,9 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 
 use crate::config::ProxyConfig;
-use crate::protocol::Reply;
 use crate::proxy::Proxy;
+use crate::reply::Reply;
+use whisk_protocol::{authorization, AUTH_SCHEME, PATH_INIT, PATH_RUN};
 
 /// The largest request body accepted: OpenWhisk's 48 MB code limit, base64-encoded, with room.
 pub const MAX_BODY_BYTES: usize = 128 * 1024 * 1024;
@@ -66,7 +67,7 @@ impl Access {
     pub fn new(token: Option<&str>) -> Self {
         let expected = token
             .filter(|t| !t.is_empty())
-            .map(|t| format!("Bearer {t}").into_bytes().into());
+            .map(|t| authorization(t).into_bytes().into());
         Self { expected }
     }
 
@@ -134,12 +135,12 @@ async fn route(
         let mut response = respond(refusal);
         response
             .headers_mut()
-            .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            .insert(WWW_AUTHENTICATE, HeaderValue::from_static(AUTH_SCHEME));
         return response;
     }
     let init = match request.uri().path() {
-        "/init" => true,
-        "/run" => false,
+        PATH_INIT => true,
+        PATH_RUN => false,
         _ => return respond(Reply::error(404, "Not found.")),
     };
     if request.method() != Method::POST {

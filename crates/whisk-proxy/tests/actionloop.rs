@@ -10,12 +10,11 @@ use std::thread;
 
 use common::{activation_lines, zip_base64, HttpResponse, ProxyProcess, SENTINEL};
 use serde_json::{json, Value};
+use whisk_protocol::{
+    ERR_INIT_EXITED as INIT_EXITED, ERR_LOOP_START as START_FAILED, ERR_REINIT as REINIT,
+    ERR_RUN_BAD_RESULT as BAD_RESULT, ERR_RUN_EXITED as RUN_EXITED,
+};
 
-const REINIT: &str = "Cannot initialize the action more than once.";
-const BAD_RESULT: &str = "The action did not return a dictionary or array.";
-const RUN_EXITED: &str = "The action did not produce a valid response and exited unexpectedly.";
-const INIT_EXITED: &str = "The action did not initialize and exited unexpectedly.";
-const START_FAILED: &str = "The action failed to start. See logs for details.";
 const NOT_A_DICTIONARY: &str = "The action did not return a dictionary.";
 const INIT_FAILED_PREFIX: &str = "Initialization has failed due to: ";
 

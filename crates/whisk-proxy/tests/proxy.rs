@@ -8,11 +8,10 @@ use std::thread;
 use common::{activation_lines, zip_base64, ProxyProcess, SENTINEL};
 use serde_json::{json, Value};
 
-const REINIT: &str = "Cannot initialize the action more than once.";
-const INIT_FAILED: &str = "The action failed to generate or locate a binary. See logs for details.";
-const NO_BINARY: &str = "The action failed to locate a binary. See logs for details.";
-const BAD_RESULT: &str = "The action did not return a dictionary or array.";
-const BAD_ARGUMENT: &str = "The action did not receive a dictionary or array as an argument.";
+use whisk_protocol::{
+    ERR_INIT_FAILED as INIT_FAILED, ERR_REINIT as REINIT, ERR_RUN_BAD_ARGUMENT as BAD_ARGUMENT,
+    ERR_RUN_BAD_RESULT as BAD_RESULT, ERR_RUN_NO_BINARY as NO_BINARY,
+};
 
 /// Prints `$1` (the argument) as the result.
 const ECHO: &str = "#!/bin/sh\nprintf '%s\\n' \"$1\"\n";

@@ -52,7 +52,7 @@ use crate::config::EXEC_FILE;
 use crate::env::{self, EnvPair};
 use crate::install::Layout;
 use crate::logs::Logs;
-use crate::protocol::{InitRequest, RunRequest};
+use whisk_protocol::{InitRequest, RunRequest, ERROR_KEY};
 
 use process::{Answer, LoopCommand, LoopProcess};
 
@@ -200,9 +200,7 @@ async fn start(command: &LoopCommand, logs: &Logs) -> Result<LoopProcess, Failur
 
 /// The `/run` body as one line of compact JSON (which never holds a raw newline).
 fn request_line(request: RunRequest) -> Vec<u8> {
-    let RunRequest { value, mut context } = request;
-    context.insert("value".to_owned(), value);
-    let mut line = Value::Object(context).to_string().into_bytes();
+    let mut line = request.into_body().to_string().into_bytes();
     line.push(b'\n');
     line
 }
@@ -212,7 +210,7 @@ fn acknowledgement(line: &[u8], logs: &Logs) -> Result<(), Failure> {
     match serde_json::from_slice::<Value>(line.trim_ascii()) {
         Ok(Value::Object(map)) if map.get("ok") == Some(&Value::Bool(true)) => Ok(()),
         Ok(Value::String(message)) => Err(Failure::Reported(message)),
-        Ok(Value::Object(map)) if map.contains_key("error") => {
+        Ok(Value::Object(map)) if map.contains_key(ERROR_KEY) => {
             Err(Failure::Reported(error_text(&map)))
         }
         _ => {
@@ -227,7 +225,7 @@ fn acknowledgement(line: &[u8], logs: &Logs) -> Result<(), Failure> {
 
 /// The text of an object's `error` field: a string as it is, other values as JSON.
 fn error_text(map: &Map<String, Value>) -> String {
-    match map.get("error") {
+    match map.get(ERROR_KEY) {
         Some(Value::String(text)) => text.clone(),
         Some(other) => other.to_string(),
         None => String::new(),
@@ -256,7 +254,7 @@ mod tests {
 
     #[test]
     fn the_request_line_is_the_whole_body_on_one_line() {
-        let request = crate::protocol::parse_run(
+        let request = whisk_protocol::parse_run(
             b"{\n  \"value\": {\"text\": \"two\\nlines\"},\n  \"namespace\": \"guest\"\n}",
         )
         .unwrap();

@@ -21,7 +21,7 @@ use crate::env::{self, EnvPair};
 use crate::install::{self, Layout};
 use crate::logs::{Logs, StreamLog};
 use crate::output::{parse_result_line, LastLineSplitter};
-use crate::protocol::{InitRequest, RunRequest};
+use whisk_protocol::{InitRequest, RunRequest};
 
 /// The longest single argument Linux accepts (MAX_ARG_STRLEN is 131072 with the NUL).
 pub(crate) const MAX_ARG_LEN: usize = 131_071;

@@ -16,7 +16,7 @@ use base64::Engine;
 use serde_json::Value;
 use tempfile::TempDir;
 
-pub const SENTINEL: &str = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX";
+pub use whisk_protocol::SENTINEL;
 
 /// How long anything may take before a test gives up (not a speed assertion: a hang guard).
 pub const PATIENCE: Duration = Duration::from_secs(30);
