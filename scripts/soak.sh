@@ -3,7 +3,9 @@
 # non-blocking invokes, activation lists, trigger fires, web action calls) for SOAK_SECONDS
 # (default 300), sampling whiskd's RSS and the data directory's size every SOAK_SAMPLE
 # seconds. Activation retention is short (SOAK_RETENTION seconds), so the background purge
-# runs. Fails when, after the warm-up (the first third), the median sample of RSS or of
+# runs. Fails when, after the warm-up (the first third, and at least until records older
+# than SOAK_RETENTION have been purged twice, so the store holds a full retention window
+# before the baseline is taken), the median sample of RSS or of
 # the data directory lies above the largest warm-up sample by more than SOAK_GROWTH_PCT
 # percent plus a slack (SOAK_RSS_SLACK_MB, SOAK_DISK_SLACK_MB). The median, since the
 # write-ahead logs make the directory's size swing between checkpoints.
@@ -110,12 +112,16 @@ echo "== samples (seconds, whiskd RSS kB, data directory kB, activation records)
 cat "$OUT"
 echo "== requests per loop (name, sent, not 2xx)"
 cat "$WORK"/loop-*
-python3 - "$OUT" "$SOAK_SECONDS" "$SOAK_GROWTH_PCT" "$SOAK_RSS_SLACK_MB" "$SOAK_DISK_SLACK_MB" <<'EOF'
+python3 - "$OUT" "$SOAK_SECONDS" "$SOAK_GROWTH_PCT" "$SOAK_RSS_SLACK_MB" "$SOAK_DISK_SLACK_MB" "$SOAK_RETENTION" "$SOAK_SAMPLE" <<'EOF'
 import csv, sys
 path, seconds, growth, rss_slack, disk_slack = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
+retention, sample = int(sys.argv[6]), int(sys.argv[7])
+# The store grows until it holds a whole retention window (purges run every 2 s): a
+# baseline taken earlier would call that growth.
+warm_up = max(seconds / 3, retention + 2 * 2 + sample)
 rows = [(int(r["seconds"]), int(r["rss_kb"]), int(r["data_kb"])) for r in csv.DictReader(open(path))]
-warm = [r for r in rows if r[0] <= seconds / 3]
-after = [r for r in rows if r[0] > seconds / 3]
+warm = [r for r in rows if r[0] <= warm_up]
+after = [r for r in rows if r[0] > warm_up]
 if not warm or not after:
     sys.exit("too few samples: raise SOAK_SECONDS or lower SOAK_SAMPLE")
 failed = False
