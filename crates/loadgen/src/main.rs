@@ -145,20 +145,46 @@ async fn measure(
 }
 
 /// `127.0.0.1:PORT` of each running container of the action, from `docker ps`.
-fn container_addrs(fqn: &str) -> Result<Vec<String>> {
+/// The warm containers of `fqn`: the address of the port published on 127.0.0.1 and the
+/// `Authorization` value the container's proxy demands (its token, read from the
+/// container's configuration; only whoever can use the Docker engine can read it).
+fn container_addrs(fqn: &str) -> Result<Vec<(String, String)>> {
     let out = Command::new("docker")
-        .args(["ps", "--format", "{{.Ports}}", "--filter"])
+        .args(["ps", "--format", "{{.ID}} {{.Ports}}", "--filter"])
         .arg(format!("label=rwhisk.action={fqn}"))
         .output()
         .context("running docker ps")?;
     let text = String::from_utf8_lossy(&out.stdout);
-    let addrs: Vec<String> = text
-        .lines()
-        .filter_map(|l| l.split("->").next())
-        .map(|s| s.trim().to_owned())
-        .filter(|s| s.starts_with("127.0.0.1:"))
-        .collect();
-    Ok(addrs)
+    let mut containers = Vec::new();
+    for line in text.lines() {
+        let Some((id, ports)) = line.split_once(' ') else {
+            continue;
+        };
+        let Some(addr) = ports
+            .split(", ")
+            .filter_map(|p| p.split("->").next())
+            .map(str::trim)
+            .find(|a| a.starts_with("127.0.0.1:"))
+        else {
+            continue;
+        };
+        let env = Command::new("docker")
+            .args([
+                "inspect",
+                "--format",
+                "{{range .Config.Env}}{{println .}}{{end}}",
+                id,
+            ])
+            .output()
+            .context("running docker inspect")?;
+        let prefix = format!("{}=", whisk_protocol::ENV_TOKEN);
+        let token = String::from_utf8_lossy(&env.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
+            .unwrap_or_default();
+        containers.push((addr.to_owned(), whisk_protocol::authorization(&token)));
+    }
+    Ok(containers)
 }
 
 fn ms(d: Duration) -> f64 {
@@ -246,8 +272,10 @@ async fn main() -> Result<()> {
     for &c in &args.concurrency {
         direct.push(
             measure("direct /run", c, args.count, args.warmup, |w| {
+                let (addr, authorization) = &addrs[w % addrs.len()];
                 client
-                    .post(format!("http://{}/run", addrs[w % addrs.len()]))
+                    .post(format!("http://{addr}/run"))
+                    .header("authorization", authorization)
                     .json(&run_body)
             })
             .await,
