@@ -32,6 +32,10 @@ use whisk_types::{ActivationId, EntityName, FullyQualifiedName};
 const UNKNOWN_CAPACITY_MB: u64 = u64::MAX / 4;
 /// Most activations whose slots a controller tracks; past it the oldest expired ones go.
 const MAX_TRACKED: usize = 1 << 20;
+/// Invoker numbers are below this. Placing walks every number up to the highest known, so a
+/// heartbeat claiming a huge number (a misconfigured or hostile bus client) is ignored
+/// rather than making every invoke walk billions of slots.
+pub const MAX_INVOKERS: u32 = 1024;
 
 /// An invoker's health as `GET /invokers` shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +80,9 @@ struct State {
     placed: HashMap<ActivationId, Placed>,
     /// The earliest `expires` among `placed` (a sweep is due then), if any.
     next_expiry: Option<Instant>,
+    /// The step sizes co-prime to `steps_for` invokers, kept until the count changes.
+    steps: Vec<u32>,
+    steps_for: u32,
 }
 
 /// The balancer of one controller. See the module documentation.
@@ -108,6 +115,8 @@ impl Balancer {
             cluster_size: cluster_size.max(1),
             offline_after: HEARTBEAT_OFFLINE_AFTER,
             state: Mutex::new(State {
+                steps: Vec::new(),
+                steps_for: 0,
                 invokers,
                 ..State::default()
             }),
@@ -126,6 +135,13 @@ impl Balancer {
 
     /// Takes in a heartbeat.
     pub fn heartbeat(&self, beat: &Heartbeat) {
+        if beat.id >= MAX_INVOKERS {
+            tracing::warn!(
+                invoker = beat.id,
+                "Ignored a heartbeat of an invoker number above the limit of {MAX_INVOKERS}."
+            );
+            return;
+        }
         let capacity_mb = (beat.memory_mb / self.cluster_size).max(1);
         let mut st = self.lock();
         let inv = st.invokers.entry(beat.id).or_insert(Invoker {
@@ -188,10 +204,11 @@ impl Balancer {
         if n == 0 {
             return None;
         }
-        let hash = stable_hash(namespace.as_str(), &action.to_string());
-        let home = (hash % u64::from(n)) as u32;
-        let steps = coprime_steps(n);
-        let step = steps[(hash % steps.len() as u64) as usize];
+        if st.steps_for != n {
+            st.steps = coprime_steps(n);
+            st.steps_for = n;
+        }
+        let (home, step) = home_and_step(stable_hash(namespace, action), n, &st.steps);
         let healthy = |st: &State, i: u32| {
             st.invokers
                 .get(&i)
@@ -280,28 +297,44 @@ impl Balancer {
 
     /// The home invoker and step of an action among `n` invokers (tests, docs).
     pub fn path(namespace: &EntityName, action: &FullyQualifiedName, n: u32) -> (u32, u32) {
-        let hash = stable_hash(namespace.as_str(), &action.to_string());
-        let steps = coprime_steps(n.max(1));
-        (
-            (hash % u64::from(n.max(1))) as u32,
-            steps[(hash % steps.len() as u64) as usize],
-        )
+        let n = n.max(1);
+        home_and_step(stable_hash(namespace, action), n, &coprime_steps(n))
     }
 }
 
-/// FNV-1a over namespace and action: the same in every controller and every build (the
-/// standard library's hasher is seeded per process).
-fn stable_hash(namespace: &str, action: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in namespace
-        .bytes()
-        .chain(std::iter::once(0))
-        .chain(action.bytes())
-    {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+/// The home invoker among `n` and the step size for `hash`.
+fn home_and_step(hash: u64, n: u32, steps: &[u32]) -> (u32, u32) {
+    (
+        (hash % u64::from(n)) as u32,
+        steps[(hash % steps.len() as u64) as usize],
+    )
+}
+
+/// FNV-1a over namespace, a zero byte and the action's name as it prints: the same in
+/// every controller and every build (the standard library's hasher is seeded per
+/// process). The name is fed as it is formatted, without building a string per invoke.
+fn stable_hash(namespace: &EntityName, action: &FullyQualifiedName) -> u64 {
+    struct Fnv(u64);
+    impl Fnv {
+        fn bytes(&mut self, bytes: &[u8]) {
+            for b in bytes {
+                self.0 ^= u64::from(*b);
+                self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3);
+            }
+        }
     }
-    h
+    impl std::fmt::Write for Fnv {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.bytes(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    h.bytes(namespace.as_str().as_bytes());
+    h.bytes(&[0]);
+    // Writing into the hasher cannot fail.
+    let _ = std::fmt::Write::write_fmt(&mut h, format_args!("{action}"));
+    h.0
 }
 
 fn gcd(a: u32, b: u32) -> u32 {
@@ -412,6 +445,15 @@ mod tests {
         b.release(&first);
         assert_eq!(b.used_mb(home), 256);
         assert_eq!(place(ActivationId::generate()), Some(home));
+    }
+
+    #[test]
+    fn heartbeats_of_numbers_past_the_limit_are_ignored() {
+        let b = balancer(2, 1024);
+        b.heartbeat(&beat(MAX_INVOKERS, InvokerState::Up, 1024));
+        b.heartbeat(&beat(u32::MAX, InvokerState::Up, 1024));
+        let known: Vec<u32> = b.invokers().into_iter().map(|(i, _)| i).collect();
+        assert_eq!(known, vec![0, 1]);
     }
 
     #[test]

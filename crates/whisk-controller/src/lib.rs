@@ -75,7 +75,7 @@ use axum::Router;
 pub use action_body::{EXEC_ANNOTATION, PROVIDE_API_KEY};
 pub use apis::Https;
 pub use auth::Caller;
-pub use balancer::{Balancer, InvokerHealth};
+pub use balancer::{Balancer, InvokerHealth, MAX_INVOKERS};
 pub use config::{ControllerConfig, NamespaceLimits};
 pub use controller::{Controller, ControllerError};
 pub use error::ApiError;

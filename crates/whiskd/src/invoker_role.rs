@@ -25,8 +25,10 @@ use crate::node::{self, Stop};
 /// Flags of `whiskd invoker`; each also reads an `RWHISK_*` environment variable.
 #[derive(Debug, Clone, clap::Args)]
 pub struct InvokerArgs {
-    /// This invoker's number: it consumes the topic `invoker<ID>`. Unique per deployment.
-    #[arg(long, env = "RWHISK_INVOKER_ID")]
+    /// This invoker's number: it consumes the topic `invoker<ID>`. Unique per deployment,
+    /// below 1024.
+    #[arg(long, env = "RWHISK_INVOKER_ID",
+          value_parser = clap::value_parser!(u32).range(..i64::from(whisk_controller::MAX_INVOKERS)))]
     pub id: u32,
     /// Where the invoker's instance name (labelling its containers) and, for the process
     /// factory, its processes' files live [default: ~/.rwhisk].
