@@ -14,7 +14,8 @@
 //!   stem cells per kind that cold starts of that kind take.
 //! - [`ContainerFactory`]: the engine seam; [`DockerFactory`] implements it over the
 //!   Docker Engine API, [`ProcessFactory`] with local `whisk-proxy` processes (native kinds
-//!   only, no isolation, for machines without Docker).
+//!   only, no isolation, for machines without Docker), [`RuncFactory`] with `runc` directly
+//!   on the root filesystems of dockerd's images.
 //! - `code`: action code fetched by digest from the store on a cold start, cached by
 //!   total bytes.
 //! - `client`: keep-alive HTTP to containers with a bounded body read. What goes over it
@@ -36,6 +37,7 @@ pub mod metrics;
 pub mod outcome;
 mod pool;
 mod process;
+mod runc;
 mod runner;
 
 pub use config::{InvokerConfig, StemCells};
@@ -48,4 +50,5 @@ pub use invoker::{Invoker, InvokerError};
 pub use logs::{LogLine, LogLines, LogStream};
 pub use metrics::InvokerMetrics;
 pub use process::{ProcessConfig, ProcessFactory, ProcessRuntime};
+pub use runc::{bundle_config, RuncFactory, RuncImage, DEFAULT_RUNC};
 pub use whisk_protocol::ENV_API_HOST;

@@ -194,10 +194,17 @@ pub struct PoolArgs {
     /// Megabytes of action code the invoker keeps in memory (fetched by digest).
     #[arg(long, env = "RWHISK_CODE_CACHE_MB", default_value_t = 256)]
     pub code_cache_mb: u64,
-    /// How actions run: `docker` containers, or `process`: local child processes for
-    /// machines without Docker (native kinds only; isolates nothing). Never chosen unless
-    /// asked for.
-    #[arg(long, env = "RWHISK_CONTAINER_FACTORY", value_enum, default_value_t = FactoryChoice::Docker)]
+    /// How actions run: `docker` containers, `runc` containers started by runc directly
+    /// from dockerd's images (needs root; no network but loopback), or `process`: local
+    /// child processes for machines without Docker (native kinds only; isolates nothing).
+    /// Never `process` unless asked for. `--container-factory` is the old name.
+    #[arg(
+        long = "factory",
+        visible_alias = "container-factory",
+        env = "RWHISK_CONTAINER_FACTORY",
+        value_enum,
+        default_value_t = FactoryChoice::Docker
+    )]
     pub container_factory: FactoryChoice,
     /// The Docker network action containers join: a bridge network on which containers
     /// cannot reach each other (`enable_icc=false`), created if missing; whiskd refuses to
@@ -215,6 +222,9 @@ pub struct PoolArgs {
     /// build in the target directory whiskd runs from].
     #[arg(long, env = "RWHISK_PROXY_BIN")]
     pub proxy_bin: Option<PathBuf>,
+    /// The runc binary the runc factory runs.
+    #[arg(long, env = "RWHISK_RUNC", default_value = whisk_invoker::DEFAULT_RUNC)]
+    pub runc_bin: PathBuf,
     /// The launchers the process factory uses (the repository's `runtimes/`) [default:
     /// `runtimes/` next to whiskd, or the repository whiskd was built from].
     #[arg(long, env = "RWHISK_RUNTIMES_DIR")]
@@ -248,11 +258,12 @@ impl PoolArgs {
     /// The container factory these flags choose.
     ///
     /// # Errors
-    /// Docker unreachable or the network not isolating; no proxy or launchers found.
+    /// Docker unreachable or the network not isolating; no proxy or launchers found; runc
+    /// missing or not root.
     pub async fn factory(
         &self,
         runtimes: &RuntimeManifest,
-        work_dir: PathBuf,
+        data_dir: &Path,
     ) -> Result<std::sync::Arc<dyn whisk_invoker::ContainerFactory>> {
         containers::factory(
             self.container_factory,
@@ -260,7 +271,11 @@ impl PoolArgs {
             containers::ProcessPaths {
                 proxy: self.proxy_bin.clone(),
                 runtimes_dir: self.runtimes_dir.clone(),
-                work_dir,
+                work_dir: data_dir.join(containers::PROCESS_DIR),
+            },
+            containers::RuncPaths {
+                runc: self.runc_bin.clone(),
+                dir: data_dir.join(containers::RUNC_DIR),
             },
             ActionNetwork::named(&self.action_network),
         )

@@ -1,5 +1,6 @@
 //! How `whiskd standalone` runs action containers: the container factory (`docker`, the
-//! default, on an isolating action network, or `process`), where the process factory finds
+//! default, on an isolating action network; `runc`, from dockerd's images without dockerd on
+//! the activation path; or `process`), where the process factory finds
 //! `whisk-proxy` and the launchers, and the stem cells to keep per kind. Everything here is decided once at start from the
 //! flags and the runtimes manifest.
 
@@ -12,7 +13,7 @@ use whisk_controller::runtimes::ResolvedKind;
 use whisk_controller::RuntimeManifest;
 use whisk_invoker::{
     ActionNetwork, ContainerFactory, DockerFactory, ProcessConfig, ProcessFactory, ProcessRuntime,
-    StemCells, DEFAULT_SOCKET,
+    RuncFactory, StemCells, DEFAULT_SOCKET,
 };
 use whisk_types::action::limits;
 
@@ -20,15 +21,20 @@ use whisk_types::action::limits;
 pub const DEFAULT_STEM_CELL_MEMORY_MB: u64 = limits::MEMORY_DEFAULT;
 /// The directory under the data directory where the process factory keeps its processes'.
 pub const PROCESS_DIR: &str = "processes";
+/// The directory under the data directory where the runc factory keeps its state, bundles
+/// and unpacked images.
+pub const RUNC_DIR: &str = "runc";
 /// The static build `images/build-*.sh` make, relative to the `target` directory.
 const STATIC_PROXY: &str = "x86_64-unknown-linux-gnu/release/whisk-proxy";
 
 /// Which container factory runs actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum FactoryChoice {
-    /// Containers on the local dockerd (the only isolating choice).
+    /// Containers on the local dockerd.
     #[default]
     Docker,
+    /// Containers started by runc directly from the local dockerd's images (needs root).
+    Runc,
     /// Local `whisk-proxy` child processes; native kinds only; isolates nothing.
     Process,
 }
@@ -149,15 +155,25 @@ pub struct ProcessPaths {
     pub work_dir: PathBuf,
 }
 
+/// What the runc factory needs.
+#[derive(Debug, Clone)]
+pub struct RuncPaths {
+    /// The runc binary (a path, or a name in `PATH`).
+    pub runc: PathBuf,
+    /// Its state, bundles and unpacked images.
+    pub dir: PathBuf,
+}
+
 /// Builds the chosen factory; Docker containers join `network`.
 ///
 /// # Errors
 /// Docker unreachable, or the action network cannot be made isolating; for `process`, no
-/// proxy binary or launchers found.
+/// proxy binary or launchers found; for `runc`, runc missing, not root, or no dockerd.
 pub async fn factory(
     choice: FactoryChoice,
     manifest: &RuntimeManifest,
     paths: ProcessPaths,
+    runc: RuncPaths,
     network: ActionNetwork,
 ) -> Result<Arc<dyn ContainerFactory>> {
     match choice {
@@ -168,7 +184,7 @@ pub async fn factory(
                     format!(
                         "connecting to Docker at {DEFAULT_SOCKET} (start dockerd, e.g. with \
                          scripts/setup-host.sh; on a machine without Docker, \
-                         --container-factory process runs actions unisolated)"
+                         --factory process runs actions unisolated)"
                     )
                 })?
                 .with_network(network);
@@ -178,6 +194,12 @@ pub async fn factory(
                 .await
                 .context("preparing the action network")?;
             Ok(Arc::new(docker))
+        }
+        FactoryChoice::Runc => {
+            let factory = RuncFactory::connect(&runc.runc, runc.dir, DEFAULT_SOCKET)
+                .await
+                .context("setting up the runc container factory")?;
+            Ok(Arc::new(factory))
         }
         FactoryChoice::Process => {
             let proxy = paths.proxy.or_else(default_proxy).context(

@@ -103,7 +103,7 @@ pub async fn run_with(
     let registry = Arc::new(registry);
     let factory = args
         .pool
-        .factory(&runtimes, data_dir.join(containers::PROCESS_DIR))
+        .factory(&runtimes, &data_dir)
         .await?;
     let (invoker, invoker_task) =
         node::spawn_invoker(config, factory, &stores, bus.bus.clone(), &stop);

@@ -1,8 +1,8 @@
 //! `whiskd standalone`: controller and invoker in one process, serving the API on a
 //! loopback HTTP and HTTPS listener by default (`--no-http` leaves only HTTPS). The store
 //! and bus are the embedded SQLite ones in the data directory unless `--store`/`--bus`
-//! name PostgreSQL or NATS. Actions run in Docker containers unless `--container-factory
-//! process` asks for local processes. The listeners' guards against slow clients are in
+//! name PostgreSQL or NATS. Actions run in Docker containers unless `--factory runc`
+//! (runc directly) or `--factory process` (local processes) asks otherwise. The listeners' guards against slow clients are in
 //! [`crate::serve`]; the parts are put together as in [`crate::node`].
 
 use std::net::SocketAddr;
@@ -56,7 +56,7 @@ pub struct StandaloneArgs {
 ///
 /// # Errors
 /// Bad configuration, an unusable data directory, a port in use, Docker unreachable (or,
-/// with `--container-factory process`, no proxy binary or launchers).
+/// with `--factory process`, no proxy binary or launchers).
 pub fn main(args: StandaloneArgs) -> Result<()> {
     crate::run_role(|stop| run(args, stop))
 }
@@ -122,7 +122,7 @@ pub async fn run(args: StandaloneArgs, stop: Stop) -> Result<()> {
 
     let factory = args
         .pool
-        .factory(&runtimes, data_dir.join(containers::PROCESS_DIR))
+        .factory(&runtimes, &data_dir)
         .await?;
     // The action network exists now, so its gateway address can be bound.
     let container_api = match args.container_api_addr {

@@ -1,22 +1,37 @@
 //! End-to-end tests: the real `whiskd standalone` binary, real HTTP, real containers on the
-//! machine's dockerd. They need the images `make images sdk-images` builds
-//! (`whisk/dockerskeleton`, `whisk/example-c`, `whisk/example-go`).
+//! machine's dockerd, or started by runc from its images. They need the images `make images
+//! sdk-images` builds (`whisk/dockerskeleton`, `whisk/example-c`, `whisk/example-go`), and
+//! for the runc factory, root and runc. The tests named in [`per_factory!`] run once per
+//! factory (`NAME::docker`, `NAME::runc`).
 
+#[macro_use]
 mod support;
 
 use std::collections::HashSet;
 
 use reqwest::Method;
 use serde_json::{json, Value};
-use support::{annotation, containers_of, eventually, unique, Server};
+use support::{annotation, eventually, unique, Factory, Server};
 
 const C_IMAGE: &str = "whisk/example-c";
 const GO_IMAGE: &str = "whisk/example-go";
 const SKELETON: &str = "whisk/dockerskeleton";
 
-#[tokio::test]
-async fn seed_c_action_blocking_and_non_blocking() {
-    let s = Server::start().await;
+per_factory!(
+    seed_c_action_blocking_and_non_blocking,
+    seed_go_action,
+    warm_reuse_update_and_delete,
+    parallel_calls_start_more_containers,
+    bad_input_gets_clear_errors,
+    every_accepted_invocation_survives_a_crash,
+    a_sequence_cut_short_by_a_crash_ends_in_a_record,
+    a_recursive_conductor_ends_with_the_composition_error,
+    memory_and_pids_limits_hold,
+    a_killed_whiskds_containers_are_removed_at_its_next_start,
+);
+
+async fn seed_c_action_blocking_and_non_blocking(factory: Factory) {
+    let s = Server::start_on(factory, &[]).await;
     let name = unique("whisk_c");
     s.docker_action(&name, C_IMAGE, None, json!({})).await;
 
@@ -87,9 +102,8 @@ async fn seed_c_action_blocking_and_non_blocking() {
     assert_eq!(l["logs"], record["logs"]);
 }
 
-#[tokio::test]
-async fn seed_go_action() {
-    let s = Server::start().await;
+async fn seed_go_action(factory: Factory) {
+    let s = Server::start_on(factory, &[]).await;
     let name = unique("whisk_go");
     s.docker_action(&name, GO_IMAGE, None, json!({})).await;
     let (status, result) = s
@@ -106,9 +120,8 @@ async fn seed_go_action() {
     );
 }
 
-#[tokio::test]
-async fn warm_reuse_update_and_delete() {
-    let s = Server::start().await;
+async fn warm_reuse_update_and_delete(factory: Factory) {
+    let s = Server::start_on(factory, &[]).await;
     let name = unique("warm");
     let fqn = format!("guest/{name}");
     s.docker_action(&name, C_IMAGE, None, json!({})).await;
@@ -116,14 +129,14 @@ async fn warm_reuse_update_and_delete() {
     let (st, first) = s.invoke(&name, "blocking=true", json!({})).await;
     assert_eq!(st, 200, "{first}");
     assert!(annotation(&first, "initTime").is_some(), "{first}");
-    let containers = containers_of(&fqn);
+    let containers = s.containers_of(&fqn);
     assert_eq!(containers.len(), 1);
 
     let (st, second) = s.invoke(&name, "blocking=true", json!({})).await;
     assert_eq!(st, 200, "{second}");
     assert!(annotation(&second, "initTime").is_none(), "{second}");
     assert_eq!(
-        containers_of(&fqn),
+        s.containers_of(&fqn),
         containers,
         "no new container for a warm call"
     );
@@ -144,7 +157,7 @@ async fn warm_reuse_update_and_delete() {
     assert_eq!(third["version"], "0.0.2");
     assert_eq!(third["response"]["result"]["args"]["p"], 1);
     eventually("old container retired", || async {
-        let now = containers_of(&fqn);
+        let now = s.containers_of(&fqn);
         (now.len() == 1 && !now.contains(&containers[0])).then_some(())
     })
     .await;
@@ -159,14 +172,13 @@ async fn warm_reuse_update_and_delete() {
     let (st, body) = s.invoke(&name, "blocking=true", json!({})).await;
     assert_eq!(st, 404, "{body}");
     eventually("containers of a deleted action retired", || async {
-        containers_of(&fqn).is_empty().then_some(())
+        s.containers_of(&fqn).is_empty().then_some(())
     })
     .await;
 }
 
-#[tokio::test]
-async fn parallel_calls_start_more_containers() {
-    let s = Server::start().await;
+async fn parallel_calls_start_more_containers(factory: Factory) {
+    let s = Server::start_on(factory, &[]).await;
     let name = unique("par");
     // Each run holds its container for a while, so parallel calls need parallel containers.
     s.docker_action(
@@ -182,7 +194,7 @@ async fn parallel_calls_start_more_containers() {
         assert_eq!(*st, 200, "{body}");
         assert_eq!(body, &json!({"ok": true}));
     }
-    assert!(containers_of(&format!("guest/{name}")).len() >= 2);
+    assert!(s.containers_of(&format!("guest/{name}")).len() >= 2);
 }
 
 /// After each bad request, a valid call still works.
@@ -194,9 +206,8 @@ async fn still_works(s: &Server, name: &str) {
     assert_eq!(body["args"]["k"], 1);
 }
 
-#[tokio::test]
-async fn bad_input_gets_clear_errors() {
-    let s = Server::start().await;
+async fn bad_input_gets_clear_errors(factory: Factory) {
+    let s = Server::start_on(factory, &[]).await;
     let good = unique("good");
     s.docker_action(&good, C_IMAGE, None, json!({})).await;
     still_works(&s, &good).await;
@@ -306,7 +317,7 @@ async fn bad_input_gets_clear_errors() {
     );
     assert_eq!(annotation(&body, "timeout").unwrap(), true);
     eventually("timed-out container destroyed", || async {
-        containers_of(&format!("guest/{hang}"))
+        s.containers_of(&format!("guest/{hang}"))
             .is_empty()
             .then_some(())
     })
@@ -337,9 +348,8 @@ async fn bad_input_gets_clear_errors() {
     still_works(&s, &good).await;
 }
 
-#[tokio::test]
-async fn every_accepted_invocation_survives_a_crash() {
-    let mut s = Server::start().await;
+async fn every_accepted_invocation_survives_a_crash(factory: Factory) {
+    let mut s = Server::start_on(factory, &[]).await;
     let name = unique("durable");
     s.docker_action(
         &name,
@@ -478,9 +488,8 @@ async fn actions_run_without_any_network() {
 /// A sequence accepted with 202 ends in a record even when whiskd is killed while it runs:
 /// its state is in the store, and the next start ends it as interrupted; the component
 /// that had started still runs to its own record.
-#[tokio::test]
-async fn a_sequence_cut_short_by_a_crash_ends_in_a_record() {
-    let mut s = Server::start().await;
+async fn a_sequence_cut_short_by_a_crash_ends_in_a_record(factory: Factory) {
+    let mut s = Server::start_on(factory, &[]).await;
     let slow = unique("slowstep");
     s.docker_action(
         &slow,
@@ -502,7 +511,7 @@ async fn a_sequence_cut_short_by_a_crash_ends_in_a_record() {
     let id = body["activationId"].as_str().unwrap().to_owned();
     // Kill while the component runs in its container.
     eventually("the component's container", || async {
-        (!containers_of(&format!("guest/{slow}")).is_empty()).then_some(())
+        (!s.containers_of(&format!("guest/{slow}")).is_empty()).then_some(())
     })
     .await;
     s.kill9();
@@ -529,9 +538,8 @@ async fn a_sequence_cut_short_by_a_crash_ends_in_a_record() {
 /// A conductor that always continues with itself, in real containers, ends with
 /// OpenWhisk's composition error after at most 2n + 1 conductor runs (n = 50), and the
 /// platform keeps serving.
-#[tokio::test]
-async fn a_recursive_conductor_ends_with_the_composition_error() {
-    let s = Server::start().await;
+async fn a_recursive_conductor_ends_with_the_composition_error(factory: Factory) {
+    let s = Server::start_on(factory, &[]).await;
     let name = unique("recur");
     let code = format!("#!/bin/sh\necho '{{\"action\":\"{name}\"}}'\n");
     let r = s
@@ -582,4 +590,131 @@ async fn a_recursive_conductor_ends_with_the_composition_error() {
         .invoke(&good, "blocking=true&result=true", json!({}))
         .await;
     assert_eq!((st, r), (200, json!({"ok": true})));
+}
+
+/// An action past its memory limit is told so, a fork bomb stops at the pids limit, and the
+/// platform keeps serving.
+async fn memory_and_pids_limits_hold(factory: Factory) {
+    let s = Server::start_on(factory, &[]).await;
+    // Holds about 300 MB in a shell variable against a 128 MB limit.
+    let hungry = unique("hungry");
+    s.docker_action(
+        &hungry,
+        SKELETON,
+        Some("#!/bin/sh\nx=$(head -c 300000000 /dev/zero | tr '\\0' a)\necho '{}'\n"),
+        json!({"memory": 128}),
+    )
+    .await;
+    let (st, body) = s.invoke(&hungry, "blocking=true", json!({})).await;
+    assert_eq!(st, 502, "{body}");
+    assert_eq!(body["response"]["status"], "action developer error");
+    assert_eq!(
+        body["response"]["result"]["error"],
+        "The action exhausted its memory and was aborted.",
+        "{body}"
+    );
+
+    // Starts 1,100 processes; the container's pids limit (1,024 with its threads) stops
+    // it short, and the action counts what it could see start.
+    let forks = unique("forks");
+    s.docker_action(
+        &forks,
+        SKELETON,
+        Some(concat!(
+            "#!/bin/sh\n",
+            "for i in $(seq 1 1100); do sleep 20 & done 2>/dev/null\n",
+            "echo \"{\\\"procs\\\":$(ls /proc | grep -c '^[0-9]')}\"\n",
+        )),
+        json!({"memory": 512, "timeout": 30000}),
+    )
+    .await;
+    let (st, body) = s.invoke(&forks, "blocking=true", json!({})).await;
+    assert_eq!(st, 200, "{body}");
+    let procs = body["response"]["result"]["procs"].as_u64().unwrap();
+    assert!((500..1024).contains(&procs), "{procs} processes: {body}");
+
+    let good = unique("good");
+    s.docker_action(&good, C_IMAGE, None, json!({})).await;
+    still_works(&s, &good).await;
+}
+
+/// whiskd killed with SIGKILL leaves its containers running; its next start on the same
+/// data directory removes them (and, under runc, their bundles and cgroups).
+async fn a_killed_whiskds_containers_are_removed_at_its_next_start(factory: Factory) {
+    let mut s = Server::start_on(factory, &[]).await;
+    let name = unique("leftover");
+    let fqn = format!("guest/{name}");
+    s.docker_action(
+        &name,
+        SKELETON,
+        Some("#!/bin/sh\necho '{\"ok\":true}'\n"),
+        json!({}),
+    )
+    .await;
+    let (st, body) = s.invoke(&name, "blocking=true", json!({})).await;
+    assert_eq!(st, 200, "{body}");
+    let left = s.containers_of(&fqn);
+    assert_eq!(left.len(), 1, "{left:?}");
+    s.kill9();
+    assert_eq!(s.containers_of(&fqn), left, "the container outlives whiskd");
+
+    s.spawn().await;
+    eventually("the killed whiskd's container removed", || async {
+        s.containers_of(&fqn).is_empty().then_some(())
+    })
+    .await;
+    if factory == Factory::Runc {
+        let id = &left[0];
+        assert!(!s.runc_dir().join("bundles").join(id).exists());
+        let cgroups: Vec<_> = std::fs::read_dir("/sys/fs/cgroup")
+            .unwrap()
+            .flatten()
+            .map(|h| h.path().join("rwhisk").join(id))
+            .chain([std::path::Path::new("/sys/fs/cgroup/rwhisk").join(id)])
+            .filter(|p| p.exists())
+            .collect();
+        assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
+    }
+    let (st, body) = s.invoke(&name, "blocking=true", json!({})).await;
+    assert_eq!(st, 200, "{body}");
+}
+
+/// A runc container's action has no network but its own loopback, cannot reach the host's
+/// loopback listeners (whiskd's own API), and sees only its own processes.
+#[tokio::test]
+async fn runc_actions_see_only_loopback_and_their_own_processes() {
+    let s = Server::start_on(Factory::Runc, &[]).await;
+    let name = unique("runc-isolated");
+    let code = format!(
+        concat!(
+            "#!/bin/sh\n",
+            "nets=$(ls /sys/class/net | tr '\\n' ' ')\n",
+            "procs=$(ls /proc | grep -c '^[0-9]')\n",
+            "init=$(tr '\\0' ' ' < /proc/1/cmdline)\n",
+            "if wget -q -T 2 -O /dev/null http://127.0.0.1:{port}/ping; then api=reached; else api=unreachable; fi\n",
+            "echo \"{{\\\"nets\\\":\\\"$nets\\\",\\\"procs\\\":$procs,\\\"init\\\":\\\"$init\\\",\\\"api\\\":\\\"$api\\\"}}\"\n",
+        ),
+        port = s.http
+    );
+    s.docker_action(&name, SKELETON, Some(&code), json!({})).await;
+    let (st, body) = s.invoke(&name, "blocking=true", json!({})).await;
+    assert_eq!(st, 200, "{body}");
+    let result = &body["response"]["result"];
+    assert_eq!(result["nets"], "lo ", "{body}");
+    assert_eq!(result["api"], "unreachable", "{body}");
+    // The proxy is the namespace's first process; the action sees a handful besides.
+    assert!(
+        result["init"].as_str().unwrap().contains("whisk-proxy"),
+        "{body}"
+    );
+    let procs = result["procs"].as_u64().unwrap();
+    assert!((2..10).contains(&procs), "{procs} processes visible: {body}");
+    // The same request from the host does reach the API: the check above is meaningful.
+    let r = s
+        .client
+        .get(format!("{}/ping", s.base()))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success());
 }

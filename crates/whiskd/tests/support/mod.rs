@@ -1,7 +1,27 @@
 //! Harness for end-to-end tests: starts the real `whiskd standalone` binary on free loopback
 //! ports with its own data directory, and talks to it over real HTTP. Actions run in real
-//! containers on the machine's dockerd.
+//! containers: on the machine's dockerd, or started by runc from dockerd's images
+//! ([`Factory`]); [`per_factory!`] runs one test body on each.
 #![allow(dead_code)]
+
+/// Runs each named `async fn NAME(factory: Factory)` of the test file once per container
+/// factory, as the tests `NAME::docker` and `NAME::runc` (`cargo test -p whiskd --test e2e
+/// runc` runs the runc ones). Needs `#[macro_use] mod support;`.
+#[allow(unused_macros)]
+macro_rules! per_factory {
+    ($($test:ident),* $(,)?) => {$(
+        mod $test {
+            #[tokio::test]
+            async fn docker() {
+                super::$test(crate::support::Factory::Docker).await;
+            }
+            #[tokio::test]
+            async fn runc() {
+                super::$test(crate::support::Factory::Runc).await;
+            }
+        }
+    )*};
+}
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -59,8 +79,44 @@ pub fn bin_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// The container factory a [`Server`] runs actions with (`whiskd standalone --factory`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Factory {
+    Docker,
+    Runc,
+}
+
+impl Factory {
+    pub fn name(self) -> &'static str {
+        match self {
+            Factory::Docker => "docker",
+            Factory::Runc => "runc",
+        }
+    }
+}
+
+/// The runc container list of the runc state directory `state` (`runc list` as JSON).
+pub fn runc_list(state: &Path) -> Vec<serde_json::Value> {
+    let out = Command::new("runc")
+        .arg("--root")
+        .arg(state)
+        .args(["list", "--format", "json"])
+        .output()
+        .expect("runc list");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice::<Option<Vec<Value>>>(&out.stdout)
+        .expect("runc list output")
+        .unwrap_or_default()
+}
+
 /// A running `whiskd standalone`.
 pub struct Server {
+    /// What runs its actions.
+    pub factory: Factory,
     pub data: tempfile::TempDir,
     pub http: u16,
     pub https: u16,
@@ -78,18 +134,34 @@ impl Server {
 
     /// Starts with more `whiskd standalone` flags (`["--stem-cells", "0"]`).
     pub async fn start_with(args: &[&str]) -> Server {
+        Self::start_on(Factory::Docker, args).await
+    }
+
+    /// Starts with `factory` and more flags. Under runc, without stem cells unless `args`
+    /// ask for them: each server unpacks the images it uses into its own data directory,
+    /// and the runtime images are large.
+    pub async fn start_on(factory: Factory, args: &[&str]) -> Server {
+        let mut extra = Vec::new();
+        if factory == Factory::Runc {
+            extra.extend(["--factory", "runc"].map(str::to_owned));
+            if !args.contains(&"--stem-cells") {
+                extra.extend(["--stem-cells", "0"].map(str::to_owned));
+            }
+        }
+        extra.extend(args.iter().map(|a| a.to_string()));
         let data = tempfile::Builder::new()
             .prefix("rwhisk-e2e")
             .tempdir()
             .unwrap();
         let mut s = Server {
+            factory,
             data,
             http: 0,
             https: 0,
             key: String::new(),
             child: None,
             client: reqwest::Client::new(),
-            extra_args: args.iter().map(|a| a.to_string()).collect(),
+            extra_args: extra,
         };
         s.spawn().await;
         s
@@ -162,6 +234,29 @@ impl Server {
     pub fn invoker_label(&self) -> String {
         let instance = std::fs::read_to_string(self.data.path().join("instance")).unwrap();
         format!("{}-0", instance.trim())
+    }
+
+    /// Ids of the running containers labelled `key=value` (under runc, in this server's
+    /// runc state directory).
+    pub fn containers_labelled(&self, key: &str, value: &str) -> Vec<String> {
+        match self.factory {
+            Factory::Docker => docker_containers(&format!("label={key}={value}")),
+            Factory::Runc => runc_list(&self.runc_dir().join("state"))
+                .into_iter()
+                .filter(|c| c["status"] == "running" && c["annotations"][key] == value)
+                .filter_map(|c| c["id"].as_str().map(str::to_owned))
+                .collect(),
+        }
+    }
+
+    /// Ids of the running containers of an action (`ns/name`).
+    pub fn containers_of(&self, fqn: &str) -> Vec<String> {
+        self.containers_labelled("rwhisk.action", fqn)
+    }
+
+    /// The runc factory's directory (state, bundles, images).
+    pub fn runc_dir(&self) -> PathBuf {
+        self.data.path().join("runc")
     }
 
     pub fn log(&self) -> String {
@@ -303,11 +398,15 @@ impl Drop for Server {
     }
 }
 
-/// Ids of the containers running an action (`ns/name`).
+/// Ids of the Docker containers running an action (`ns/name`).
 pub fn containers_of(fqn: &str) -> Vec<String> {
+    docker_containers(&format!("label=rwhisk.action={fqn}"))
+}
+
+/// Ids of the running Docker containers `filter` (`docker ps --filter`) selects.
+fn docker_containers(filter: &str) -> Vec<String> {
     let out = Command::new("docker")
-        .args(["ps", "-q", "--filter"])
-        .arg(format!("label=rwhisk.action={fqn}"))
+        .args(["ps", "-q", "--filter", filter])
         .output()
         .expect("docker ps");
     String::from_utf8_lossy(&out.stdout)
