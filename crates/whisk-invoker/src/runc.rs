@@ -79,6 +79,8 @@ const RUNC_TIMEOUT: Duration = Duration::from_secs(30);
 const NOFILE: u64 = 1024;
 /// runc's own log is cut back to nothing at start when it is larger than this.
 const RUNC_LOG_MAX: u64 = 1 << 20;
+/// How many removed containers' OOM kills are remembered.
+const OOM_REMEMBERED: usize = 256;
 /// The port the action protocol is served on inside the container.
 const ACTION_PORT: u16 = 8080;
 
@@ -219,6 +221,10 @@ struct Inner {
     /// One unpacking per image id.
     images: Mutex<HashMap<String, Arc<OnceCell<PathBuf>>>>,
     entries: Mutex<HashMap<String, Entry>>,
+    /// Removed containers that had an OOM kill, newest last (at most [`OOM_REMEMBERED`]):
+    /// the pool asks [`ContainerFactory::oom_killed`] while removal may already have taken
+    /// the cgroup with its count.
+    oomed: Mutex<std::collections::VecDeque<String>>,
 }
 
 impl std::fmt::Debug for RuncFactory {
@@ -297,6 +303,9 @@ impl RuncFactory {
             std::fs::create_dir_all(dir.join(sub))
                 .map_err(|e| engine(&format!("creating {}", dir.join(sub).display()), e))?;
         }
+        // runc and the bundles want absolute paths.
+        let dir = std::fs::canonicalize(&dir)
+            .map_err(|e| engine(&format!("resolving {}", dir.display()), e))?;
         {
             use std::os::unix::fs::PermissionsExt;
             std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
@@ -339,6 +348,7 @@ impl RuncFactory {
                 docker,
                 images: Mutex::default(),
                 entries: Mutex::default(),
+                oomed: Mutex::default(),
             }),
         })
     }
@@ -620,6 +630,13 @@ impl RuncFactory {
         if !valid_id(id) {
             return Ok(());
         }
+        if oom_kills(&cgroup_of(id)) > 0 {
+            let mut oomed = self.inner.oomed.lock().unwrap_or_else(|p| p.into_inner());
+            if oomed.len() >= OOM_REMEMBERED {
+                oomed.pop_front();
+            }
+            oomed.push_back(id.to_owned());
+        }
         if let Err(e) = self.runc_status(&["delete", "--force", id]).await {
             if !e.contains("does not exist") && !e.contains("not exist") {
                 return Err(engine(&format!("deleting container {id}"), e));
@@ -694,21 +711,28 @@ fn resolve_user(user: &str, rootfs: &Path) -> Result<(u32, u32), FactoryError> {
         Some((u, g)) => (u, Some(g)),
         None => (user, None),
     };
-    let lookup = |file: &str, key: &str| -> Option<(u32, u32)> {
+    // The id (field 2) and the next field of the entry whose field `at` (0: name, 2: id)
+    // is `key`.
+    let lookup_at = |file: &str, at: usize, key: &str| -> Option<(u32, Option<u32>)> {
         let text = std::fs::read_to_string(rootfs.join(file)).ok()?;
         text.lines().find_map(|l| {
             let fields: Vec<&str> = l.split(':').collect();
-            (fields.len() >= 4 && fields[0] == key)
-                .then(|| Some((fields[2].parse().ok()?, fields[3].parse().ok()?)))
-                .flatten()
+            if fields.len() < 4 || fields[at] != key {
+                return None;
+            }
+            Some((fields[2].parse().ok()?, fields[3].parse().ok()))
         })
+    };
+    let passwd = |at: usize, key: &str| match lookup_at("etc/passwd", at, key) {
+        Some((uid, Some(gid))) => Some((uid, gid)),
+        _ => None,
     };
     let (uid, primary) = if name.is_empty() {
         (0, 0)
     } else if let Ok(uid) = name.parse::<u32>() {
-        (uid, lookup("etc/passwd", name).map_or(uid, |(_, g)| g))
+        (uid, passwd(2, name).map_or(uid, |(_, g)| g))
     } else {
-        lookup("etc/passwd", name).ok_or_else(|| {
+        passwd(0, name).ok_or_else(|| {
             FactoryError::Engine(format!("the image's user {name:?} is not in its /etc/passwd"))
         })?
     };
@@ -716,7 +740,7 @@ fn resolve_user(user: &str, rootfs: &Path) -> Result<(u32, u32), FactoryError> {
         None | Some("") => primary,
         Some(g) => match g.parse::<u32>() {
             Ok(gid) => gid,
-            Err(_) => lookup("etc/group", g).map(|(gid, _)| gid).ok_or_else(|| {
+            Err(_) => lookup_at("etc/group", 0, g).map(|(gid, _)| gid).ok_or_else(|| {
                 FactoryError::Engine(format!("the image's group {g:?} is not in its /etc/group"))
             })?,
         },
@@ -785,6 +809,10 @@ pub fn bundle_config(id: &str, spec: &ContainerSpec, image: &RuncImage, token: &
     let tmpfs_size = format!("size={}m", spec.memory_mb.max(1));
     let no_caps: Vec<String> = Vec::new();
     let hostname: String = id.chars().take(63).collect();
+    let namespaces: Vec<Value> = ["pid", "network", "ipc", "uts", "mount", "cgroup"]
+        .iter()
+        .map(|t| json!({ "type": t }))
+        .collect();
     json!({
         "ociVersion": "1.0.2",
         "root": { "path": image.rootfs, "readonly": true },
@@ -836,10 +864,7 @@ pub fn bundle_config(id: &str, spec: &ContainerSpec, image: &RuncImage, token: &
                 "cpu": { "shares": spec.cpu_shares },
                 "pids": { "limit": spec.pids_limit },
             },
-            "namespaces": ["pid", "network", "ipc", "uts", "mount", "cgroup"]
-                .iter()
-                .map(|t| json!({ "type": t }))
-                .collect::<Vec<_>>(),
+            "namespaces": namespaces,
             "maskedPaths": MASKED_PATHS,
             "readonlyPaths": READONLY_PATHS,
             "seccomp": seccomp(),
@@ -965,7 +990,12 @@ impl ContainerFactory for RuncFactory {
     }
 
     async fn oom_killed(&self, id: &str) -> bool {
-        oom_kills(&cgroup_of(id)) > 0
+        // The cgroup first: `remove` notes a count before it deletes the cgroup.
+        if oom_kills(&cgroup_of(id)) > 0 {
+            return true;
+        }
+        let oomed = self.inner.oomed.lock().unwrap_or_else(|p| p.into_inner());
+        oomed.iter().any(|o| o == id)
     }
 }
 

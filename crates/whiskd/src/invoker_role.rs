@@ -19,7 +19,6 @@ use whisk_controller::RuntimeManifest;
 use crate::args::{BackendArgs, PoolArgs};
 use crate::backends::{OpenedBus, Stores};
 use crate::bootstrap;
-use crate::containers;
 use crate::node::{self, Stop};
 
 /// Flags of `whiskd invoker`; each also reads an `RWHISK_*` environment variable.

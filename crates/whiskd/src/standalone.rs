@@ -18,7 +18,6 @@ use whisk_controller::{ControllerConfig, RuntimeManifest};
 use crate::args::{BackendArgs, LimitArgs, ListenerArgs, PoolArgs, RetentionArgs};
 use crate::backends::{self, BUS_FILE, STORE_FILE};
 use crate::bootstrap;
-use crate::containers;
 use crate::node::{self, ApiListeners, Stop};
 use crate::retention;
 use crate::serve::{self, Listener};

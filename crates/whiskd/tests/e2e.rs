@@ -614,16 +614,18 @@ async fn memory_and_pids_limits_hold(factory: Factory) {
         "{body}"
     );
 
-    // Starts 1,100 processes; the container's pids limit (1,024 with its threads) stops
-    // it short, and the action counts what it could see start.
+    // Tries to start 1,100 processes; the container's pids limit (1,024 with its threads)
+    // stops the subshell short, and the action counts the processes it sees, without
+    // forking (the limit is reached).
     let forks = unique("forks");
     s.docker_action(
         &forks,
         SKELETON,
         Some(concat!(
             "#!/bin/sh\n",
-            "for i in $(seq 1 1100); do sleep 20 & done 2>/dev/null\n",
-            "echo \"{\\\"procs\\\":$(ls /proc | grep -c '^[0-9]')}\"\n",
+            "(for i in $(seq 1 1100); do sleep 10 </dev/null >/dev/null 2>&1 & done) 2>/dev/null\n",
+            "set -- /proc/[0-9]*\n",
+            "echo \"{\\\"procs\\\":$#}\"\n",
         )),
         json!({"memory": 512, "timeout": 30000}),
     )
