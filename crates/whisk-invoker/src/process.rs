@@ -259,7 +259,10 @@ async fn listening_addr(out: &mut BufReader<ChildStdout>) -> Option<SocketAddr> 
 }
 
 /// The lines of `pipe` until end of file (every writer gone), stamped when read.
-pub(crate) fn pipe_lines(pipe: impl AsyncRead + Unpin + Send + 'static, stream: LogStream) -> LogLines {
+pub(crate) fn pipe_lines(
+    pipe: impl AsyncRead + Unpin + Send + 'static,
+    stream: LogStream,
+) -> LogLines {
     let reader = (BufReader::new(pipe), Vec::new());
     futures_util::stream::unfold(reader, move |(mut reader, mut buf)| async move {
         buf.clear();

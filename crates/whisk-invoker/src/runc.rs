@@ -71,7 +71,8 @@ const LABELS_FILE: &str = "labels";
 const PID_FILE: &str = "pid";
 /// Where the proxy writes the action's code, and blackbox images keep their program.
 const ACTION_DIR: &str = "/action";
-/// The label marking the short-lived containers images are exported from.
+/// The label marking the short-lived containers images are exported from; its value is the
+/// factory's directory, so a restart removes what a crash mid-export left.
 const LABEL_EXPORT: &str = "rwhisk.runc-export";
 /// How long one runc command may take.
 const RUNC_TIMEOUT: Duration = Duration::from_secs(30);
@@ -297,7 +298,10 @@ impl RuncFactory {
             )));
         }
         check_netns_access().map_err(|e| {
-            engine("the invoker cannot enter network namespaces, which runc containers need", e)
+            engine(
+                "the invoker cannot enter network namespaces, which runc containers need",
+                e,
+            )
         })?;
         for sub in ["state", "bundles", "images"] {
             std::fs::create_dir_all(dir.join(sub))
@@ -341,7 +345,7 @@ impl RuncFactory {
             dir = %dir.display(),
             "runc container factory ready."
         );
-        Ok(Self {
+        let factory = Self {
             inner: Arc::new(Inner {
                 runc: runc.to_owned(),
                 dir,
@@ -350,7 +354,42 @@ impl RuncFactory {
                 entries: Mutex::default(),
                 oomed: Mutex::default(),
             }),
-        })
+        };
+        factory.remove_export_leftovers().await;
+        Ok(factory)
+    }
+
+    /// The value of [`LABEL_EXPORT`] on this factory's export containers.
+    fn export_label(&self) -> String {
+        self.inner.dir.display().to_string()
+    }
+
+    /// Removes export containers an earlier run of this factory left (killed mid-export).
+    async fn remove_export_leftovers(&self) {
+        let options = bollard::query_parameters::ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([(
+                "label".to_owned(),
+                vec![format!("{LABEL_EXPORT}={}", self.export_label())],
+            )])),
+            ..Default::default()
+        };
+        let found = match self.inner.docker.list_containers(Some(options)).await {
+            Ok(found) => found,
+            Err(e) => {
+                warn!(error = %e, "Listing leftover export containers failed.");
+                return;
+            }
+        };
+        for id in found.into_iter().filter_map(|c| c.id) {
+            let options = RemoveContainerOptions {
+                force: true,
+                ..Default::default()
+            };
+            if let Err(e) = self.inner.docker.remove_container(&id, Some(options)).await {
+                warn!(container = %id, error = %e, "Removing a leftover export container failed.");
+            }
+        }
     }
 
     fn entries(&self) -> MutexGuard<'_, HashMap<String, Entry>> {
@@ -388,7 +427,10 @@ impl RuncFactory {
     /// Runs a runc command to its end; its stderr is the error text.
     async fn runc_status(&self, args: &[&str]) -> Result<(), String> {
         let mut command = self.runc();
-        command.args(args).stdout(Stdio::null()).stderr(Stdio::piped());
+        command
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
         let out = tokio::time::timeout(RUNC_TIMEOUT, command.output())
             .await
             .map_err(|_| format!("runc {} timed out", args.join(" ")))?
@@ -458,7 +500,12 @@ impl RuncFactory {
         };
         let _ = tokio::fs::remove_dir_all(&partial).await;
         if result.is_ok() {
-            info!(image = name, id = hex, elapsed_ms = started.elapsed().as_millis() as u64, "Image unpacked for runc.");
+            info!(
+                image = name,
+                id = hex,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                "Image unpacked for runc."
+            );
         }
         result
     }
@@ -474,7 +521,10 @@ impl RuncFactory {
             image: Some(name.to_owned()),
             // Never run; images without a command cannot be created without one.
             cmd: Some(vec!["/rwhisk-export".into()]),
-            labels: Some(HashMap::from([(LABEL_EXPORT.to_owned(), "1".to_owned())])),
+            labels: Some(HashMap::from([(
+                LABEL_EXPORT.to_owned(),
+                self.export_label(),
+            )])),
             network_disabled: Some(true),
             ..Default::default()
         };
@@ -516,7 +566,15 @@ impl RuncFactory {
     /// Streams container `id`'s export into `tar -x` in `rootfs`.
     async fn untar(&self, id: &str, rootfs: &Path) -> Result<(), FactoryError> {
         let mut tar = Command::new("tar")
-            .args(["-x", "-p", "--numeric-owner", "--same-owner", "-f", "-", "-C"])
+            .args([
+                "-x",
+                "-p",
+                "--numeric-owner",
+                "--same-owner",
+                "-f",
+                "-",
+                "-C",
+            ])
             .arg(rootfs)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -524,7 +582,10 @@ impl RuncFactory {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| engine("running tar", e))?;
-        let mut stdin = tar.stdin.take().ok_or_else(|| engine("running tar", "no stdin"))?;
+        let mut stdin = tar
+            .stdin
+            .take()
+            .ok_or_else(|| engine("running tar", "no stdin"))?;
         let mut stream = self.inner.docker.export_container(id);
         let mut fed = Ok(());
         while let Some(chunk) = stream.next().await {
@@ -591,8 +652,8 @@ impl RuncFactory {
         if !status.success() {
             // runc failed: nothing else holds the pipe, its error is all there is.
             let mut text = String::new();
-            let _ = tokio::time::timeout(Duration::from_secs(2), err.read_to_string(&mut text))
-                .await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(2), err.read_to_string(&mut text)).await;
             return Err(engine("runc could not start the container", text.trim()));
         }
         let pid: u32 = tokio::fs::read_to_string(bundle.join(PID_FILE))
@@ -689,7 +750,9 @@ fn oom_kills(path: &str) -> u64 {
     let root = Path::new("/sys/fs/cgroup");
     let relative = path.trim_start_matches('/');
     let candidates = [
-        root.join("memory").join(relative).join("memory.oom_control"),
+        root.join("memory")
+            .join(relative)
+            .join("memory.oom_control"),
         root.join(relative).join("memory.events"),
         root.join("unified").join(relative).join("memory.events"),
     ];
@@ -733,16 +796,22 @@ fn resolve_user(user: &str, rootfs: &Path) -> Result<(u32, u32), FactoryError> {
         (uid, passwd(2, name).map_or(uid, |(_, g)| g))
     } else {
         passwd(0, name).ok_or_else(|| {
-            FactoryError::Engine(format!("the image's user {name:?} is not in its /etc/passwd"))
+            FactoryError::Engine(format!(
+                "the image's user {name:?} is not in its /etc/passwd"
+            ))
         })?
     };
     let gid = match group {
         None | Some("") => primary,
         Some(g) => match g.parse::<u32>() {
             Ok(gid) => gid,
-            Err(_) => lookup_at("etc/group", 0, g).map(|(gid, _)| gid).ok_or_else(|| {
-                FactoryError::Engine(format!("the image's group {g:?} is not in its /etc/group"))
-            })?,
+            Err(_) => lookup_at("etc/group", 0, g)
+                .map(|(gid, _)| gid)
+                .ok_or_else(|| {
+                    FactoryError::Engine(format!(
+                        "the image's group {g:?} is not in its /etc/group"
+                    ))
+                })?,
         },
     };
     Ok((uid, gid))
@@ -915,7 +984,10 @@ impl ContainerFactory for RuncFactory {
         };
         if let Err(e) = written.await {
             let _ = tokio::fs::remove_dir_all(&bundle).await;
-            return Err(engine(&format!("writing the bundle {}", bundle.display()), e));
+            return Err(engine(
+                &format!("writing the bundle {}", bundle.display()),
+                e,
+            ));
         }
         let (pid, out, err) = match self.start(id, &image, &bundle).await {
             Ok(started) => started,
@@ -969,8 +1041,7 @@ impl ContainerFactory for RuncFactory {
                 found.push(item.file_name().to_string_lossy().into_owned());
             }
         }
-        let results =
-            futures_util::future::join_all(found.iter().map(|id| self.destroy(id))).await;
+        let results = futures_util::future::join_all(found.iter().map(|id| self.destroy(id))).await;
         results.into_iter().collect::<Result<Vec<()>, _>>()?;
         Ok(found.len())
     }
@@ -1045,7 +1116,13 @@ mod tests {
         assert_eq!(p["noNewPrivileges"], true);
         assert_eq!(p["user"], json!({"uid": 1000, "gid": 1000}));
         assert_eq!(p["args"], json!(["/usr/local/bin/whisk-proxy"]));
-        for set in ["bounding", "effective", "permitted", "inheritable", "ambient"] {
+        for set in [
+            "bounding",
+            "effective",
+            "permitted",
+            "inheritable",
+            "ambient",
+        ] {
             assert_eq!(p["capabilities"][set], json!([]), "{set}");
         }
         assert!(p["rlimits"]
@@ -1055,7 +1132,10 @@ mod tests {
         let l = &c["linux"];
         assert_eq!(l["cgroupsPath"], "/rwhisk/rwhisk0_abc_hello");
         let mb256 = 256 * 1024 * 1024;
-        assert_eq!(l["resources"]["memory"], json!({"limit": mb256, "swap": mb256}));
+        assert_eq!(
+            l["resources"]["memory"],
+            json!({"limit": mb256, "swap": mb256})
+        );
         assert_eq!(l["resources"]["pids"]["limit"], 64);
         assert_eq!(l["resources"]["cpu"]["shares"], 128);
         assert_eq!(
@@ -1073,7 +1153,11 @@ mod tests {
             ["pid", "network", "ipc", "uts", "mount", "cgroup"]
         );
         // A network namespace of our own, never a path to someone else's.
-        assert!(l["namespaces"].as_array().unwrap().iter().all(|n| n.get("path").is_none()));
+        assert!(l["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|n| n.get("path").is_none()));
         assert!(l["maskedPaths"]
             .as_array()
             .unwrap()
@@ -1118,13 +1202,22 @@ mod tests {
         for dest in ["/tmp", "/action"] {
             let m = find(dest);
             assert_eq!(m["type"], "tmpfs");
-            assert!(m["options"].as_array().unwrap().contains(&json!("size=256m")), "{m}");
+            assert!(
+                m["options"]
+                    .as_array()
+                    .unwrap()
+                    .contains(&json!("size=256m")),
+                "{m}"
+            );
         }
         assert!(find("/action")["options"]
             .as_array()
             .unwrap()
             .contains(&json!("uid=1000")));
-        assert!(find("/sys")["options"].as_array().unwrap().contains(&json!("ro")));
+        assert!(find("/sys")["options"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("ro")));
         // No bind mount of anything of the host's.
         assert!(mounts.iter().all(|m| m["type"] != "bind"), "{mounts:?}");
     }
@@ -1194,7 +1287,11 @@ mod tests {
         assert_eq!(image.cwd, "/");
         assert_eq!((image.uid, image.gid), (7, 7));
         assert!(!image.action_files);
-        let empty = image_from_config("sha256:ab".into(), dir.path().into(), ImageConfig::default());
+        let empty = image_from_config(
+            "sha256:ab".into(),
+            dir.path().into(),
+            ImageConfig::default(),
+        );
         assert!(empty.is_err());
     }
 }

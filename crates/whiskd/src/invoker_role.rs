@@ -100,10 +100,7 @@ pub async fn run_with(
         &stop,
     );
     let registry = Arc::new(registry);
-    let factory = args
-        .pool
-        .factory(&runtimes, &data_dir)
-        .await?;
+    let factory = args.pool.factory(&runtimes, &data_dir).await?;
     let (invoker, invoker_task) =
         node::spawn_invoker(config, factory, &stores, bus.bus.clone(), &stop);
     let server = node::invoker_server(registry, invoker);

@@ -119,10 +119,7 @@ pub async fn run(args: StandaloneArgs, stop: Stop) -> Result<()> {
         node::start_controller(controller_config, &stores, opened.bus.clone(), &bus_errors).await?;
     let app = whisk_controller::router(controller.clone());
 
-    let factory = args
-        .pool
-        .factory(&runtimes, &data_dir)
-        .await?;
+    let factory = args.pool.factory(&runtimes, &data_dir).await?;
     // The action network exists now, so its gateway address can be bound.
     let container_api = match args.container_api_addr {
         Some(addr) => Some(

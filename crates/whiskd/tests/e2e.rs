@@ -609,8 +609,7 @@ async fn memory_and_pids_limits_hold(factory: Factory) {
     assert_eq!(st, 502, "{body}");
     assert_eq!(body["response"]["status"], "action developer error");
     assert_eq!(
-        body["response"]["result"]["error"],
-        "The action exhausted its memory and was aborted.",
+        body["response"]["result"]["error"], "The action exhausted its memory and was aborted.",
         "{body}"
     );
 
@@ -715,7 +714,8 @@ async fn runc_actions_see_only_loopback_and_their_own_processes() {
         ),
         port = s.http
     );
-    s.docker_action(&name, SKELETON, Some(&code), json!({})).await;
+    s.docker_action(&name, SKELETON, Some(&code), json!({}))
+        .await;
     let (st, body) = s.invoke(&name, "blocking=true", json!({})).await;
     assert_eq!(st, 200, "{body}");
     let result = &body["response"]["result"];
@@ -727,7 +727,10 @@ async fn runc_actions_see_only_loopback_and_their_own_processes() {
         "{body}"
     );
     let procs = result["procs"].as_u64().unwrap();
-    assert!((2..10).contains(&procs), "{procs} processes visible: {body}");
+    assert!(
+        (2..10).contains(&procs),
+        "{procs} processes visible: {body}"
+    );
     // The same request from the host does reach the API: the check above is meaningful.
     let r = s
         .client
