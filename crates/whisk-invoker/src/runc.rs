@@ -1257,6 +1257,26 @@ mod tests {
         assert!(r("app:wheel").is_err());
     }
 
+    #[tokio::test]
+    async fn a_missing_runc_is_named_with_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = RuncFactory::connect(
+            Path::new("/nonexistent/runc"),
+            dir.path().join("runc"),
+            crate::DEFAULT_SOCKET,
+        )
+        .await
+        .unwrap_err()
+        .to_string();
+        // As root the runc check speaks; otherwise the root check does.
+        let expected = if rustix::process::geteuid().is_root() {
+            "install runc"
+        } else {
+            "needs root"
+        };
+        assert!(err.contains(expected), "{err}");
+    }
+
     #[test]
     fn ids_are_checked() {
         assert!(valid_id("rwhisk0_0123456789ab_hello-world.v2"));

@@ -260,6 +260,31 @@ mod tests {
         assert!(err.contains(fragment), "{text:?}: {err}");
     }
 
+    fn factory_of(args: &[&str]) -> Result<FactoryChoice, clap::Error> {
+        let args: Vec<String> = std::iter::once("standalone")
+            .chain(args.iter().copied())
+            .map(str::to_owned)
+            .collect();
+        match crate::Cli::from_args(&args)?.command {
+            crate::Command::Standalone(a) => Ok(a.pool.container_factory),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_factory_flag_and_its_old_name() {
+        assert_eq!(factory_of(&[]).unwrap(), FactoryChoice::Docker);
+        assert_eq!(
+            factory_of(&["--factory", "runc"]).unwrap(),
+            FactoryChoice::Runc
+        );
+        assert_eq!(
+            factory_of(&["--container-factory", "process"]).unwrap(),
+            FactoryChoice::Process
+        );
+        assert!(factory_of(&["--factory", "lxc"]).is_err());
+    }
+
     #[test]
     fn stem_cells_default_to_one_per_default_kind() {
         check(None, &[("nodejs:18", 1, 256), ("python:3.11", 1, 256)]);
