@@ -35,7 +35,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::StreamExt;
 use rustix::process::{prlimit, Pid, Resource, Rlimit};
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::process::{Child, ChildStderr, ChildStdout, Command};
 use tracing::{debug, warn};
 use whisk_protocol::ENV_TOKEN;
@@ -258,7 +258,12 @@ async fn listening_addr(out: &mut BufReader<ChildStdout>) -> Option<SocketAddr> 
     line.trim_end().strip_prefix(LISTENING_PREFIX)?.parse().ok()
 }
 
-/// The lines of `pipe` until end of file (every writer gone), stamped when read.
+/// The longest log line read from a pipe; a longer one is cut into lines of this size, as
+/// Docker's log driver cuts at 16 KiB, so a line without end cannot grow without bound.
+const MAX_LINE: u64 = 16 * 1024;
+
+/// The lines of `pipe` until end of file (every writer gone), stamped when read, each at
+/// most [`MAX_LINE`] bytes.
 pub(crate) fn pipe_lines(
     pipe: impl AsyncRead + Unpin + Send + 'static,
     stream: LogStream,
@@ -266,7 +271,11 @@ pub(crate) fn pipe_lines(
     let reader = (BufReader::new(pipe), Vec::new());
     futures_util::stream::unfold(reader, move |(mut reader, mut buf)| async move {
         buf.clear();
-        match reader.read_until(b'\n', &mut buf).await {
+        match (&mut reader)
+            .take(MAX_LINE)
+            .read_until(b'\n', &mut buf)
+            .await
+        {
             Ok(0) | Err(_) => None,
             Ok(_) => {
                 let text = String::from_utf8_lossy(&buf);
@@ -505,6 +514,26 @@ mod tests {
         );
         assert_eq!(ProcessRuntime::for_kind(dir, "blackbox"), None);
         assert_eq!(ProcessRuntime::for_kind(dir, "java:8"), None);
+    }
+
+    #[tokio::test]
+    async fn pipe_lines_are_cut_at_the_limit() {
+        let long = "x".repeat(MAX_LINE as usize + 10);
+        let text = format!("short\r\n{long}\nlast");
+        let lines: Vec<String> =
+            pipe_lines(std::io::Cursor::new(text.into_bytes()), LogStream::Stdout)
+                .map(|l| l.unwrap().text)
+                .collect()
+                .await;
+        assert_eq!(
+            lines,
+            [
+                "short".to_owned(),
+                "x".repeat(MAX_LINE as usize),
+                "x".repeat(10),
+                "last".to_owned()
+            ]
+        );
     }
 
     #[test]

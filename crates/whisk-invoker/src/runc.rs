@@ -29,7 +29,8 @@
 //! `runc run --detach` (or `create`, the copy into `/action`, then `start`) starts it with
 //! its own state directory (`state/`, runc's `--root`). The container's stdout and stderr are
 //! pipes whose read ends the factory keeps: [`ContainerFactory::logs`] follows them from the
-//! first byte, and a full pipe stops the writer, so nothing buffers without bound.
+//! first byte, and a full pipe stops the writer, so nothing buffers without bound (a line is
+//! cut at 16 KiB, as Docker's log driver cuts it).
 //! [`ContainerFactory::oom_killed`] reads the cgroup's memory events.
 //!
 //! After a crash of the invoker, [`ContainerFactory::remove_labelled`] finds the bundles of

@@ -66,7 +66,11 @@ async fn images_unpack_once_per_id_and_again_when_the_tag_moves() {
     let first = futures_util::future::join_all((0..4).map(|_| f.image(&tag))).await;
     let first: Vec<_> = first.into_iter().map(|r| r.unwrap()).collect();
     assert!(first.iter().all(|i| i == &first[0]), "{first:?}");
-    assert_eq!(unpacked(dir.path()).len(), 1, "one unpacking for four first uses");
+    assert_eq!(
+        unpacked(dir.path()).len(),
+        1,
+        "one unpacking for four first uses"
+    );
     let image = &first[0];
     assert!(image.rootfs.join("usr/local/bin/whisk-proxy").is_file());
     assert_eq!((image.uid, image.gid), (1000, 1000));
@@ -107,7 +111,9 @@ async fn a_container_is_limited_in_its_cgroup_and_removed_with_it() {
         labels: vec![label.clone()],
     };
     let handle = f.create(&spec).await.unwrap();
-    let pid = handle.netns_pid.expect("reached through its network namespace");
+    let pid = handle
+        .netns_pid
+        .expect("reached through its network namespace");
     assert_eq!(handle.addr.to_string(), "127.0.0.1:8080");
 
     // Its own network (and pid) namespace.
