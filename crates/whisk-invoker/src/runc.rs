@@ -6,7 +6,8 @@
 //! dockerd creates (never starts) a container of it and exports its flattened filesystem,
 //! which `tar` unpacks into `images/<id>/rootfs` under the factory's directory. `--docker
 //! IMAGE` actions therefore need no change, an image whose tag moved is unpacked again under
-//! its new id, and concurrent first uses of one image wait for one unpacking. The image's
+//! its new id, and concurrent first uses of one image wait for one unpacking. At start, the
+//! unpacked images dockerd no longer has (and no bundle uses) are removed. The image's
 //! `Entrypoint`, `Cmd`, `Env`, `WorkingDir` and `User` come from its configuration.
 //!
 //! # Containers
@@ -357,6 +358,7 @@ impl RuncFactory {
             }),
         };
         factory.remove_export_leftovers().await;
+        factory.remove_stale_images().await;
         Ok(factory)
     }
 
@@ -389,6 +391,40 @@ impl RuncFactory {
             };
             if let Err(e) = self.inner.docker.remove_container(&id, Some(options)).await {
                 warn!(container = %id, error = %e, "Removing a leftover export container failed.");
+            }
+        }
+    }
+
+    /// Removes unpacked images that dockerd no longer has and no bundle uses (the disk an
+    /// image whose tag moved, or that was removed, took). Done at start, before any
+    /// container of this factory's is created.
+    async fn remove_stale_images(&self) {
+        let images = self.inner.dir.join("images");
+        let bundles = self.inner.dir.join("bundles");
+        let mut used = String::new();
+        for bundle in std::fs::read_dir(&bundles).into_iter().flatten().flatten() {
+            used.push_str(
+                &std::fs::read_to_string(bundle.path().join("config.json")).unwrap_or_default(),
+            );
+        }
+        for entry in std::fs::read_dir(&images).into_iter().flatten().flatten() {
+            let hex = entry.file_name().to_string_lossy().into_owned();
+            if hex.starts_with('.') || used.contains(&*entry.path().to_string_lossy()) {
+                continue;
+            }
+            match self
+                .inner
+                .docker
+                .inspect_image(&format!("sha256:{hex}"))
+                .await
+            {
+                Err(e) if status_of(&e) == Some(404) => {
+                    info!(id = %hex, "Removing an unpacked image dockerd no longer has.");
+                    if let Err(e) = tokio::fs::remove_dir_all(entry.path()).await {
+                        warn!(id = %hex, error = %e, "Removing an unpacked image failed.");
+                    }
+                }
+                _ => {}
             }
         }
     }

@@ -165,3 +165,44 @@ async fn a_container_is_limited_in_its_cgroup_and_removed_with_it() {
     // Removing again is not an error.
     f.destroy(&id).await.unwrap();
 }
+
+#[tokio::test]
+async fn an_unpacked_image_dockerd_no_longer_has_is_removed_at_the_next_start() {
+    if !runc_available() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    // An image of this test's own: the skeleton with a label, so a new id.
+    let tag = format!("rwhisk-runc-test/gone:{}", uuid::Uuid::new_v4().simple());
+    let built = Command::new("docker")
+        .args(["build", "-q", "-t", &tag, "--label"])
+        .arg(format!("rwhisk.test={tag}"))
+        .arg("-")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(format!("FROM {SKELETON}\n").as_bytes())?;
+            child.wait_with_output()
+        })
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let kept = factory(dir.path()).await.image(SKELETON).await.unwrap();
+    let gone = factory(dir.path()).await.image(&tag).await.unwrap();
+    assert!(gone.rootfs.is_dir());
+    docker(&["rmi", &tag]);
+
+    let _restarted = factory(dir.path()).await;
+    assert!(!gone.rootfs.exists(), "the removed image's files stay");
+    assert!(kept.rootfs.is_dir(), "an image dockerd has is kept");
+}
