@@ -165,6 +165,8 @@ struct State {
     live: HashMap<u64, (FullyQualifiedName, i64)>,
     next_seq: u64,
     closed: bool,
+    /// Containers with a pause timer armed (`pause`), by sequence number.
+    pause_timers: std::collections::HashSet<u64>,
 }
 
 impl State {
@@ -526,8 +528,13 @@ impl Pool {
             let gone = if reusable && !retired && !st.closed {
                 let since = Instant::now();
                 if self.pausing() {
-                    let pause = Arc::clone(&container.pause);
-                    self.pause_later(container.seq, since, container.id.clone(), pause);
+                    self.arm_pause(
+                        &mut st,
+                        container.seq,
+                        since,
+                        &container.id,
+                        &container.pause,
+                    );
                 }
                 st.idle.push(Idle {
                     container,

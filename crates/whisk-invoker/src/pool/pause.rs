@@ -18,7 +18,7 @@ use std::sync::Arc;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use super::{Busy, Pool};
+use super::{Busy, Pool, State};
 use crate::factory::FactoryError;
 
 /// A container's run state as far as pausing goes.
@@ -40,21 +40,53 @@ impl Pool {
         !self.pause_grace.is_zero() && self.pause_supported.load(Ordering::Relaxed)
     }
 
-    /// Pauses container `seq` (`id`) after the grace, if it is still idle since `since`
-    /// then.
-    pub(super) fn pause_later(
+    /// Arms the pause timer of container `seq` (`id`), given back idle at `since`, unless
+    /// it has one already: one timer per container, not per activation, so a busy warm
+    /// container costs a wake-up per grace, not a task per activation.
+    pub(super) fn arm_pause(
         self: &Arc<Self>,
+        st: &mut State,
         seq: u64,
         since: Instant,
-        id: String,
-        cell: PauseCell,
+        id: &str,
+        cell: &PauseCell,
     ) {
+        if !st.pause_timers.insert(seq) {
+            return;
+        }
         let pool = Arc::clone(self);
-        let at = since + self.pause_grace;
+        let (id, cell) = (id.to_owned(), Arc::clone(cell));
+        let mut at = since + self.pause_grace;
         self.track("container pause", async move {
-            tokio::select! {
-                () = pool.stop.cancelled() => {}
-                () = tokio::time::sleep_until(at) => pool.pause_idle(seq, since, &id, &cell).await,
+            loop {
+                tokio::select! {
+                    () = pool.stop.cancelled() => return,
+                    () = tokio::time::sleep_until(at) => {}
+                }
+                let due = {
+                    let mut st = pool.lock();
+                    let due = st
+                        .idle
+                        .iter()
+                        .find(|c| c.container.seq == seq && !c.paused)
+                        .map(|c| c.since);
+                    match due {
+                        // Used again since: wait for the grace after its last use.
+                        Some(since) if since + pool.pause_grace > Instant::now() => {
+                            at = since + pool.pause_grace;
+                            continue;
+                        }
+                        _ => {
+                            st.pause_timers.remove(&seq);
+                            due
+                        }
+                    }
+                };
+                // Busy (its next release arms again), paused or gone: nothing to do.
+                if let Some(since) = due {
+                    pool.pause_idle(seq, since, &id, &cell).await;
+                }
+                return;
             }
         });
     }
