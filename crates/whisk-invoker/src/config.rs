@@ -18,10 +18,15 @@ pub struct InvokerConfig {
     /// data directories, parallel tests) never remove each other's containers.
     pub instance: String,
     /// Memory capacity in MB shared by all containers; a cold start needs the action's
-    /// memory limit free (idle containers of other actions are evicted to make room).
+    /// memory limit free (idle and paused containers of other actions are evicted to make
+    /// room, least recently used first). [`host_memory_budget_mb`] sizes it to the host.
     pub memory_mb: u64,
     /// An idle container is removed after this long without an activation.
     pub idle_timeout: Duration,
+    /// An idle container is paused (frozen, keeping its memory) after this long without
+    /// an activation, and resumed when taken; zero: never paused. Only where the factory
+    /// can pause (Docker, runc).
+    pub pause_grace: Duration,
     /// The pids limit of every container.
     pub pids_limit: i64,
     /// Given to containers as `__OW_API_HOST`, so actions can call the API back.
@@ -56,6 +61,7 @@ impl Default for InvokerConfig {
             instance: String::new(),
             memory_mb: 2048,
             idle_timeout: Duration::from_secs(600),
+            pause_grace: DEFAULT_PAUSE_GRACE,
             pids_limit: 1024,
             api_host: "http://127.0.0.1:3233".into(),
             runtime_images: HashMap::new(),
@@ -69,6 +75,38 @@ impl Default for InvokerConfig {
             metrics: InvokerMetrics::default(),
         }
     }
+}
+
+/// OpenWhisk's pause grace: an idle container is paused 50 ms after its last activation.
+pub const DEFAULT_PAUSE_GRACE: Duration = Duration::from_millis(50);
+
+/// The smallest and largest container memory budget [`host_memory_budget_mb`] gives.
+pub const HOST_BUDGET_MIN_MB: u64 = 1024;
+pub const HOST_BUDGET_MAX_MB: u64 = 256 * 1024;
+
+/// The container memory budget sized to this host: three quarters of `MemTotal` in
+/// `/proc/meminfo`, at least [`HOST_BUDGET_MIN_MB`] and at most [`HOST_BUDGET_MAX_MB`];
+/// [`HOST_BUDGET_MIN_MB`] where `/proc/meminfo` cannot be read. What is counted are the
+/// containers' memory limits, which idle (and paused) containers rarely fill.
+pub fn host_memory_budget_mb() -> u64 {
+    let total_kb = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| mem_total_kb(&m));
+    budget_of(total_kb)
+}
+
+fn budget_of(total_kb: Option<u64>) -> u64 {
+    total_kb.map_or(HOST_BUDGET_MIN_MB, |kb| {
+        (kb / 1024 / 4 * 3).clamp(HOST_BUDGET_MIN_MB, HOST_BUDGET_MAX_MB)
+    })
+}
+
+/// `MemTotal` of a `/proc/meminfo` text, in kB.
+fn mem_total_kb(meminfo: &str) -> Option<u64> {
+    meminfo.lines().find_map(|l| {
+        let rest = l.strip_prefix("MemTotal:")?.trim();
+        rest.strip_suffix("kB").unwrap_or(rest).trim().parse().ok()
+    })
 }
 
 /// Prewarmed containers of one kind (OpenWhisk's stem cells): started when the invoker
@@ -93,5 +131,23 @@ impl InvokerConfig {
         } else {
             format!("{}-{}", self.instance, self.id)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_host_budget_is_three_quarters_of_memory_within_bounds() {
+        let meminfo = "MemTotal:       24634120 kB\nMemFree:  1000 kB\n";
+        assert_eq!(mem_total_kb(meminfo), Some(24_634_120));
+        assert_eq!(budget_of(mem_total_kb(meminfo)), 24_634_120 / 1024 / 4 * 3);
+        assert_eq!(budget_of(Some(512 * 1024)), HOST_BUDGET_MIN_MB);
+        assert_eq!(budget_of(Some(4096 * 1024 * 1024)), HOST_BUDGET_MAX_MB);
+        assert_eq!(budget_of(None), HOST_BUDGET_MIN_MB);
+        assert_eq!(mem_total_kb("garbage"), None);
+        let here = host_memory_budget_mb();
+        assert!((HOST_BUDGET_MIN_MB..=HOST_BUDGET_MAX_MB).contains(&here));
     }
 }

@@ -19,6 +19,12 @@
 //!
 //! The runtime images and the skeleton also run as an unprivileged user (uid 1000), set in
 //! the images (`images/`).
+//!
+//! Idle containers are paused with the cgroup freezer ([`Freezer`]) directly on the
+//! container's cgroup, found from its init process at the first pause: Docker's own
+//! pause goes through dockerd, containerd and runc. Docker does not know such a container
+//! is frozen; removal thaws it first (a frozen process ignores `SIGKILL` under cgroup v1),
+//! and [`ContainerFactory::remove_labelled`] thaws leftovers of an earlier run.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -43,6 +49,7 @@ use whisk_protocol::ENV_TOKEN;
 
 use crate::client::check_netns_access;
 use crate::factory::{new_token, ContainerFactory, ContainerHandle, ContainerSpec, FactoryError};
+use crate::freezer::Freezer;
 use crate::logs::{LogLine, LogLines, LogStream};
 
 /// Where dockerd listens unless told otherwise.
@@ -107,6 +114,8 @@ pub struct DockerFactory {
     network: ActionNetwork,
     /// Set once the network is known to exist with isolation (checked at the first start).
     network_ready: std::sync::Arc<OnceCell<()>>,
+    /// The freezer of each container paused at least once, by id (dropped at removal).
+    freezers: std::sync::Arc<std::sync::Mutex<HashMap<String, Freezer>>>,
 }
 
 fn engine(e: DockerError) -> FactoryError {
@@ -137,6 +146,7 @@ impl DockerFactory {
             pull_timeout: Duration::from_secs(5),
             network: ActionNetwork::default(),
             network_ready: std::sync::Arc::default(),
+            freezers: std::sync::Arc::default(),
         })
     }
 
@@ -326,6 +336,76 @@ impl DockerFactory {
         pulled.unwrap_or(false)
     }
 
+    /// The freezer of container `id`: known since its first pause, else found from its
+    /// init process.
+    async fn freezer(&self, id: &str) -> Result<Freezer, FactoryError> {
+        if let Some(f) = self.known_freezer(id) {
+            return Ok(f);
+        }
+        let info = self
+            .docker
+            .inspect_container(id, None::<InspectContainerOptions>)
+            .await
+            .map_err(engine)?;
+        let pid = info
+            .state
+            .and_then(|s| s.pid)
+            .and_then(|p| u32::try_from(p).ok())
+            .filter(|&p| p > 0)
+            .ok_or_else(|| FactoryError::Engine(format!("container {id} has no process")))?;
+        let freezer = Freezer::of_pid(pid).map_err(|e| {
+            FactoryError::Unsupported(format!("container {id} cannot be frozen here: {e}"))
+        })?;
+        self.lock_freezers().insert(id.to_owned(), freezer.clone());
+        Ok(freezer)
+    }
+
+    fn known_freezer(&self, id: &str) -> Option<Freezer> {
+        self.lock_freezers().get(id).cloned()
+    }
+
+    fn lock_freezers(&self) -> std::sync::MutexGuard<'_, HashMap<String, Freezer>> {
+        self.freezers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Thaws container `id` if it is frozen (a leftover of an earlier run, not known to
+    /// this factory, is looked up); errors are only logged, removal goes on.
+    async fn thaw_for_removal(&self, id: &str, look_up: bool) {
+        let known = self.lock_freezers().remove(id);
+        let freezer = match known {
+            Some(f) => f,
+            None if look_up => match self.freezer(id).await {
+                Ok(f) => {
+                    self.lock_freezers().remove(id);
+                    f
+                }
+                Err(_) => return,
+            },
+            None => return,
+        };
+        if freezer.is_frozen().unwrap_or(false) {
+            if let Err(e) = freezer.thaw().await {
+                warn!(container = %id, error = %e, "Could not thaw a paused container before removing it.");
+            }
+        }
+    }
+
+    /// Removes container `id` (running or not) with its anonymous volumes; one that is
+    /// already gone or being removed counts as removed.
+    async fn remove(&self, id: &str) -> Result<(), FactoryError> {
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..Default::default()
+        };
+        match self.docker.remove_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            // Already gone, or its removal is already under way.
+            Err(e) if matches!(status_of(&e), Some(404 | 409)) => Ok(()),
+            Err(e) => Err(engine(e)),
+        }
+    }
+
     /// Where the started container's proxy is reached: its published loopback port, or,
     /// without a network, port 8080 in the namespace of its init process.
     async fn address(&self, id: &str) -> Result<(SocketAddr, Option<u32>), FactoryError> {
@@ -434,17 +514,24 @@ impl ContainerFactory for DockerFactory {
     }
 
     async fn destroy(&self, id: &str) -> Result<(), FactoryError> {
-        let options = RemoveContainerOptions {
-            force: true,
-            v: true,
-            ..Default::default()
-        };
-        match self.docker.remove_container(id, Some(options)).await {
-            Ok(()) => Ok(()),
-            // Already gone, or its removal is already under way.
-            Err(e) if matches!(status_of(&e), Some(404 | 409)) => Ok(()),
-            Err(e) => Err(engine(e)),
-        }
+        self.thaw_for_removal(id, false).await;
+        self.remove(id).await
+    }
+
+    async fn pause(&self, id: &str) -> Result<(), FactoryError> {
+        let freezer = self.freezer(id).await?;
+        freezer
+            .freeze()
+            .await
+            .map_err(|e| FactoryError::Engine(format!("could not freeze container {id}: {e}")))
+    }
+
+    async fn resume(&self, id: &str) -> Result<(), FactoryError> {
+        let freezer = self.freezer(id).await?;
+        freezer
+            .thaw()
+            .await
+            .map_err(|e| FactoryError::Engine(format!("could not thaw container {id}: {e}")))
     }
 
     async fn remove_labelled(&self, key: &str, value: &str) -> Result<usize, FactoryError> {
@@ -462,7 +549,12 @@ impl ContainerFactory for DockerFactory {
             .await
             .map_err(engine)?;
         let ids: Vec<String> = found.into_iter().filter_map(|c| c.id).collect();
-        let results = future::join_all(ids.iter().map(|id| self.destroy(id))).await;
+        let results = future::join_all(ids.iter().map(|id| async move {
+            // Possibly paused by an earlier run that ended without thawing it.
+            self.thaw_for_removal(id, true).await;
+            self.remove(id).await
+        }))
+        .await;
         results.into_iter().collect::<Result<Vec<()>, _>>()?;
         Ok(ids.len())
     }

@@ -1,5 +1,6 @@
 //! The seam between the pool and a container engine: create and start a container that
-//! serves the action protocol on a loopback port, read its log, remove it.
+//! serves the action protocol on a loopback port, read its log, pause and resume it while
+//! idle, remove it.
 //!
 //! Every container gets a secret of its own ([`new_token`]) when it is created; the proxy
 //! in it answers only requests that carry it ([`ContainerHandle::token`]), so code in one
@@ -140,6 +141,31 @@ pub trait ContainerFactory: Send + Sync + 'static {
     /// Whether the container ran out of memory (asked on failure paths only).
     async fn oom_killed(&self, _id: &str) -> bool {
         false
+    }
+
+    /// Freezes every process of an idle container (it keeps its memory, uses no CPU)
+    /// until [`ContainerFactory::resume`]. Pausing a paused container succeeds.
+    ///
+    /// # Errors
+    /// [`FactoryError::Unsupported`] (the default) when this factory cannot pause: the
+    /// pool then never pauses its containers. Any other error: the container could not
+    /// be paused and the pool removes it.
+    async fn pause(&self, _id: &str) -> Result<(), FactoryError> {
+        Err(FactoryError::Unsupported(
+            "this container factory cannot pause containers".into(),
+        ))
+    }
+
+    /// Thaws a container paused by [`ContainerFactory::pause`]; resuming a running
+    /// container succeeds. [`ContainerFactory::destroy`] must remove a paused container
+    /// without a resume first.
+    ///
+    /// # Errors
+    /// The container could not be resumed; the pool removes it.
+    async fn resume(&self, _id: &str) -> Result<(), FactoryError> {
+        Err(FactoryError::Unsupported(
+            "this container factory cannot resume containers".into(),
+        ))
     }
 }
 

@@ -93,12 +93,13 @@ impl Invoker {
         bus: Arc<dyn Bus>,
     ) -> Arc<Self> {
         let config = Arc::new(config);
-        let pool = Pool::new(
+        let pool = Pool::pausing_after(
             factory,
             config.label(),
             config.memory_mb,
             config.idle_timeout,
             stem_plans(&config),
+            config.pause_grace,
         );
         let code = Arc::new(CodeCache::new(code, config.code_cache_bytes));
         Arc::new(Self {

@@ -16,6 +16,8 @@
 //!   Docker Engine API, [`ProcessFactory`] with local `whisk-proxy` processes (native kinds
 //!   only, no isolation, for machines without Docker), [`RuncFactory`] with `runc` directly
 //!   on the root filesystems of dockerd's images.
+//! - [`freezer`]: freezing and thawing a cgroup (v1 and v2), with which the factories
+//!   pause idle containers.
 //! - `code`: action code fetched by digest from the store on a cold start, cached by
 //!   total bytes.
 //! - `client`: keep-alive HTTP to containers with a bounded body read. What goes over it
@@ -31,6 +33,7 @@ mod code;
 mod config;
 mod docker;
 mod factory;
+pub mod freezer;
 mod invoker;
 pub mod logs;
 pub mod metrics;
@@ -40,12 +43,16 @@ mod process;
 mod runc;
 mod runner;
 
-pub use config::{InvokerConfig, StemCells};
+pub use config::{
+    host_memory_budget_mb, InvokerConfig, StemCells, DEFAULT_PAUSE_GRACE, HOST_BUDGET_MAX_MB,
+    HOST_BUDGET_MIN_MB,
+};
 pub use docker::{ActionNetwork, DockerFactory, DEFAULT_ACTION_NETWORK, DEFAULT_SOCKET};
 pub use factory::{
     cpu_shares, new_token, ContainerFactory, ContainerHandle, ContainerSpec, FactoryError,
     LABEL_ACTION, LABEL_INVOKER, LABEL_REVISION, LABEL_STEM_CELL,
 };
+pub use freezer::Freezer;
 pub use invoker::{Invoker, InvokerError};
 pub use logs::{LogLine, LogLines, LogStream};
 pub use metrics::InvokerMetrics;

@@ -33,6 +33,8 @@ pub enum Start {
 pub struct ContainerCounts {
     pub busy: u64,
     pub warm: u64,
+    /// Idle containers paused (frozen) until taken.
+    pub paused: u64,
     pub prewarm: u64,
 }
 
@@ -123,7 +125,7 @@ impl InvokerMetrics {
             ("busy", c.busy),
             ("warm", c.warm),
             ("prewarm", c.prewarm),
-            ("paused", 0),
+            ("paused", c.paused),
         ] {
             self.containers
                 .get_or_create(&[("state", state)])
@@ -157,6 +159,7 @@ mod tests {
         m.set_containers(ContainerCounts {
             busy: 1,
             warm: 2,
+            paused: 4,
             prewarm: 3,
         });
         let mut registry = Registry::default();
@@ -172,7 +175,7 @@ mod tests {
             "whisk_invoker_containers{state=\"busy\"} 1",
             "whisk_invoker_containers{state=\"warm\"} 2",
             "whisk_invoker_containers{state=\"prewarm\"} 3",
-            "whisk_invoker_containers{state=\"paused\"} 0",
+            "whisk_invoker_containers{state=\"paused\"} 4",
             "whisk_invoker_activation_duration_seconds_count 1",
         ] {
             assert!(text.contains(line), "{line}\n{text}");

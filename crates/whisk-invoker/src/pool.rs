@@ -21,13 +21,20 @@
 //!
 //! Removal is asynchronous: the pool stops counting a container's memory when it decides to
 //! remove it and leaves the engine call to a tracked background task.
+//!
+//! A container is busy (lent to an activation), idle (warm, given back), or paused: idle
+//! for longer than the pause grace and frozen through the factory (`pause`). A paused
+//! container still counts its memory and is resumed when a caller takes it; eviction and
+//! the idle timeout treat it as idle.
 
+mod pause;
 mod stem;
 #[cfg(test)]
 mod tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -39,6 +46,7 @@ use tracing::{debug, info, warn};
 use whisk_protocol::{PATH_INIT, PATH_RUN};
 use whisk_types::{EntityName, FullyQualifiedName};
 
+use self::pause::PauseCell;
 pub(crate) use self::stem::StemPlan;
 use self::stem::{PlanState, Stem};
 use crate::client::Endpoint;
@@ -81,6 +89,8 @@ pub(crate) struct Container {
     pub logs: LogReceiver,
     /// Its number in the pool's table of live containers (and of stem-cell holds).
     seq: u64,
+    /// Whether it is paused, held while pausing, resuming or removing it.
+    pause: PauseCell,
 }
 
 impl fmt::Debug for Container {
@@ -104,6 +114,8 @@ fn container_uris(handle: &ContainerHandle) -> (Endpoint, Endpoint) {
 struct Idle {
     container: Box<Container>,
     since: Instant,
+    /// Paused since (counted as such; resumed when taken).
+    paused: bool,
 }
 
 enum Grant {
@@ -123,8 +135,8 @@ struct Waiter {
 #[derive(Default)]
 #[must_use]
 struct Effects {
-    /// Containers to remove.
-    remove: Vec<String>,
+    /// Containers to remove, with their pause lock (stem cells have none).
+    remove: Vec<(String, Option<PauseCell>)>,
     /// Stem cells to start, by plan index (their memory is already counted).
     start: Vec<usize>,
     /// Instants to dispatch again at (when a stem cell's refill hold ends).
@@ -153,6 +165,8 @@ struct State {
     live: HashMap<u64, (FullyQualifiedName, i64)>,
     next_seq: u64,
     closed: bool,
+    /// Containers with a pause timer armed (`pause`), by sequence number.
+    pause_timers: std::collections::HashSet<u64>,
 }
 
 impl State {
@@ -178,6 +192,10 @@ pub(crate) struct Pool {
     invoker_id: String,
     capacity_mb: u64,
     idle_timeout: Duration,
+    /// How long a container stays idle before it is paused; zero: never.
+    pause_grace: Duration,
+    /// Cleared when the factory says it cannot pause.
+    pause_supported: AtomicBool,
     /// The stem cells to keep, per kind.
     plans: Vec<StemPlan>,
     state: Mutex<State>,
@@ -237,12 +255,33 @@ impl fmt::Debug for Reservation {
 impl Pool {
     /// A pool of `capacity_mb` over `factory`; `invoker_id` is the value of the invoker
     /// label of its containers. Stem cells of `plans` start with [`Pool::start_stem_cells`].
+    /// Idle containers are never paused (see [`Pool::pausing_after`]).
+    #[cfg(test)]
     pub(crate) fn new(
         factory: Arc<dyn ContainerFactory>,
         invoker_id: String,
         capacity_mb: u64,
         idle_timeout: Duration,
         plans: Vec<StemPlan>,
+    ) -> Arc<Self> {
+        Self::pausing_after(
+            factory,
+            invoker_id,
+            capacity_mb,
+            idle_timeout,
+            plans,
+            Duration::ZERO,
+        )
+    }
+
+    /// As [`Pool::new`], pausing containers idle for `pause_grace` (zero: never).
+    pub(crate) fn pausing_after(
+        factory: Arc<dyn ContainerFactory>,
+        invoker_id: String,
+        capacity_mb: u64,
+        idle_timeout: Duration,
+        plans: Vec<StemPlan>,
+        pause_grace: Duration,
     ) -> Arc<Self> {
         let state = State {
             plans: vec![PlanState::default(); plans.len()],
@@ -253,6 +292,8 @@ impl Pool {
             invoker_id,
             capacity_mb,
             idle_timeout,
+            pause_grace,
+            pause_supported: AtomicBool::new(true),
             plans,
             state: Mutex::new(state),
             tasks: TaskTracker::new(),
@@ -282,6 +323,24 @@ impl Pool {
                 capacity: self.capacity_mb,
             });
         }
+        loop {
+            match self.acquire_once(key, kind).await? {
+                // Paused, or its pause still in flight: resumed first. A broken one is
+                // gone; ask again.
+                Lease::Warm(busy) => match self.resumed(busy).await {
+                    Some(busy) => return Ok(Lease::Warm(busy)),
+                    None => continue,
+                },
+                lease => return Ok(lease),
+            }
+        }
+    }
+
+    async fn acquire_once(
+        self: &Arc<Self>,
+        key: &ContainerKey,
+        kind: Option<&str>,
+    ) -> Result<Lease, PoolError> {
         let (tx, rx) = oneshot::channel();
         let effects = {
             let mut st = self.lock();
@@ -363,6 +422,7 @@ impl Pool {
         let Some(waiter) = st.waiters.remove(i) else {
             return false;
         };
+        let paused = idle.paused;
         let grant = Grant::Warm(Busy {
             pool: Arc::clone(self),
             container: Some(idle.container),
@@ -374,6 +434,7 @@ impl Pool {
                     Idle {
                         container,
                         since: idle.since,
+                        paused,
                     },
                 );
             }
@@ -381,9 +442,9 @@ impl Pool {
         true
     }
 
-    /// Evicts the least recently used idle container, or else the oldest stem cell;
-    /// returns its id for removal.
-    fn evict_one(&self, st: &mut State) -> Option<String> {
+    /// Evicts the least recently used idle (or paused) container, or else the oldest stem
+    /// cell; returns its id (and pause lock) for removal.
+    fn evict_one(&self, st: &mut State) -> Option<(String, Option<PauseCell>)> {
         if !st.idle.is_empty() {
             let lru = st
                 .idle
@@ -394,7 +455,7 @@ impl Pool {
             let gone = st.idle.remove(lru).container;
             st.forget(&gone);
             debug!(container = %gone.id, "Idle container evicted to make room.");
-            return Some(gone.id);
+            return Some((gone.id, Some(gone.pause)));
         }
         let oldest = st
             .stems
@@ -405,13 +466,13 @@ impl Pool {
         let gone = st.stems.remove(oldest);
         st.used_mb -= self.plans[gone.plan].memory_mb;
         debug!(container = %gone.id, "Stem cell evicted to make room.");
-        Some(gone.id)
+        Some((gone.id, None))
     }
 
     /// Makes the engine calls decided under the lock.
     fn apply(self: &Arc<Self>, effects: Effects) {
-        for id in effects.remove {
-            self.remove_later(id);
+        for (id, pause) in effects.remove {
+            self.remove_later(id, pause);
         }
         for plan in effects.start {
             self.start_stem_later(plan);
@@ -431,9 +492,15 @@ impl Pool {
         }
     }
 
-    fn remove_later(&self, id: String) {
+    /// Removes container `id` in the background, after any pause or resume of it
+    /// (holding `pause`).
+    fn remove_later(&self, id: String, pause: Option<PauseCell>) {
         let factory = Arc::clone(&self.factory);
         self.track("container removal", async move {
+            let _held = match &pause {
+                Some(cell) => Some(cell.lock().await),
+                None => None,
+            };
             if let Err(e) = factory.destroy(&id).await {
                 warn!(container = %id, error = %e, "Container removal failed.");
             }
@@ -459,9 +526,20 @@ impl Pool {
                 .get(&container.key.fqn)
                 .is_some_and(|&before| container.key.updated < before);
             let gone = if reusable && !retired && !st.closed {
+                let since = Instant::now();
+                if self.pausing() {
+                    self.arm_pause(
+                        &mut st,
+                        container.seq,
+                        since,
+                        &container.id,
+                        &container.pause,
+                    );
+                }
                 st.idle.push(Idle {
                     container,
-                    since: Instant::now(),
+                    since,
+                    paused: false,
                 });
                 None
             } else {
@@ -472,7 +550,7 @@ impl Pool {
         };
         self.apply(effects);
         if let Some(c) = gone {
-            self.remove_later(c.id);
+            self.remove_later(c.id, Some(c.pause));
         }
     }
 
@@ -484,7 +562,7 @@ impl Pool {
             self.dispatch(&mut st)
         };
         self.apply(effects);
-        self.remove_later(container.id.clone());
+        self.remove_later(container.id.clone(), Some(Arc::clone(&container.pause)));
     }
 
     fn unreserve(self: &Arc<Self>, memory_mb: u64) {
@@ -514,7 +592,7 @@ impl Pool {
         };
         let n = expired.len();
         for c in expired {
-            self.remove_later(c.container.id);
+            self.remove_later(c.container.id, Some(c.container.pause));
         }
         self.apply(effects);
         n
@@ -567,7 +645,7 @@ impl Pool {
         };
         let n = gone.len();
         for c in gone {
-            self.remove_later(c.container.id);
+            self.remove_later(c.container.id, Some(c.container.pause));
         }
         self.apply(effects);
         n
@@ -584,7 +662,7 @@ impl Pool {
     /// removal and start under way, then removes anything still labelled with this
     /// invoker. Busy containers should have been given back (or dropped) before.
     pub(crate) async fn shutdown(self: &Arc<Self>) {
-        let gone: Vec<String> = {
+        let gone: Vec<(String, Option<PauseCell>)> = {
             let mut st = self.lock();
             st.closed = true;
             st.waiters.clear();
@@ -596,14 +674,15 @@ impl Pool {
             for s in &stems {
                 st.used_mb -= self.plans[s.plan].memory_mb;
             }
+            // Paused ones are thawed by the factory's removal.
             idle.into_iter()
-                .map(|c| c.container.id)
-                .chain(stems.into_iter().map(|s| s.id))
+                .map(|c| (c.container.id, Some(c.container.pause)))
+                .chain(stems.into_iter().map(|s| (s.id, None)))
                 .collect()
         };
         self.stop.cancel();
-        for id in gone {
-            self.remove_later(id);
+        for (id, pause) in gone {
+            self.remove_later(id, pause);
         }
         self.tasks.close();
         self.tasks.wait().await;
@@ -614,13 +693,16 @@ impl Pool {
         }
     }
 
-    /// Containers by state now: busy (or being started), idle warm ones, stem cells.
+    /// Containers by state now: busy (or being started), idle warm ones, paused ones,
+    /// stem cells.
     pub(crate) fn counts(&self) -> crate::metrics::ContainerCounts {
         let st = self.lock();
-        let warm = st.idle.len() as u64;
+        let idle = st.idle.len() as u64;
+        let paused = st.idle.iter().filter(|c| c.paused).count() as u64;
         crate::metrics::ContainerCounts {
-            busy: (st.live.len() as u64).saturating_sub(warm),
-            warm,
+            busy: (st.live.len() as u64).saturating_sub(idle),
+            warm: idle - paused,
+            paused,
             prewarm: st.stems.len() as u64,
         }
     }
@@ -671,6 +753,7 @@ impl Reservation {
                 key,
                 logs,
                 seq,
+                pause: PauseCell::default(),
             })),
         })
     }

@@ -33,6 +33,8 @@
 //! first byte, and a full pipe stops the writer, so nothing buffers without bound (a line is
 //! cut at 16 KiB, as Docker's log driver cuts it).
 //! [`ContainerFactory::oom_killed`] reads the cgroup's memory events.
+//! A pause freezes the container's cgroup directly through the cgroup freezer (v1 where the
+//! host has it, else v2), and removal thaws it first.
 //!
 //! After a crash of the invoker, [`ContainerFactory::remove_labelled`] finds the bundles of
 //! an earlier run by their labels and deletes their containers (with their cgroups) and
@@ -60,6 +62,7 @@ use whisk_protocol::ENV_TOKEN;
 
 use crate::client::check_netns_access;
 use crate::factory::{new_token, ContainerFactory, ContainerHandle, ContainerSpec, FactoryError};
+use crate::freezer::{CgroupVersion, Freezer};
 use crate::logs::{LogLines, LogStream};
 use crate::process::pipe_lines;
 
@@ -735,6 +738,14 @@ impl RuncFactory {
             }
             oomed.push_back(id.to_owned());
         }
+        // Under cgroup v1 a frozen (paused) process does not die of SIGKILL until thawed.
+        if let Some(freezer) = freezer_of(&cgroup_of(id)) {
+            if freezer.is_frozen().unwrap_or(false) {
+                if let Err(e) = freezer.thaw().await {
+                    warn!(container = %id, error = %e, "Could not thaw a paused container before removing it.");
+                }
+            }
+        }
         if let Err(e) = self.runc_status(&["delete", "--force", id]).await {
             if !e.contains("does not exist") && !e.contains("not exist") {
                 return Err(engine(&format!("deleting container {id}"), e));
@@ -768,6 +779,26 @@ fn cgroup_dirs(path: &str) -> Vec<PathBuf> {
         .flatten()
         .map(|e| e.path().join(relative))
         .collect()
+}
+
+/// The freezer of cgroup `path`: the v1 freezer controller's directory where the host has
+/// one, else the v2 one; `None` before runc made the cgroup or after it is gone.
+fn freezer_of(path: &str) -> Option<Freezer> {
+    let found: Vec<Freezer> = cgroup_dirs(path)
+        .into_iter()
+        .filter_map(|dir| Freezer::at(dir).ok())
+        .collect();
+    found
+        .iter()
+        .find(|f| f.version() == CgroupVersion::V1)
+        .or(found.first())
+        .cloned()
+}
+
+/// The freezer of running container `id`, for a pause or resume.
+fn container_freezer(id: &str) -> Result<Freezer, FactoryError> {
+    freezer_of(&cgroup_of(id))
+        .ok_or_else(|| FactoryError::Engine(format!("container {id} has no freezer cgroup")))
 }
 
 /// Removes what is left of cgroup `path` (after runc deleted its container, nothing).
@@ -1054,6 +1085,22 @@ impl ContainerFactory for RuncFactory {
             netns_pid: Some(pid),
             token,
         })
+    }
+
+    /// Freezes the container's cgroup directly (no runc process: `runc pause` would cost a
+    /// fork and exec per pause).
+    async fn pause(&self, id: &str) -> Result<(), FactoryError> {
+        container_freezer(id)?
+            .freeze()
+            .await
+            .map_err(|e| engine(&format!("freezing container {id}"), e))
+    }
+
+    async fn resume(&self, id: &str) -> Result<(), FactoryError> {
+        container_freezer(id)?
+            .thaw()
+            .await
+            .map_err(|e| engine(&format!("thawing container {id}"), e))
     }
 
     async fn destroy(&self, id: &str) -> Result<(), FactoryError> {

@@ -176,12 +176,20 @@ impl ListenerArgs {
 /// How the invoker runs action containers.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PoolArgs {
-    /// Memory the invoker may give to action containers, in MB.
-    #[arg(long, env = "RWHISK_INVOKER_MEMORY_MB", default_value_t = 2048)]
-    pub invoker_memory_mb: u64,
+    /// Memory the invoker may give to action containers, in MB: the sum of their memory
+    /// limits, busy, idle and paused. When a new container needs more, idle and paused
+    /// containers are removed, least recently used first [default: sized to the host:
+    /// three quarters of MemTotal in /proc/meminfo, at least 1024 and at most 262144].
+    #[arg(long, env = "RWHISK_INVOKER_MEMORY_MB")]
+    pub invoker_memory_mb: Option<u64>,
     /// Seconds an idle warm container is kept before it is removed.
     #[arg(long, env = "RWHISK_IDLE_TIMEOUT_SECS", default_value_t = 600)]
     pub idle_timeout_secs: u64,
+    /// Milliseconds an idle container stays running before it is paused through the
+    /// cgroup freezer (it keeps its memory, uses no CPU, and is resumed in well under a
+    /// millisecond when next used); 0: never pause. Docker and runc factories only.
+    #[arg(long, env = "RWHISK_PAUSE_GRACE_MS", default_value_t = 50)]
+    pub pause_grace_ms: u64,
     /// The API host given to containers as __OW_API_HOST [default: standalone:
     /// http://<http-addr>, or https://<https-addr> with --no-http; invoker:
     /// http://127.0.0.1:3233].
@@ -232,6 +240,12 @@ pub struct PoolArgs {
 }
 
 impl PoolArgs {
+    /// The container memory budget: `--invoker-memory-mb`, else sized to the host.
+    pub fn memory_mb(&self) -> u64 {
+        self.invoker_memory_mb
+            .unwrap_or_else(whisk_invoker::host_memory_budget_mb)
+    }
+
     /// The invoker's configuration (its id, instance, key and API host set by the caller).
     ///
     /// # Errors
@@ -243,8 +257,9 @@ impl PoolArgs {
         shutdown_grace: Duration,
     ) -> Result<InvokerConfig> {
         Ok(InvokerConfig {
-            memory_mb: self.invoker_memory_mb,
+            memory_mb: self.memory_mb(),
             idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            pause_grace: Duration::from_millis(self.pause_grace_ms),
             api_host: self.container_api_host.clone().unwrap_or(api_host),
             shutdown_grace,
             container_wait: Duration::from_secs(self.container_wait_secs),

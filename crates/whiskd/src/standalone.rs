@@ -108,10 +108,10 @@ pub async fn run(args: StandaloneArgs, stop: Stop) -> Result<()> {
         ..ControllerConfig::default()
     };
     args.limits.apply(&mut controller_config)?;
-    if args.limits.max_action_memory_mb > args.pool.invoker_memory_mb {
+    if args.limits.max_action_memory_mb > args.pool.memory_mb() {
         tracing::warn!(
             max_action_memory_mb = args.limits.max_action_memory_mb,
-            invoker_memory_mb = args.pool.invoker_memory_mb,
+            invoker_memory_mb = args.pool.memory_mb(),
             "Actions may ask for more memory than the invoker has; such actions cannot run."
         );
     }

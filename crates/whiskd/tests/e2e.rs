@@ -740,3 +740,82 @@ async fn runc_actions_see_only_loopback_and_their_own_processes() {
         .unwrap();
     assert!(r.status().is_success());
 }
+
+/// Whether the container `id` is frozen, read from its cgroup's freezer.
+fn frozen(id: &str) -> bool {
+    let out = std::process::Command::new("docker")
+        .args(["inspect", "-f", "{{.State.Pid}}", id])
+        .output()
+        .expect("docker inspect");
+    let pid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+    whisk_invoker::Freezer::of_pid(pid)
+        .and_then(|f| f.is_frozen())
+        .unwrap_or(false)
+}
+
+/// An idle container is paused after the grace (seen in its cgroup and in /metrics), the
+/// next call resumes it warm with the right result, and a whiskd killed while it is
+/// paused leaves nothing behind after its restart: the frozen leftover is removed.
+#[tokio::test]
+async fn idle_containers_are_paused_resumed_and_removed_frozen_after_a_crash() {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    if !status.lines().any(|l| l.starts_with("Uid:\t0\t")) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "pausing needs root, and CI runs as root"
+        );
+        eprintln!("skipped: pausing needs root (the cgroup freezer)");
+        return;
+    }
+    let mut s = Server::start_with(&["--pause-grace-ms", "30"]).await;
+    let name = unique("paused");
+    let fqn = format!("guest/{name}");
+    s.docker_action(
+        &name,
+        SKELETON,
+        Some("#!/bin/sh\necho \"{\\\"args\\\":$1}\"\n"),
+        json!({}),
+    )
+    .await;
+    let (st, body) = s
+        .invoke(&name, "blocking=true&result=true", json!({"n": 1}))
+        .await;
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(body, json!({"args": {"n": 1}}));
+    let ids = containers_of(&fqn);
+    assert_eq!(ids.len(), 1);
+    eventually("the idle container paused", || async {
+        frozen(&ids[0]).then_some(())
+    })
+    .await;
+    // Sampled at each heartbeat.
+    eventually("the paused container counted", || async {
+        let text = reqwest::get(format!("{}/metrics", s.base()))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.contains("whisk_invoker_containers{state=\"paused\"} 1")
+            .then_some(())
+    })
+    .await;
+    for n in 2..5 {
+        let (st, record) = s.invoke(&name, "blocking=true", json!({"n": n})).await;
+        assert_eq!(st, 200, "{record}");
+        assert_eq!(record["response"]["result"], json!({"args": {"n": n}}));
+        assert!(
+            annotation(&record, "initTime").is_none(),
+            "resumed warm: {record}"
+        );
+        assert_eq!(containers_of(&fqn), ids);
+        eventually("paused again", || async { frozen(&ids[0]).then_some(()) }).await;
+    }
+    s.kill9();
+    assert!(frozen(&ids[0]), "left frozen by the crash");
+    s.spawn().await;
+    eventually("the frozen leftover removed", || async {
+        containers_of(&fqn).is_empty().then_some(())
+    })
+    .await;
+}

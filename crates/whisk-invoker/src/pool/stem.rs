@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use super::{container_uris, Busy, Container, ContainerKey, Grant, Pool, State};
+use super::{container_uris, Busy, Container, ContainerKey, Grant, PauseCell, Pool, State};
 use crate::client::Endpoint;
 use crate::factory::{ContainerSpec, FactoryError};
 use crate::logs::LogReceiver;
@@ -139,6 +139,7 @@ impl Pool {
                 run_uri: stem.run_uri,
                 logs: stem.logs,
                 seq,
+                pause: PauseCell::default(),
             })),
         });
         match waiter.tx.send(grant) {
@@ -230,7 +231,7 @@ impl Pool {
             }
             Err(e) => {
                 if let FactoryError::Exited(id) = &e {
-                    self.remove_later(id.clone());
+                    self.remove_later(id.clone(), None);
                 }
                 Err(e)
             }
@@ -280,7 +281,7 @@ impl Pool {
         };
         self.apply(effects);
         if let Some(id) = orphan {
-            self.remove_later(id);
+            self.remove_later(id, None);
         }
         if let Some(at) = retry_at {
             self.kick_at(at);

@@ -24,6 +24,18 @@ struct CountingFactory {
     attempts: AtomicUsize,
     /// Names of the containers created.
     names: Mutex<Vec<String>>,
+    /// Whether it pauses at all (else `Unsupported`, as the trait's default).
+    can_pause: bool,
+    /// Pause and resume calls that succeeded, by container id, in order.
+    paused: Mutex<Vec<String>>,
+    resumed: Mutex<Vec<String>>,
+    /// Attempts (failed ones included).
+    pause_attempts: AtomicUsize,
+    /// Every pause, or every resume, fails.
+    fail_pause: std::sync::atomic::AtomicBool,
+    fail_resume: std::sync::atomic::AtomicBool,
+    /// When set, a pause waits for a permit here before it ends.
+    pause_gate: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 #[async_trait]
@@ -55,6 +67,27 @@ impl ContainerFactory for CountingFactory {
     }
     async fn remove_labelled(&self, _: &str, _: &str) -> Result<usize, FactoryError> {
         Ok(0)
+    }
+    async fn pause(&self, id: &str) -> Result<(), FactoryError> {
+        if !self.can_pause {
+            return Err(FactoryError::Unsupported("no".into()));
+        }
+        self.pause_attempts.fetch_add(1, Ordering::SeqCst);
+        if let Some(gate) = &self.pause_gate {
+            gate.acquire().await.unwrap().forget();
+        }
+        if self.fail_pause.load(Ordering::SeqCst) {
+            return Err(FactoryError::Engine("cannot freeze".into()));
+        }
+        self.paused.lock().unwrap().push(id.to_owned());
+        Ok(())
+    }
+    async fn resume(&self, id: &str) -> Result<(), FactoryError> {
+        if self.fail_resume.load(Ordering::SeqCst) {
+            return Err(FactoryError::Engine("cannot thaw".into()));
+        }
+        self.resumed.lock().unwrap().push(id.to_owned());
+        Ok(())
     }
     fn logs(&self, _: &str) -> LogLines {
         futures_util::stream::pending().boxed()
@@ -758,5 +791,264 @@ async fn a_long_activation_holds_the_refill_back_for_a_second_at_most() {
     settle(&pool).await;
     assert_eq!(pool.stem_count(NODE), 1);
     assert_eq!(factory.created.load(Ordering::SeqCst), 2);
+    pool.shutdown().await;
+}
+
+// === pausing idle containers ===
+
+const GRACE: Duration = Duration::from_millis(20);
+
+fn pausing_pool(capacity_mb: u64, factory: CountingFactory) -> (Arc<Pool>, Arc<CountingFactory>) {
+    let factory = Arc::new(CountingFactory {
+        can_pause: true,
+        ..factory
+    });
+    let pool = Pool::pausing_after(
+        factory.clone(),
+        "7".into(),
+        capacity_mb,
+        Duration::from_secs(60),
+        vec![],
+        GRACE,
+    );
+    (pool, factory)
+}
+
+/// Waits (in real time, up to 5 s) until `done`.
+async fn eventually(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..1000 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!("never happened: {what}");
+}
+
+fn paused_count(pool: &Pool) -> u64 {
+    pool.counts().paused
+}
+
+#[tokio::test]
+async fn an_idle_container_is_paused_after_the_grace_and_resumed_when_taken() {
+    let (pool, factory) = pausing_pool(1024, CountingFactory::default());
+    let a = key("a", "1", 128);
+    let (busy, _) = get(&pool, &a).await;
+    let id = busy.id().to_owned();
+    busy.release();
+    assert_eq!(paused_count(&pool), 0, "not before the grace");
+    eventually("the pause", || paused_count(&pool) == 1).await;
+    assert_eq!(*factory.paused.lock().unwrap(), vec![id.clone()]);
+    // Paused, it still holds its memory.
+    assert_eq!(pool.used_mb(), 128);
+    assert_eq!(pool.counts().warm, 0);
+    let (busy, cold) = get(&pool, &a).await;
+    assert!(!cold);
+    assert_eq!(busy.id(), id);
+    assert_eq!(*factory.resumed.lock().unwrap(), vec![id.clone()]);
+    assert_eq!(paused_count(&pool), 0);
+    // Used again and again: one timer for the container, not one per release.
+    busy.release();
+    for _ in 0..50 {
+        let (busy, _) = get(&pool, &a).await;
+        busy.release();
+        assert_eq!(pool.lock().pause_timers.len(), 1);
+    }
+    eventually("the second pause", || paused_count(&pool) == 1).await;
+    assert!(pool.lock().pause_timers.is_empty());
+    pool.shutdown().await;
+    assert_eq!(factory.destroyed(), vec![id]);
+}
+
+#[tokio::test]
+async fn a_take_while_the_pause_is_in_flight_waits_and_resumes() {
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let (pool, factory) = pausing_pool(
+        1024,
+        CountingFactory {
+            pause_gate: Some(gate.clone()),
+            ..CountingFactory::default()
+        },
+    );
+    let a = key("a", "1", 128);
+    let (busy, _) = get(&pool, &a).await;
+    let id = busy.id().to_owned();
+    busy.release();
+    eventually("the pause to begin", || {
+        factory.pause_attempts.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    let taker = tokio::spawn({
+        let (pool, a) = (pool.clone(), a.clone());
+        async move { get(&pool, &a).await }
+    });
+    settle(&pool).await;
+    assert!(!taker.is_finished(), "the taker waits for the pause");
+    gate.add_permits(1);
+    let (busy, cold) = taker.await.unwrap();
+    assert!(!cold);
+    assert_eq!(busy.id(), id);
+    assert_eq!(*factory.paused.lock().unwrap(), vec![id.clone()]);
+    assert_eq!(*factory.resumed.lock().unwrap(), vec![id.clone()]);
+    assert_eq!(paused_count(&pool), 0);
+    assert_eq!(factory.created.load(Ordering::SeqCst), 1);
+    drop(busy);
+    gate.add_permits(10);
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failed_pause_removes_the_container() {
+    let (pool, factory) = pausing_pool(
+        1024,
+        CountingFactory {
+            fail_pause: true.into(),
+            ..CountingFactory::default()
+        },
+    );
+    let a = key("a", "1", 128);
+    let (busy, _) = get(&pool, &a).await;
+    let id = busy.id().to_owned();
+    busy.release();
+    eventually("the removal", || factory.destroyed() == vec![id.clone()]).await;
+    assert_eq!(pool.idle_count(), 0);
+    assert_eq!(pool.used_mb(), 0);
+    let (fresh, cold) = get(&pool, &a).await;
+    assert!(cold);
+    assert_ne!(fresh.id(), id);
+    fresh.release();
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failed_pause_while_taken_gives_the_caller_a_fresh_container() {
+    let gate = Arc::new(tokio::sync::Semaphore::new(0));
+    let (pool, factory) = pausing_pool(
+        1024,
+        CountingFactory {
+            pause_gate: Some(gate.clone()),
+            fail_pause: true.into(),
+            ..CountingFactory::default()
+        },
+    );
+    let a = key("a", "1", 128);
+    let (busy, _) = get(&pool, &a).await;
+    let id = busy.id().to_owned();
+    busy.release();
+    eventually("the pause to begin", || {
+        factory.pause_attempts.load(Ordering::SeqCst) == 1
+    })
+    .await;
+    let taker = tokio::spawn({
+        let (pool, a) = (pool.clone(), a.clone());
+        async move { get(&pool, &a).await }
+    });
+    settle(&pool).await;
+    gate.add_permits(1);
+    let (busy, cold) = taker.await.unwrap();
+    assert!(cold, "the broken container is not reused");
+    assert_ne!(busy.id(), id);
+    eventually("the removal", || factory.destroyed() == vec![id.clone()]).await;
+    assert_eq!(pool.used_mb(), 128);
+    drop(busy);
+    gate.add_permits(10);
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_failed_resume_gives_the_caller_a_fresh_container() {
+    let (pool, factory) = pausing_pool(
+        1024,
+        CountingFactory {
+            fail_resume: true.into(),
+            ..CountingFactory::default()
+        },
+    );
+    let a = key("a", "1", 128);
+    let (busy, _) = get(&pool, &a).await;
+    let id = busy.id().to_owned();
+    busy.release();
+    eventually("the pause", || paused_count(&pool) == 1).await;
+    let (busy, cold) = get(&pool, &a).await;
+    assert!(cold);
+    assert_ne!(busy.id(), id);
+    eventually("the removal", || factory.destroyed() == vec![id.clone()]).await;
+    assert_eq!(pool.used_mb(), 128);
+    busy.release();
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_factory_that_cannot_pause_is_asked_once() {
+    let factory = Arc::new(CountingFactory::default());
+    let pool = Pool::pausing_after(
+        factory.clone(),
+        "7".into(),
+        1024,
+        Duration::from_secs(60),
+        vec![],
+        GRACE,
+    );
+    let a = key("a", "1", 128);
+    let (busy, _) = get(&pool, &a).await;
+    busy.release();
+    eventually("the attempt", || !pool.pausing()).await;
+    let (busy, cold) = get(&pool, &a).await;
+    assert!(!cold, "kept idle, not removed");
+    busy.release();
+    tokio::time::sleep(GRACE * 3).await;
+    assert_eq!(paused_count(&pool), 0);
+    assert!(factory.destroyed().is_empty());
+    pool.shutdown().await;
+}
+
+#[tokio::test]
+async fn shutdown_removes_paused_containers() {
+    let (pool, factory) = pausing_pool(1024, CountingFactory::default());
+    let (one, _) = get(&pool, &key("a", "1", 128)).await;
+    let (two, _) = get(&pool, &key("b", "1", 128)).await;
+    let ids = vec![one.id().to_owned(), two.id().to_owned()];
+    one.release();
+    two.release();
+    eventually("both paused", || paused_count(&pool) == 2).await;
+    pool.shutdown().await;
+    assert_eq!(factory.destroyed(), ids);
+    assert_eq!(pool.used_mb(), 0);
+}
+
+/// 100 distinct actions through a budget of 10 containers: every one runs, paused
+/// containers are evicted least recently used first, and each action's own container is
+/// reused while it stays in the budget.
+#[tokio::test]
+async fn a_hundred_actions_run_in_a_small_budget_evicting_lru_first() {
+    let (pool, factory) = pausing_pool(10 * 128, CountingFactory::default());
+    let keys: Vec<ContainerKey> = (0..100).map(|i| key(&format!("a{i}"), "1", 128)).collect();
+    let mut id_of: HashMap<usize, String> = HashMap::new();
+    // Two passes: the first fills the budget and then evicts one per action.
+    for (i, k) in keys.iter().enumerate() {
+        let (busy, cold) = get(&pool, k).await;
+        assert!(cold);
+        id_of.insert(i, busy.id().to_owned());
+        busy.release();
+        assert!(pool.used_mb() <= 10 * 128);
+    }
+    eventually("all idle paused", || paused_count(&pool) == 10).await;
+    settle(&pool).await;
+    // Evicted in the order they were last used: a0, a1, ... a89.
+    let expected: Vec<String> = (0..90).map(|i| id_of[&i].clone()).collect();
+    eventually("the removals", || {
+        factory.destroyed.lock().unwrap().len() == 90
+    })
+    .await;
+    assert_eq!(*factory.destroyed.lock().unwrap(), expected);
+    // The last ten are warm (paused) and resumed, with no new container.
+    for (i, k) in keys.iter().enumerate().skip(90) {
+        let (busy, cold) = get(&pool, k).await;
+        assert!(!cold, "action {i} kept its container");
+        assert_eq!(busy.id(), id_of[&i]);
+        busy.release();
+    }
+    assert_eq!(factory.created.load(Ordering::SeqCst), 100);
+    assert_eq!(factory.resumed.lock().unwrap().len(), 10);
     pool.shutdown().await;
 }
