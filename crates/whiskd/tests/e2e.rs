@@ -28,6 +28,7 @@ per_factory!(
     a_recursive_conductor_ends_with_the_composition_error,
     memory_and_pids_limits_hold,
     a_killed_whiskds_containers_are_removed_at_its_next_start,
+    idle_containers_are_paused_resumed_and_removed_frozen_after_a_crash,
 );
 
 async fn seed_c_action_blocking_and_non_blocking(factory: Factory) {
@@ -741,23 +742,10 @@ async fn runc_actions_see_only_loopback_and_their_own_processes() {
     assert!(r.status().is_success());
 }
 
-/// Whether the container `id` is frozen, read from its cgroup's freezer.
-fn frozen(id: &str) -> bool {
-    let out = std::process::Command::new("docker")
-        .args(["inspect", "-f", "{{.State.Pid}}", id])
-        .output()
-        .expect("docker inspect");
-    let pid: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
-    whisk_invoker::Freezer::of_pid(pid)
-        .and_then(|f| f.is_frozen())
-        .unwrap_or(false)
-}
-
 /// An idle container is paused after the grace (seen in its cgroup and in /metrics), the
 /// next call resumes it warm with the right result, and a whiskd killed while it is
 /// paused leaves nothing behind after its restart: the frozen leftover is removed.
-#[tokio::test]
-async fn idle_containers_are_paused_resumed_and_removed_frozen_after_a_crash() {
+async fn idle_containers_are_paused_resumed_and_removed_frozen_after_a_crash(factory: Factory) {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     if !status.lines().any(|l| l.starts_with("Uid:\t0\t")) {
         assert!(
@@ -767,7 +755,7 @@ async fn idle_containers_are_paused_resumed_and_removed_frozen_after_a_crash() {
         eprintln!("skipped: pausing needs root (the cgroup freezer)");
         return;
     }
-    let mut s = Server::start_with(&["--pause-grace-ms", "30"]).await;
+    let mut s = Server::start_on(factory, &["--pause-grace-ms", "30"]).await;
     let name = unique("paused");
     let fqn = format!("guest/{name}");
     s.docker_action(
@@ -782,10 +770,10 @@ async fn idle_containers_are_paused_resumed_and_removed_frozen_after_a_crash() {
         .await;
     assert_eq!(st, 200, "{body}");
     assert_eq!(body, json!({"args": {"n": 1}}));
-    let ids = containers_of(&fqn);
+    let ids = s.containers_of(&fqn);
     assert_eq!(ids.len(), 1);
     eventually("the idle container paused", || async {
-        frozen(&ids[0]).then_some(())
+        s.frozen(&ids[0]).then_some(())
     })
     .await;
     // Sampled at each heartbeat.
@@ -808,14 +796,14 @@ async fn idle_containers_are_paused_resumed_and_removed_frozen_after_a_crash() {
             annotation(&record, "initTime").is_none(),
             "resumed warm: {record}"
         );
-        assert_eq!(containers_of(&fqn), ids);
-        eventually("paused again", || async { frozen(&ids[0]).then_some(()) }).await;
+        assert_eq!(s.containers_of(&fqn), ids);
+        eventually("paused again", || async { s.frozen(&ids[0]).then_some(()) }).await;
     }
     s.kill9();
-    assert!(frozen(&ids[0]), "left frozen by the crash");
+    assert!(s.frozen(&ids[0]), "left frozen by the crash");
     s.spawn().await;
     eventually("the frozen leftover removed", || async {
-        containers_of(&fqn).is_empty().then_some(())
+        s.containers_of(&fqn).is_empty().then_some(())
     })
     .await;
 }

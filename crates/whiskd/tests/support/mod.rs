@@ -243,7 +243,9 @@ impl Server {
             Factory::Docker => docker_containers(&format!("label={key}={value}")),
             Factory::Runc => runc_list(&self.runc_dir().join("state"))
                 .into_iter()
-                .filter(|c| c["status"] == "running" && c["annotations"][key] == value)
+                // A paused container is still there (runc reads its frozen cgroup as paused).
+                .filter(|c| c["status"] == "running" || c["status"] == "paused")
+                .filter(|c| c["annotations"][key] == value)
                 .filter_map(|c| c["id"].as_str().map(str::to_owned))
                 .collect(),
         }
@@ -252,6 +254,28 @@ impl Server {
     /// Ids of the running containers of an action (`ns/name`).
     pub fn containers_of(&self, fqn: &str) -> Vec<String> {
         self.containers_labelled("rwhisk.action", fqn)
+    }
+
+    /// Whether container `id` is frozen (paused), read from the freezer of its init
+    /// process's cgroup, not from the engine.
+    pub fn frozen(&self, id: &str) -> bool {
+        let pid = match self.factory {
+            Factory::Docker => {
+                let out = Command::new("docker")
+                    .args(["inspect", "-f", "{{.State.Pid}}", id])
+                    .output()
+                    .expect("docker inspect");
+                String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+            }
+            Factory::Runc => runc_list(&self.runc_dir().join("state"))
+                .into_iter()
+                .find(|c| c["id"] == id)
+                .and_then(|c| c["pid"].as_u64())
+                .and_then(|p| u32::try_from(p).ok()),
+        };
+        pid.and_then(|pid| whisk_invoker::Freezer::of_pid(pid).ok())
+            .and_then(|f| f.is_frozen().ok())
+            .unwrap_or(false)
     }
 
     /// The runc factory's directory (state, bundles, images).
