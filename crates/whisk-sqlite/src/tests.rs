@@ -140,6 +140,40 @@ async fn a_failing_request_does_not_fail_its_neighbours() {
     assert_eq!(ids(&path), ok);
 }
 
+/// A request alone in its transaction runs without a savepoint: failing, it is rolled
+/// back all the same.
+#[tokio::test]
+async fn a_lone_failing_request_is_rolled_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("db");
+    let w = start(&path, WriterOptions::default());
+    let failed = w
+        .write(|c| {
+            insert(c, 1)?;
+            insert(c, 1)
+        })
+        .await
+        .unwrap();
+    assert!(failed.is_err());
+    let panicked = w
+        .write(|c| -> rusqlite::Result<()> {
+            insert(c, 2)?;
+            panic!("a bug")
+        })
+        .await;
+    assert!(matches!(panicked, Err(WriteError::Failed(_))));
+    w.write(|c| insert(c, 3)).await.unwrap().unwrap();
+    assert_eq!(
+        w.stats(),
+        WriterStats {
+            requests: 3,
+            commits: 3
+        }
+    );
+    drop(w);
+    assert_eq!(ids(&path), HashSet::from([3]));
+}
+
 #[tokio::test]
 async fn shutdown_flushes_what_was_accepted() {
     let dir = tempfile::tempdir().unwrap();
