@@ -4,6 +4,12 @@
 //! Every message is a row of `bus_queue`. `publish` inserts it and returns once the
 //! insert is committed (WAL with `synchronous=NORMAL`: a commit survives a killed process;
 //! an operating-system crash or power loss may lose the last few commits).
+//!
+//! Every statement runs on the bus's writer thread ([`whisk_sqlite::Writer`]), which owns
+//! the connection and commits whatever publishes, takes and acks are queued meanwhile in
+//! one transaction (a savepoint each), answering each caller after that commit: under
+//! load many bus operations share one commit. Its queue is bounded; a caller waits for
+//! room.
 //! A consumer takes the oldest ready row of its topic with one `UPDATE … RETURNING`, which
 //! marks it delivered; `ack` deletes it. Rows stay delivered but unacknowledged while a
 //! consumer works on them, and become ready again when
@@ -37,6 +43,7 @@ use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use tokio::sync::{broadcast, Notify};
 use tracing::debug;
+use whisk_sqlite::{Reply, Writer, WriterOptions};
 
 use crate::{Bus, BusError, Consumer, Delivery, DeliveryToken, Subscription};
 
@@ -77,8 +84,10 @@ pub struct EmbeddedBus {
 /// The durable part, shared by the bus and its consumers.
 #[derive(Debug)]
 struct Queue {
-    /// The one connection; all statements are short and SQLite has one writer anyway.
-    conn: Mutex<Connection>,
+    /// The thread owning the one connection; all statements are short and SQLite has one
+    /// writer anyway. Dropping it (with the last bus clone and consumer) commits what it
+    /// accepted.
+    writer: Writer<Connection>,
     /// Wakes waiting consumers of a topic when this process publishes to it.
     notifies: Mutex<HashMap<String, Arc<Notify>>>,
     /// Consumers open in this process, per topic: crash recovery runs only for the first.
@@ -94,6 +103,11 @@ struct Subjects {
 
 fn backend(e: impl std::fmt::Display) -> BusError {
     BusError::Backend(e.to_string())
+}
+
+/// A writer's answer as the bus's result.
+fn answer<T>(reply: Reply<T, rusqlite::Error>) -> Result<T, BusError> {
+    reply.map_err(backend)?.map_err(backend)
 }
 
 fn lock<T>(m: &Mutex<T>) -> Result<MutexGuard<'_, T>, BusError> {
@@ -203,9 +217,11 @@ impl EmbeddedBus {
         migrate(&mut conn)
             .map_err(backend)?
             .map_err(BusError::Backend)?;
+        let writer = Writer::start("whisk-bus-writer", conn, WriterOptions::default())
+            .map_err(|e| BusError::Backend(format!("bus writer thread: {e}")))?;
         Ok(Self {
             queue: Arc::new(Queue {
-                conn: Mutex::new(conn),
+                writer,
                 notifies: Mutex::default(),
                 open_consumers: Mutex::default(),
                 options,
@@ -233,6 +249,11 @@ fn incremental_vacuum(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 impl EmbeddedBus {
+    /// Writer requests run and transactions committed so far (measurements, tests).
+    pub fn writer_stats(&self) -> whisk_sqlite::WriterStats {
+        self.queue.writer.stats()
+    }
+
     /// Gives the pages freed by acknowledged messages back to the file system and
     /// truncates the write-ahead log, so the file shrinks after a backlog drains. Cheap
     /// when there is nothing to give back; the server calls it periodically.
@@ -241,7 +262,7 @@ impl EmbeddedBus {
     /// The database failed.
     pub async fn reclaim(&self) -> Result<(), BusError> {
         self.queue
-            .with_conn(|c| {
+            .with_conn_alone(|c| {
                 // Stepped to the end: the statement frees pages as it steps.
                 let mut vacuum = c.prepare("PRAGMA incremental_vacuum")?;
                 let mut rows = vacuum.query([])?;
@@ -253,19 +274,22 @@ impl EmbeddedBus {
 }
 
 impl Queue {
-    /// Runs `f` on the connection in the blocking pool, so the runtime never waits on SQLite.
-    async fn with_conn<T, F>(self: &Arc<Self>, f: F) -> Result<T, BusError>
+    /// Runs `f` in the writer's next batch; returns once it is committed.
+    async fn with_conn<T, F>(&self, f: F) -> Result<T, BusError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let queue = Arc::clone(self);
-        tokio::task::spawn_blocking(move || {
-            let conn = lock(&queue.conn)?;
-            f(&conn).map_err(backend)
-        })
-        .await
-        .map_err(backend)?
+        answer(self.writer.write(move |c| f(c)).await)
+    }
+
+    /// Runs `f` on the writer outside any transaction (checkpoints, vacuum).
+    async fn with_conn_alone<T, F>(&self, f: F) -> Result<T, BusError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        answer(self.writer.write_alone(move |c| f(c)).await)
     }
 
     fn notify_for(&self, topic: &str) -> Result<Arc<Notify>, BusError> {
@@ -407,71 +431,42 @@ impl EmbeddedConsumer {
         let ack_wait_ms =
             i64::try_from(self.queue.options.ack_wait.as_millis()).unwrap_or(i64::MAX);
         let topic = Arc::clone(&self.topic);
-        let queue = Arc::clone(&self.queue);
-        let slot: Arc<Mutex<TakeSlot>> = Arc::default();
-        let mut guard = AbandonGuard {
-            slot: Arc::clone(&slot),
+        let park = Park {
             pending: Arc::clone(&self.pending),
             notify: Arc::clone(&self.notify),
-            armed: true,
         };
-        let task_slot = Arc::clone(&slot);
-        let pending = Arc::clone(&self.pending);
-        let notify = Arc::clone(&self.notify);
-        let handle = tokio::task::spawn_blocking(move || {
-            let result = lock(&queue.conn)
-                .and_then(|c| take(&c, &topic, sweep, ack_wait_ms).map_err(backend));
-            let Ok(mut slot) = task_slot.lock() else {
-                return;
-            };
-            if slot.abandoned {
-                if let (Ok(Some(d)), Ok(mut p)) = (result, pending.lock()) {
-                    p.push_back(d);
-                    // A `next` may be waiting already: the parked delivery is for it.
-                    notify.notify_one();
-                }
-            } else {
-                slot.result = Some(result);
-            }
-        });
-        let joined = handle.await;
-        // No await from here on: the result cannot be dropped half-way.
-        guard.armed = false;
-        joined.map_err(backend)?;
-        let result = lock(&slot)?.result.take();
-        result.unwrap_or_else(|| Err(BusError::Backend("take finished without a result".into())))
+        let reply = self
+            .queue
+            .writer
+            .submit(
+                false,
+                move |c: &mut Connection| take(c, &topic, sweep, ack_wait_ms),
+                move |d: Option<Delivery>| park.put(d),
+            )
+            .await
+            .map_err(backend)?;
+        // Dropping `reply` before it is answered parks the delivery (see `Park`).
+        answer(reply.await)
     }
 }
 
-/// Where a blocking take leaves its result for the `next` call that started it.
-#[derive(Debug, Default)]
-struct TakeSlot {
-    result: Option<Result<Option<Delivery>, BusError>>,
-    /// The `next` call was dropped: park any delivery in the consumer's pending queue.
-    abandoned: bool,
-}
-
-/// Marks a take abandoned when the `next` future is dropped while waiting for it.
-struct AbandonGuard {
-    slot: Arc<Mutex<TakeSlot>>,
+/// Where a take whose `next` call was dropped leaves its delivery: in the consumer's
+/// pending queue, for the next call.
+#[derive(Debug, Clone)]
+struct Park {
     pending: Arc<Mutex<VecDeque<Delivery>>>,
     notify: Arc<Notify>,
-    armed: bool,
 }
 
-impl Drop for AbandonGuard {
-    fn drop(&mut self) {
-        if !self.armed {
+impl Park {
+    fn put(self, delivery: Option<Delivery>) {
+        let Some(d) = delivery else {
             return;
-        }
-        if let Ok(mut slot) = self.slot.lock() {
-            slot.abandoned = true;
-            if let Some(Ok(Some(d))) = slot.result.take() {
-                if let Ok(mut p) = self.pending.lock() {
-                    p.push_back(d);
-                    self.notify.notify_one();
-                }
-            }
+        };
+        if let Ok(mut p) = self.pending.lock() {
+            p.push_back(d);
+            // A `next` may be waiting already: the parked delivery is for it.
+            self.notify.notify_one();
         }
     }
 }
@@ -735,6 +730,51 @@ mod tests {
         let bus = EmbeddedBus::open_with(&path, fast()).unwrap();
         let c = bus.consume("t").await.unwrap();
         assert_nothing(&c, Duration::from_millis(300)).await;
+    }
+
+    /// Group commit: many publishers and consumers at once share the writer's commits;
+    /// every publish answered survives a reopen, and every ack answered stays acked.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_publishes_and_acks_are_durable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bus.db");
+        {
+            let bus = EmbeddedBus::open_with(&path, fast()).unwrap();
+            let c = bus.consume("t").await.unwrap();
+            let tasks: Vec<_> = (0..16u32)
+                .map(|t| {
+                    let (bus, c) = (bus.clone(), Arc::clone(&c));
+                    tokio::spawn(async move {
+                        for i in 0..25u32 {
+                            bus.publish("t", format!("{t}-{i}").into_bytes())
+                                .await
+                                .unwrap();
+                            bus.publish("kept", format!("{t}-{i}").into_bytes())
+                                .await
+                                .unwrap();
+                            let d = next_within(&c).await;
+                            c.ack(&d.token).await.unwrap();
+                        }
+                    })
+                })
+                .collect();
+            for t in tasks {
+                t.await.unwrap();
+            }
+            let stats = bus.writer_stats();
+            assert!(stats.commits <= stats.requests);
+        }
+        let bus = EmbeddedBus::open_with(&path, fast()).unwrap();
+        assert_eq!(bus.depth("t").await.unwrap(), Some(0));
+        assert_eq!(bus.depth("kept").await.unwrap(), Some(400));
+        let c = bus.consume("kept").await.unwrap();
+        let mut seen = HashSet::new();
+        for _ in 0..400 {
+            let d = next_within(&c).await;
+            assert!(seen.insert(d.payload));
+            c.ack(&d.token).await.unwrap();
+        }
+        assert_nothing(&c, Duration::from_millis(100)).await;
     }
 
     const CRASH_CHILD_ENV: &str = "WHISK_BUS_CRASH_CHILD_DB";

@@ -5,10 +5,17 @@
 //! process, but an operating-system crash or power loss may lose the last few commits.
 //!
 //! # Concurrency
-//! One writer connection behind a mutex and a small pool of reader connections (WAL lets
-//! readers run beside the writer). Every statement runs in Tokio's blocking pool, so the
-//! async methods never block the runtime, and no lock is held across an `.await`.
-//! Statements are prepared once per connection and cached.
+//! Writes go to one writer thread ([`whisk_sqlite::Writer`]) that owns the write
+//! connection: it runs every write queued meanwhile in one transaction (a savepoint per
+//! write, so a failing write fails alone) and answers each caller after the one commit
+//! (group commit). Its queue is bounded; a caller waits for room.
+//!
+//! Reads use a small pool of reader connections (WAL lets readers run beside the
+//! writer). Point lookups by key (an entity, a subject, an activation, code by digest,
+//! namespace limits) run right on the caller's thread: they take microseconds, and a hop
+//! to another thread would cost more than the read. Lists, counts and the purge's scans
+//! run in Tokio's blocking pool. No lock is held across an `.await` or during a
+//! statement. Statements are prepared once per connection and cached.
 //!
 //! # Schema
 //! Created at open and versioned in the `schema_version` table (row `store`), shared with
@@ -33,6 +40,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use rusqlite::Connection;
+use whisk_sqlite::{WriteError, WriterOptions, WriterState};
 
 use crate::StoreError;
 
@@ -61,18 +69,31 @@ pub struct SqliteStore {
 #[derive(Debug)]
 struct Inner {
     path: std::path::PathBuf,
-    writer: Mutex<Writer>,
+    /// The writer thread; dropping it commits what it accepted.
+    writer: whisk_sqlite::Writer<Writer>,
     /// Idle reader connections; a read takes one or opens a new one.
     readers: Mutex<Vec<Connection>>,
     /// Keeps the directory of a temporary store alive; dropped after the connections.
     _temp: Option<tempfile::TempDir>,
 }
 
+/// What the writer thread owns. Each write runs inside a savepoint of the batch's
+/// transaction: it must not begin or commit one of its own.
 #[derive(Debug)]
 struct Writer {
     conn: Connection,
     /// The last `updated` this process wrote, so the next one is strictly greater.
     last_updated: i64,
+}
+
+impl WriterState for Writer {
+    fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+fn write_failed(e: WriteError) -> StoreError {
+    StoreError::Backend(e.to_string())
 }
 
 /// Maps SQLite errors into [`StoreError::Backend`].
@@ -152,55 +173,90 @@ impl SqliteStore {
                 r.get(0)
             })
             .db()?;
+        let writer = whisk_sqlite::Writer::start(
+            "whisk-store-writer",
+            Writer { conn, last_updated },
+            WriterOptions::default(),
+        )
+        .map_err(|e| StoreError::Backend(format!("store writer thread: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_owned(),
-                writer: Mutex::new(Writer { conn, last_updated }),
+                writer,
                 readers: Mutex::default(),
                 _temp: temp,
             }),
         })
     }
 
-    /// Runs `f` with the writer connection in the blocking pool.
+    /// Runs `f` in the writer's next batch; returns once it is committed.
     async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Writer) -> Result<T, StoreError> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || f(&mut *lock(&inner.writer)?))
-            .await
-            .map_err(|e| StoreError::Backend(e.to_string()))?
+        self.inner.writer.write(f).await.map_err(write_failed)?
     }
 
-    /// Runs `f` with a reader connection in the blocking pool.
+    /// Runs `f` on the writer outside any transaction (checkpoints, vacuum).
+    async fn write_alone<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Writer) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner
+            .writer
+            .write_alone(f)
+            .await
+            .map_err(write_failed)?
+    }
+
+    /// Writer requests run and transactions committed so far (measurements, tests).
+    pub fn writer_stats(&self) -> whisk_sqlite::WriterStats {
+        self.inner.writer.stats()
+    }
+
+    /// Runs `f` with a reader connection on this thread: for point lookups by key only.
+    fn read_now<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        read_with(&self.inner, f)
+    }
+
+    /// Runs `f` with a reader connection in the blocking pool: for scans.
     async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            let idle = lock(&inner.readers)?.pop();
-            let conn = match idle {
-                Some(c) => c,
-                None => {
-                    let c = open_connection(&inner.path)?;
-                    c.pragma_update(None, "query_only", true).db()?;
-                    c
-                }
-            };
-            let out = f(&conn);
-            let mut readers = lock(&inner.readers)?;
-            if readers.len() < MAX_IDLE_READERS {
-                readers.push(conn);
-            }
-            out
-        })
-        .await
-        .map_err(|e| StoreError::Backend(e.to_string()))?
+        tokio::task::spawn_blocking(move || read_with(&inner, f))
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?
     }
+}
+
+/// Runs `f` with an idle reader connection (or a new one), kept afterwards if few are idle.
+fn read_with<T>(
+    inner: &Inner,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let idle = lock(&inner.readers)?.pop();
+    let conn = match idle {
+        Some(c) => c,
+        None => {
+            let c = open_connection(&inner.path)?;
+            c.pragma_update(None, "query_only", true).db()?;
+            c
+        }
+    };
+    let out = f(&conn);
+    let mut readers = lock(&inner.readers)?;
+    if readers.len() < MAX_IDLE_READERS {
+        readers.push(conn);
+    }
+    out
 }
 
 #[cfg(test)]

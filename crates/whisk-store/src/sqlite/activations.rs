@@ -79,23 +79,21 @@ impl ActivationStore for SqliteStore {
         id: &ActivationId,
     ) -> Result<Option<Activation>, StoreError> {
         let (ns, id) = (namespace.to_string(), id.to_string());
-        let text: Option<String> = self
-            .read(move |c| {
-                c.prepare_cached(
-                    "SELECT record FROM activations WHERE activation_id = ?1 AND namespace = ?2",
-                )
-                .db()?
-                .query_row(params![id, ns], |r| r.get(0))
-                .optional()
-                .db()
-            })
-            .await?;
+        let text: Option<String> = self.read_now(|c| {
+            c.prepare_cached(
+                "SELECT record FROM activations WHERE activation_id = ?1 AND namespace = ?2",
+            )
+            .db()?
+            .query_row(params![id, ns], |r| r.get(0))
+            .optional()
+            .db()
+        })?;
         text.as_deref().map(parse_activation).transpose()
     }
 
     async fn exists(&self, id: &ActivationId) -> Result<bool, StoreError> {
         let id = id.to_string();
-        self.read(move |c| {
+        self.read_now(|c| {
             c.prepare_cached("SELECT 1 FROM activations WHERE activation_id = ?1")
                 .db()?
                 .query_row(params![id], |_| Ok(()))
@@ -103,7 +101,6 @@ impl ActivationStore for SqliteStore {
                 .db()
                 .map(|r| r.is_some())
         })
-        .await
     }
 
     async fn list(
@@ -151,28 +148,29 @@ impl ActivationStore for SqliteStore {
 
 #[cfg(test)]
 mod tests {
-    use super::super::lock;
     use super::*;
 
     #[test]
     fn activation_list_uses_the_namespace_index() {
         let store = SqliteStore::temporary().unwrap();
-        let conn = lock(&store.inner.writer).unwrap();
-        let plan: Vec<String> = conn
-            .conn
-            .prepare(
-                "EXPLAIN QUERY PLAN SELECT record FROM activations
+        let plan: Vec<String> = store
+            .read_now(|conn| {
+                Ok(conn
+                    .prepare(
+                        "EXPLAIN QUERY PLAN SELECT record FROM activations
                  WHERE namespace = ?1 AND start >= ?4 AND start <= ?5
                    AND (?2 IS NULL OR name = ?2) AND (?3 IS NULL OR path = ?3)
                  ORDER BY start DESC, rowid DESC LIMIT ?6 OFFSET ?7",
-            )
-            .unwrap()
-            .query_map(
-                params!["ns", None::<String>, None::<String>, 0, 1, 10, 0],
-                |r| r.get::<_, String>(3),
-            )
-            .unwrap()
-            .collect::<Result<_, _>>()
+                    )
+                    .unwrap()
+                    .query_map(
+                        params!["ns", None::<String>, None::<String>, 0, 1, 10, 0],
+                        |r| r.get::<_, String>(3),
+                    )
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap())
+            })
             .unwrap();
         let plan = plan.join("\n");
         assert!(plan.contains("activations_by_start"), "{plan}");

@@ -2,7 +2,7 @@
 //! The alarm schedules, also part of the trait, are in `schedules`.
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 use whisk_types::{now_millis, FullyQualifiedName};
 
@@ -88,24 +88,22 @@ impl EntityStore for SqliteStore {
         fqn: &FullyQualifiedName,
     ) -> Result<Option<Document>, StoreError> {
         let key = fqn.to_string();
-        let row = self
-            .read(move |c| {
-                c.prepare_cached(
-                    "SELECT collection, body, revision, updated FROM entities WHERE fqn = ?1",
-                )
-                .db()?
-                .query_row(params![key], |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, i64>(2)?,
-                        r.get::<_, i64>(3)?,
-                    ))
-                })
-                .optional()
-                .db()
+        let row = self.read_now(|c| {
+            c.prepare_cached(
+                "SELECT collection, body, revision, updated FROM entities WHERE fqn = ?1",
+            )
+            .db()?
+            .query_row(params![key], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
             })
-            .await?;
+            .optional()
+            .db()
+        })?;
         let Some((stored, body, revision, updated)) = row else {
             return Ok(None);
         };
@@ -133,10 +131,8 @@ impl EntityStore for SqliteStore {
         let package = fqn.path.package().map(|p| p.to_string());
         let out_fqn = fqn.clone();
         self.write(move |w| {
-            let tx = w
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .db()?;
+            // The writer's savepoint makes this one atomic write.
+            let tx = &w.conn;
             let existing: Option<(String, i64, i64)> = tx
                 .prepare_cached("SELECT collection, revision, updated FROM entities WHERE fqn = ?1")
                 .db()?
@@ -178,9 +174,8 @@ impl EntityStore for SqliteStore {
             ])
             .db()?;
             if collection == Collection::Actions {
-                code::on_put(&tx, &key, &body, now)?;
+                code::on_put(tx, &key, &body, now)?;
             }
-            tx.commit().db()?;
             w.last_updated = w.last_updated.max(updated);
             Ok(Document {
                 collection,
@@ -201,10 +196,7 @@ impl EntityStore for SqliteStore {
     ) -> Result<bool, StoreError> {
         let key = fqn.to_string();
         self.write(move |w| {
-            let tx = w
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .db()?;
+            let tx = &w.conn;
             let existing: Option<(String, i64)> = tx
                 .prepare_cached("SELECT collection, revision FROM entities WHERE fqn = ?1")
                 .db()?
@@ -220,13 +212,12 @@ impl EntityStore for SqliteStore {
                 Some(_) => {}
             }
             if collection == Collection::Actions {
-                code::on_delete(&tx, &key, now_millis())?;
+                code::on_delete(tx, &key, now_millis())?;
             }
             tx.prepare_cached("DELETE FROM entities WHERE fqn = ?1")
                 .db()?
                 .execute(params![key])
                 .db()?;
-            tx.commit().db()?;
             Ok(true)
         })
         .await

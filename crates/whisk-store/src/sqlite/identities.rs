@@ -55,15 +55,13 @@ impl SqliteStore {
         filter: &'static str,
         key: String,
     ) -> Result<Option<SubjectRecord>, StoreError> {
-        let row = self
-            .read(move |c| {
-                c.prepare_cached(&format!("SELECT {COLUMNS} FROM subjects {filter}"))
-                    .db()?
-                    .query_row(params![key], subject_row)
-                    .optional()
-                    .db()
-            })
-            .await?;
+        let row = self.read_now(|c| {
+            c.prepare_cached(&format!("SELECT {COLUMNS} FROM subjects {filter}"))
+                .db()?
+                .query_row(params![key], subject_row)
+                .optional()
+                .db()
+        })?;
         row.map(subject_record).transpose()
     }
 }
@@ -201,15 +199,13 @@ impl IdentityStore for SqliteStore {
         namespace: &EntityName,
     ) -> Result<Option<LimitOverrides>, StoreError> {
         let key = namespace.to_string();
-        let text: Option<String> = self
-            .read(move |c| {
-                c.prepare_cached("SELECT limits FROM namespace_limits WHERE namespace = ?1")
-                    .db()?
-                    .query_row(params![key], |r| r.get(0))
-                    .optional()
-                    .db()
-            })
-            .await?;
+        let text: Option<String> = self.read_now(|c| {
+            c.prepare_cached("SELECT limits FROM namespace_limits WHERE namespace = ?1")
+                .db()?
+                .query_row(params![key], |r| r.get(0))
+                .optional()
+                .db()
+        })?;
         text.map(|t| serde_json::from_str(&t).map_err(|e| corrupt(namespace, e)))
             .transpose()
     }

@@ -156,7 +156,7 @@ impl SqliteStore {
     /// # Errors
     /// The database failed.
     pub async fn reclaim(&self) -> Result<(), StoreError> {
-        self.write(|w| reclaim(&w.conn)).await
+        self.write_alone(|w| reclaim(&w.conn)).await
     }
 }
 
