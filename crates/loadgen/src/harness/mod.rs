@@ -109,7 +109,10 @@ pub fn annotation<'a>(record: &'a Value, key: &str) -> Option<&'a Value> {
         .map(|a| &a["value"])
 }
 
-/// The HTTP client of the floors: keep-alive, no Nagle.
+/// Longest a floor's request to a container may take (a frozen container never answers).
+const FLOOR_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The HTTP client of the floors: keep-alive, no Nagle, a timeout per request.
 ///
 /// # Errors
 /// TLS setup failed.
@@ -117,6 +120,7 @@ pub fn floor_http() -> Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(64)
+        .timeout(FLOOR_REQUEST_TIMEOUT)
         .build()?)
 }
 

@@ -113,18 +113,18 @@ pub enum Start {
 
 impl Whiskd {
     /// Starts (or connects to) a whiskd with `flags` added to the target's flags and
-    /// `env` set (`NAME=value`).
+    /// `env` set (`NAME=value`). A running whiskd cannot take flags (refused) and keeps
+    /// its environment (`env` is ignored: scenarios that depend on it refuse external
+    /// targets themselves).
     ///
     /// # Errors
     /// The binary cannot be run, or it neither answers nor exits within a minute.
     pub async fn start(target: &Target, flags: &[String], env: &[(&str, &str)]) -> Result<Start> {
         match target {
             Target::External { apihost, auth, pid } => {
-                if !flags.is_empty() || !env.is_empty() {
-                    let env: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                if !flags.is_empty() {
                     return Ok(Start::Refused(format!(
-                        "needs whiskd started with {} {} (run without --apihost)",
-                        env.join(" "),
+                        "needs whiskd started with {} (run without --apihost)",
                         flags.join(" ")
                     )));
                 }

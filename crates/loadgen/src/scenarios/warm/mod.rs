@@ -4,16 +4,26 @@
 //! load straight to the warm containers' `/run` on their published loopback ports with
 //! each container's token (the floor), and prints p50, p99, throughput, whiskd's CPU time
 //! per activation, the ratios and the targets.
+//!
+//! whiskd runs with `RWHISK_PAUSE_GRACE_MS=0` (a whiskd without pausing ignores it): the
+//! floor's requests go around whiskd, which would not thaw a container it had frozen
+//! between two runs; under closed-loop load a container is never idle long enough to be
+//! paused anyway.
 
 use serde_json::json;
 
 use crate::harness::floor;
 use crate::harness::load::{self, Outcome, Shape};
 use crate::harness::report::{self, fmt_ms, fmt_ratio, fmt_us, Table};
-use crate::harness::stats::{ms, ratio};
+use crate::harness::stats::{ms, percentile_f64, ratio};
 use crate::harness::whiskd::{Start, Target, Whiskd};
-use crate::harness::{delete_action, floor_http, invoke_ok, put_action, Noop};
+use crate::harness::{
+    annotation, delete_action, floor_http, invoke_ok, invoke_record, put_action, Noop,
+};
 use crate::{Args, NoopKind};
+
+/// Samples of the c=1 breakdown: full records read back from blocking invokes.
+const BREAKDOWN_SAMPLES: usize = 200;
 
 /// One no-op's runs: through whiskd and direct, per concurrency.
 struct Measured {
@@ -21,6 +31,43 @@ struct Measured {
     whiskd: Vec<(usize, Outcome)>,
     direct: Vec<(usize, Outcome)>,
     direct_error: Option<String>,
+    breakdown: Option<Breakdown>,
+}
+
+/// Where a warm c=1 invoke's time goes, per the records: p50 of the client's latency, of
+/// `waitTime` (accepted until a container was given), of `duration` (the container's
+/// `/run` as the invoker timed it), and of what is left per sample (the API, the bus, the
+/// log read, the record, the answer).
+struct Breakdown {
+    n: usize,
+    latency_ms: f64,
+    wait_ms: f64,
+    duration_ms: f64,
+    rest_ms: f64,
+}
+
+async fn breakdown(client: &whisk_client::Client, name: &str, n: usize) -> Option<Breakdown> {
+    let (mut lat, mut wait, mut dur, mut rest) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..n {
+        let Ok((latency, record)) = invoke_record(client, name).await else {
+            continue;
+        };
+        let w = annotation(&record, "waitTime").and_then(|v| v.as_f64()).unwrap_or(0.0);
+        let Some(d) = record["duration"].as_f64() else {
+            continue;
+        };
+        lat.push(ms(latency));
+        wait.push(w);
+        dur.push(d);
+        rest.push(ms(latency) - w - d);
+    }
+    Some(Breakdown {
+        n: lat.len(),
+        latency_ms: percentile_f64(&lat, 0.5)?,
+        wait_ms: percentile_f64(&wait, 0.5)?,
+        duration_ms: percentile_f64(&dur, 0.5)?,
+        rest_ms: percentile_f64(&rest, 0.5)?,
+    })
 }
 
 /// Runs the scenario.
@@ -29,7 +76,7 @@ struct Measured {
 /// whiskd could not be started or the actions not created.
 pub async fn run(args: &Args, target: &Target) -> anyhow::Result<()> {
     report::heading("warm: blocking invokes through whiskd beside the container's own /run");
-    let w = match Whiskd::start(target, &[], &[]).await? {
+    let w = match Whiskd::start(target, &[], &[("RWHISK_PAUSE_GRACE_MS", "0")]).await? {
         Start::Up(w) => w,
         Start::Refused(reason) => {
             report::skipped("warm", &reason);
@@ -52,12 +99,14 @@ pub async fn run(args: &Args, target: &Target) -> anyhow::Result<()> {
             whiskd: Vec::new(),
             direct: Vec::new(),
             direct_error: None,
+            breakdown: None,
         };
         for &c in &args.concurrency {
             let shape = shape(args, c);
             let out = load::run(shape, w.pid, |_, _| invoke_ok(&client, &name)).await;
             m.whiskd.push((c, out));
         }
+        m.breakdown = breakdown(&client, &name, BREAKDOWN_SAMPLES.min(args.count)).await;
         let fqn = format!("guest/{name}");
         let body = floor::run_body(&fqn, &json!({}));
         match floor::warm_containers(&fqn, w.invoker_label.as_deref()).await {
@@ -101,6 +150,7 @@ fn print(all: &[Measured]) {
         "p99 ms",
         "req/s",
         "whiskd CPU µs/act",
+        "whiskd cores busy",
     ]);
     for m in all {
         let rows = m
@@ -125,6 +175,14 @@ fn print(all: &[Measured]) {
                 } else {
                     String::new()
                 },
+                match out.cpu {
+                    Some(cpu) if path == "whiskd" => {
+                        fmt_ratio(ratio(cpu.as_secs_f64(), s.elapsed.as_secs_f64()))
+                            .trim_end_matches('x')
+                            .to_owned()
+                    }
+                    _ => String::new(),
+                },
             ]);
         }
     }
@@ -139,7 +197,10 @@ fn print(all: &[Measured]) {
         "throughput ratio",
     ]);
     for m in all {
-        for ((c, w), (_, d)) in m.whiskd.iter().zip(&m.direct) {
+        for (c, w) in &m.whiskd {
+            let Some((_, d)) = m.direct.iter().find(|(dc, _)| dc == c) else {
+                continue;
+            };
             let (w, d) = (&w.summary, &d.summary);
             ratios.row(vec![
                 m.noop.describe(),
@@ -156,6 +217,31 @@ fn print(all: &[Measured]) {
         }
     }
     ratios.print();
+    let mut b = Table::new(&[
+        "action",
+        "records (c=1)",
+        "latency p50 ms",
+        "waitTime p50 ms",
+        "duration p50 ms",
+        "rest p50 ms",
+    ]);
+    for m in all {
+        if let Some(x) = &m.breakdown {
+            b.row(vec![
+                m.noop.describe(),
+                x.n.to_string(),
+                format!("{:.3}", x.latency_ms),
+                format!("{:.3}", x.wait_ms),
+                format!("{:.3}", x.duration_ms),
+                format!("{:.3}", x.rest_ms),
+            ]);
+        }
+    }
+    println!(
+        "Where a c=1 invoke's time goes, from its record (full record returned; rest = \
+         latency − waitTime − duration per sample: API, bus, log read, record, answer):\n"
+    );
+    b.print();
     for m in all {
         println!("{}:", m.noop.describe());
         let c1 = |v: &[(usize, Outcome)]| {
