@@ -52,7 +52,9 @@ async fn breakdown(client: &whisk_client::Client, name: &str, n: usize) -> Optio
         let Ok((latency, record)) = invoke_record(client, name).await else {
             continue;
         };
-        let w = annotation(&record, "waitTime").and_then(|v| v.as_f64()).unwrap_or(0.0);
+        let w = annotation(&record, "waitTime")
+            .and_then(|v| v.as_f64())
+            .unwrap_or(0.0);
         let Some(d) = record["duration"].as_f64() else {
             continue;
         };
