@@ -74,7 +74,7 @@ check:
 fmt:
 	cargo fmt --all
 
-## bench: warm invoke latency through whiskd against the container's /run (see BENCHMARKS.md)
+## bench: every loadgen scenario (warm, many, cold, resume, fanout, runtimes) beside its floors (see BENCHMARKS.md)
 bench: build images
 	scripts/bench.sh
 

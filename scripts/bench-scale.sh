@@ -7,6 +7,8 @@
 #   2+2 measures the cost of the extra processes and the halved slot share).
 #
 #   scripts/bench-scale.sh [loadgen flags, e.g. --count 500 --concurrency 1,4]
+# (whiskd CPU per activation is that of the process loadgen talks to: the standalone or
+# controller 0.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p whiskd -p loadgen -p whisk-proxy
@@ -47,22 +49,23 @@ fresh_db() {
 }
 BUS="nats://127.0.0.1:$NATS_PORT"
 
-run() { # label dir-with-guest.key port
+run() { # label dir-with-guest.key port pid-of-the-process-loadgen-talks-to
   echo "### $1"
-  target/release/loadgen --apihost "http://127.0.0.1:$3" --auth "$(cat "$2/guest.key")" "${@:4}"
+  target/release/loadgen --apihost "http://127.0.0.1:$3" --auth "$(cat "$2/guest.key")" \
+    --whiskd-pid "$4" --scenario warm --warm-actions skeleton "${@:5}"
   echo
 }
 
 # 1. standalone, embedded
 $W standalone --data-dir "$DIR/s1" --http-addr 127.0.0.1:3301 --no-https "${THROTTLES[@]}" >"$DIR/s1.log" 2>&1 &
 pids+=($!); wait_http http://127.0.0.1:3301/ping
-run "standalone, embedded store and bus" "$DIR/s1" 3301 "$@"; stop_all
+run "standalone, embedded store and bus" "$DIR/s1" 3301 "${pids[0]}" "$@"; stop_all
 
 # 2. standalone, PostgreSQL + NATS
 fresh_db
 $W standalone --data-dir "$DIR/s2" --http-addr 127.0.0.1:3302 --no-https --store "$STORE" --bus "$BUS" "${THROTTLES[@]}" >"$DIR/s2.log" 2>&1 &
 pids+=($!); wait_http http://127.0.0.1:3302/ping
-run "standalone, PostgreSQL + NATS JetStream" "$DIR/s2" 3302 "$@"; stop_all
+run "standalone, PostgreSQL + NATS JetStream" "$DIR/s2" 3302 "${pids[0]}" "$@"; stop_all
 
 # 3 and 4. n controllers + n invokers
 for n in 1 2; do
@@ -80,6 +83,6 @@ for n in 1 2; do
   for _ in $(seq 100); do
     [ "$(curl -fsS http://127.0.0.1:3310/invokers | grep -o '"up"' | wc -l)" -ge "$n" ] && break; sleep 0.2
   done
-  run "$n controller(s) + $n invoker(s), PostgreSQL + NATS JetStream" "$DIR/c${n}0" 3310 "$@"
+  run "$n controller(s) + $n invoker(s), PostgreSQL + NATS JetStream" "$DIR/c${n}0" 3310 "${pids[0]}" "$@"
   stop_all
 done

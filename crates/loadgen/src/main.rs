@@ -1,319 +1,272 @@
-//! `loadgen`: measures whiskd against a baseline taken in the same run.
-//!
-//! - `--scenario warm` (default): what whiskd adds to a warm invocation. It sends a fixed
-//!   number of blocking invokes of a no-op action through whiskd at each concurrency, then
-//!   the same load straight to the warm containers' `/run` (the floor), and prints p50, p99,
-//!   throughput and the ratios. Both paths use the same HTTP client with keep-alive.
-//! - `--scenario runtimes`: start-up paths of the native kinds (raw `docker run`, cold,
-//!   from a stem cell, warm); see `runtimes.rs`.
+//! `loadgen`: measures whiskd against floors taken in the same run, one scenario per
+//! folder under `scenarios/`, on the shared harness in `harness/` (starting whiskd,
+//! bounded load, floors, whiskd's CPU time, printing with the issue's targets). By
+//! default each scenario starts its own `whiskd standalone` on a free 127.0.0.1 port in
+//! a temporary data directory and stops it at the end; all traffic stays on loopback.
+//! `--help` lists the scenarios with an example each.
 
-mod runtimes;
+mod harness;
+mod scenarios;
 
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use serde_json::{json, Value};
+
+use harness::whiskd::Target;
+use harness::Noop;
+
+/// Largest `--distinct`: actions the many scenario creates.
+const MAX_DISTINCT: usize = 1000;
+/// Largest `--rules`: one activation list page (200) must hold a fire's records.
+const MAX_RULES: usize = 190;
+
+const SCENARIOS_HELP: &str = "\
+Scenarios (each prints Markdown tables, its floors and ratios, whiskd's CPU time per
+activation from /proc/<pid>/stat, and issue 11's targets with met/MISSED):
+
+  warm      Blocking invokes of the docker skeleton (--image) and a Node.js no-op at each
+            --concurrency, beside the same load sent straight to the warm containers' /run
+            (the loopback floor). Targets: added p50/p99 at c=1, CPU per activation,
+            Node.js activations/s.
+              loadgen --scenario warm --count 2000 --concurrency 1,4,16
+  many      Throughput of --distinct actions invoked round robin against one action's, in
+            the same whiskd, at --many-concurrency. Target: at least half.
+              loadgen --scenario many --distinct 100 --count 2000
+  cold      Cold start to result per --factories (docker, runc, process; a factory whiskd
+            does not know is reported as skipped), beside raw `docker run` to first byte
+            and `runc run` of the same image as an OCI bundle. Targets: docker <= 1.1x raw,
+            runc p50 <= 40 ms.
+              loadgen --scenario cold --factories docker,runc,process --cold-count 20
+  resume    A paused container's next invoke (whiskd --pause-grace-ms; skipped when whiskd
+            does not know it) against the same idle time with pausing off. Target: <= 1 ms.
+              loadgen --scenario resume --pause-grace-ms 50 --idle-ms 300 --resume-count 30
+  fanout    A trigger with --rules rules to as many actions: each of --fires fires until
+            every rule's activation record is stored, beside one warm invoke.
+              loadgen --scenario fanout --rules 10 --fires 20
+  runtimes  Start-up paths of the native kinds: raw docker run, cold, from a stem cell, warm.
+              loadgen --scenario runtimes --kinds nodejs:18,python:3.11 --cold-count 20
+  all       Every scenario above, in that order.
+              loadgen --scenario all --count 500
+
+Against a whiskd already running (warm, many, fanout; runtimes with --invoker-label):
+  loadgen --scenario warm --apihost http://127.0.0.1:3233 --auth \"$(cat ~/.rwhisk/guest.key)\"";
 
 /// What to measure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum Scenario {
-    /// Warm blocking invokes through whiskd beside the container's own `/run`.
+pub enum Scenario {
+    /// Warm blocking invokes beside the container's own `/run`.
     Warm,
-    /// Per native kind: raw `docker run`, cold start, start from a stem cell, warm.
+    /// Many distinct actions against one.
+    Many,
+    /// Cold start per container factory beside `docker run` and `runc run`.
+    Cold,
+    /// A paused container's next invoke.
+    Resume,
+    /// A trigger fired to many rules.
+    Fanout,
+    /// Per native kind: raw `docker run`, cold start, stem cell, warm.
     Runtimes,
+    /// All of the above.
+    All,
+}
+
+/// Which no-op actions the warm scenario measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NoopKind {
+    /// The docker skeleton image (`--image`).
+    Skeleton,
+    /// The Node.js no-op (`--node-kind`).
+    Node,
 }
 
 #[derive(Debug, Parser)]
-#[command(version, about)]
-struct Args {
-    /// What to measure.
-    #[arg(long, value_enum, default_value_t = Scenario::Warm)]
-    scenario: Scenario,
-    /// whiskd base URL.
-    #[arg(long, default_value = "http://127.0.0.1:3233")]
-    apihost: String,
-    /// `uuid:key` [default: contents of ~/.rwhisk/guest.key].
+#[command(version, about, after_help = SCENARIOS_HELP)]
+pub struct Args {
+    /// Scenarios to run, in order.
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "warm")]
+    pub scenario: Vec<Scenario>,
+    /// The whiskd binary to start [default: `whiskd` next to loadgen].
+    #[arg(long, value_name = "PATH")]
+    pub whiskd: Option<PathBuf>,
+    /// An extra flag for every whiskd started (repeat for more; `--whiskd-arg=--flag`).
+    #[arg(long = "whiskd-arg", value_name = "ARG", allow_hyphen_values = true)]
+    pub whiskd_args: Vec<String>,
+    /// Use a whiskd already running at this URL instead of starting one.
+    #[arg(long, value_name = "URL")]
+    pub apihost: Option<String>,
+    /// With --apihost: `uuid:key` [default: contents of ~/.rwhisk/guest.key].
     #[arg(long)]
-    auth: Option<String>,
-    /// Image of the no-op action (the C skeleton example prints one line and a result).
+    pub auth: Option<String>,
+    /// With --apihost: the running whiskd's process id, for its CPU time.
+    #[arg(long, value_name = "PID")]
+    pub whiskd_pid: Option<u32>,
+    /// Image of the docker skeleton no-op.
     #[arg(long, default_value = "whisk/example-c")]
-    image: String,
-    /// Name of the action the benchmark creates and deletes.
-    #[arg(long, default_value = "loadgen-noop")]
-    action: String,
-    /// Requests per measured run.
+    pub image: String,
+    /// Kind of the Node.js no-op.
+    #[arg(long, default_value = "nodejs:18")]
+    pub node_kind: String,
+    /// Measured requests per run (warm, many).
     #[arg(long, default_value_t = 2000)]
-    count: usize,
-    /// Concurrency levels to measure.
-    #[arg(long, value_delimiter = ',', default_value = "1,4")]
-    concurrency: Vec<usize>,
+    pub count: usize,
+    /// Concurrency levels (warm).
+    #[arg(long, value_delimiter = ',', default_value = "1,4,16")]
+    pub concurrency: Vec<usize>,
     /// Unmeasured requests per worker before each run.
     #[arg(long, default_value_t = 20)]
-    warmup: usize,
-    /// Runtimes scenario: the kinds to measure.
-    #[arg(long, value_delimiter = ',', default_value = "nodejs:18,python:3.11")]
-    kinds: Vec<String>,
-    /// Runtimes scenario: samples per kind of the docker run, cold and stem-cell paths
-    /// (`--count` is the number of warm invokes).
+    pub warmup: usize,
+    /// Longest any one measured run may take, in seconds.
+    #[arg(long, default_value_t = 120)]
+    pub max_seconds: u64,
+    /// warm: the no-ops to measure.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "skeleton,node"
+    )]
+    pub warm_actions: Vec<NoopKind>,
+    /// many: distinct actions.
+    #[arg(long, default_value_t = 100)]
+    pub distinct: usize,
+    /// many: concurrency of both runs.
+    #[arg(long, default_value_t = 4)]
+    pub many_concurrency: usize,
+    /// many: memory limit of each action, in MB.
+    #[arg(long, default_value_t = 128)]
+    pub many_memory_mb: u64,
+    /// cold: the container factories to measure.
+    #[arg(long, value_delimiter = ',', default_value = "docker,runc,process")]
+    pub factories: Vec<String>,
+    /// cold, runtimes: samples per path.
     #[arg(long, default_value_t = 20)]
-    cold_count: usize,
-    /// Runtimes scenario: the `rwhisk.invoker` label of whiskd's containers
+    pub cold_count: usize,
+    /// resume: whiskd's pause grace.
+    #[arg(long, default_value_t = 50)]
+    pub pause_grace_ms: u64,
+    /// resume: idle time before each measured invoke (longer than the grace).
+    #[arg(long, default_value_t = 300)]
+    pub idle_ms: u64,
+    /// resume: samples per path.
+    #[arg(long, default_value_t = 30)]
+    pub resume_count: usize,
+    /// fanout: rules (and actions) on the trigger.
+    #[arg(long, default_value_t = 10)]
+    pub rules: usize,
+    /// fanout: fires measured.
+    #[arg(long, default_value_t = 20)]
+    pub fires: usize,
+    /// runtimes: the kinds to measure.
+    #[arg(long, value_delimiter = ',', default_value = "nodejs:18,python:3.11")]
+    pub kinds: Vec<String>,
+    /// runtimes with --apihost: the `rwhisk.invoker` label of whiskd's containers
     /// (`$(cat DATA_DIR/instance)-0`).
     #[arg(long)]
-    invoker_label: Option<String>,
+    pub invoker_label: Option<String>,
 }
 
-/// Latencies of one run.
-struct Run {
-    label: String,
-    concurrency: usize,
-    latencies: Vec<Duration>,
-    elapsed: Duration,
-    errors: usize,
-}
-
-/// The `p` quantile (nearest rank) of `latencies`; zero when there are none.
-fn percentile(latencies: &[Duration], p: f64) -> Duration {
-    let mut v = latencies.to_vec();
-    v.sort();
-    if v.is_empty() {
-        return Duration::ZERO;
-    }
-    let idx = ((v.len() as f64 - 1.0) * p).round() as usize;
-    v[idx]
-}
-
-impl Run {
-    fn percentile(&self, p: f64) -> Duration {
-        percentile(&self.latencies, p)
+impl Args {
+    /// The bound of one measured run.
+    pub fn max_time(&self) -> Duration {
+        Duration::from_secs(self.max_seconds)
     }
 
-    fn throughput(&self) -> f64 {
-        self.latencies.len() as f64 / self.elapsed.as_secs_f64()
+    /// The docker skeleton no-op.
+    pub fn skeleton(&self) -> Noop {
+        Noop::Skeleton(self.image.clone())
     }
-}
 
-/// Sends `count` requests made by `make(worker)` from `concurrency` workers.
-async fn measure(
-    label: &str,
-    concurrency: usize,
-    count: usize,
-    warmup: usize,
-    make: impl Fn(usize) -> reqwest::RequestBuilder + Sync,
-) -> Run {
-    let per_worker = count.div_ceil(concurrency);
-    let worker = |w: usize| {
-        let make = &make;
-        async move {
-            let mut lat = Vec::with_capacity(per_worker);
-            let mut errors = 0;
-            for i in 0..warmup + per_worker {
-                let t = Instant::now();
-                let ok = match make(w).send().await {
-                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                    Err(_) => false,
-                };
-                if i >= warmup {
-                    if ok {
-                        lat.push(t.elapsed());
-                    } else {
-                        errors += 1;
-                    }
+    /// The Node.js no-op.
+    pub fn node(&self) -> Noop {
+        Noop::Node(self.node_kind.clone())
+    }
+
+    fn target(&self) -> Result<Target> {
+        if let Some(apihost) = &self.apihost {
+            let auth = match &self.auth {
+                Some(a) => a.clone(),
+                None => {
+                    let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());
+                    std::fs::read_to_string(format!("{home}/.rwhisk/guest.key"))
+                        .context("no --auth and no ~/.rwhisk/guest.key")?
+                        .trim()
+                        .to_owned()
                 }
-            }
-            (lat, errors)
+            };
+            return Ok(Target::External {
+                apihost: apihost.clone(),
+                auth,
+                pid: self.whiskd_pid,
+            });
         }
-    };
-    let start = Instant::now();
-    let results = futures_util::future::join_all((0..concurrency).map(worker)).await;
-    let elapsed = start.elapsed();
-    let mut latencies = Vec::new();
-    let mut errors = 0;
-    for (l, e) in results {
-        latencies.extend(l);
-        errors += e;
-    }
-    Run {
-        label: label.to_owned(),
-        concurrency,
-        latencies,
-        elapsed,
-        errors,
-    }
-}
-
-/// `127.0.0.1:PORT` of each running container of the action, from `docker ps`.
-/// The warm containers of `fqn`: the address of the port published on 127.0.0.1 and the
-/// `Authorization` value the container's proxy demands (its token, read from the
-/// container's configuration; only whoever can use the Docker engine can read it).
-fn container_addrs(fqn: &str) -> Result<Vec<(String, String)>> {
-    let out = Command::new("docker")
-        .args(["ps", "--format", "{{.ID}} {{.Ports}}", "--filter"])
-        .arg(format!("label=rwhisk.action={fqn}"))
-        .output()
-        .context("running docker ps")?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let mut containers = Vec::new();
-    for line in text.lines() {
-        let Some((id, ports)) = line.split_once(' ') else {
-            continue;
+        let bin = match &self.whiskd {
+            Some(b) => b.clone(),
+            None => std::env::current_exe()
+                .context("locating loadgen")?
+                .with_file_name("whiskd"),
         };
-        let Some(addr) = ports
-            .split(", ")
-            .filter_map(|p| p.split("->").next())
-            .map(str::trim)
-            .find(|a| a.starts_with("127.0.0.1:"))
-        else {
-            continue;
-        };
-        let env = Command::new("docker")
-            .args([
-                "inspect",
-                "--format",
-                "{{range .Config.Env}}{{println .}}{{end}}",
-                id,
-            ])
-            .output()
-            .context("running docker inspect")?;
-        let prefix = format!("{}=", whisk_protocol::ENV_TOKEN);
-        let token = String::from_utf8_lossy(&env.stdout)
-            .lines()
-            .find_map(|l| l.strip_prefix(&prefix).map(str::to_owned))
-            .unwrap_or_default();
-        containers.push((addr.to_owned(), whisk_protocol::authorization(&token)));
+        if !bin.exists() {
+            bail!(
+                "no whiskd at {} (build it, or pass --whiskd)",
+                bin.display()
+            );
+        }
+        Ok(Target::Spawn {
+            bin,
+            extra: self.whiskd_args.clone(),
+        })
     }
-    Ok(containers)
-}
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
+    fn validate(&self) -> Result<()> {
+        if self.distinct == 0 || self.distinct > MAX_DISTINCT {
+            bail!("--distinct must be 1..={MAX_DISTINCT}");
+        }
+        if self.rules == 0 || self.rules > MAX_RULES {
+            bail!("--rules must be 1..={MAX_RULES}");
+        }
+        if self.concurrency.iter().any(|&c| c == 0 || c > 1024) || self.many_concurrency == 0 {
+            bail!("concurrency must be 1..=1024");
+        }
+        Ok(())
+    }
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let auth = match args.auth.clone() {
-        Some(a) => a,
-        None => {
-            let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());
-            std::fs::read_to_string(format!("{home}/.rwhisk/guest.key"))
-                .context("no --auth and no ~/.rwhisk/guest.key")?
-                .trim()
-                .to_owned()
+    args.validate()?;
+    let target = args.target()?;
+    let mut order = args.scenario.clone();
+    if order.contains(&Scenario::All) {
+        order = vec![
+            Scenario::Warm,
+            Scenario::Many,
+            Scenario::Cold,
+            Scenario::Resume,
+            Scenario::Fanout,
+            Scenario::Runtimes,
+        ];
+    }
+    let mut failed = Vec::new();
+    for scenario in order {
+        let result = match scenario {
+            Scenario::Warm => scenarios::warm::run(&args, &target).await,
+            Scenario::Many => scenarios::many::run(&args, &target).await,
+            Scenario::Cold => scenarios::cold::run(&args, &target).await,
+            Scenario::Resume => scenarios::resume::run(&args, &target).await,
+            Scenario::Fanout => scenarios::fanout::run(&args, &target).await,
+            Scenario::Runtimes => scenarios::runtimes::run(&args, &target).await,
+            Scenario::All => Ok(()),
+        };
+        if let Err(e) = result {
+            println!("- failed: {scenario:?}: {e:#}");
+            failed.push(format!("{scenario:?}"));
         }
-    };
-    let (user, pass) = auth.split_once(':').context("auth is uuid:key")?;
-    let client = reqwest::Client::builder()
-        .tcp_nodelay(true)
-        .pool_max_idle_per_host(64)
-        .build()?;
-    if args.scenario == Scenario::Runtimes {
-        let api = runtimes::Api {
-            client,
-            apihost: args.apihost.clone(),
-            user: user.to_owned(),
-            pass: pass.to_owned(),
-        };
-        let settings = runtimes::Settings {
-            kinds: args.kinds.clone(),
-            cold_count: args.cold_count,
-            warm_count: args.count,
-            invoker_label: args
-                .invoker_label
-                .clone()
-                .context("--scenario runtimes needs --invoker-label")?,
-        };
-        return runtimes::run(&api, &settings).await;
     }
-    let action_url = format!(
-        "{}/api/v1/namespaces/_/actions/{}",
-        args.apihost, args.action
-    );
-
-    let r = client
-        .put(format!("{action_url}?overwrite=true"))
-        .basic_auth(user, Some(pass))
-        .json(&json!({"exec": {"kind": "blackbox", "image": args.image}}))
-        .send()
-        .await?;
-    if !r.status().is_success() {
-        bail!("creating the action failed: {}", r.text().await?);
-    }
-
-    let invoke_url = format!("{action_url}?blocking=true&result=true");
-    let body = json!({"k": "v"});
-    let mut runs = Vec::new();
-    for &c in &args.concurrency {
-        runs.push(
-            measure("whiskd", c, args.count, args.warmup, |_| {
-                client
-                    .post(&invoke_url)
-                    .basic_auth(user, Some(pass))
-                    .json(&body)
-            })
-            .await,
-        );
-    }
-
-    // The floor: the same requests straight to the warm containers, round robin per worker.
-    let fqn = format!("guest/{}", args.action);
-    let addrs = container_addrs(&fqn)?;
-    if addrs.is_empty() {
-        bail!("no warm container of {fqn} found with docker ps");
-    }
-    let run_body: Value = json!({
-        "value": body, "namespace": "guest", "action_name": format!("/{fqn}"),
-        "action_version": "0.0.1", "activation_id": "0".repeat(32),
-        "transaction_id": "loadgen", "deadline": "9999999999999"
-    });
-    let mut direct = Vec::new();
-    for &c in &args.concurrency {
-        direct.push(
-            measure("direct /run", c, args.count, args.warmup, |w| {
-                let (addr, authorization) = &addrs[w % addrs.len()];
-                client
-                    .post(format!("http://{addr}/run"))
-                    .header("authorization", authorization)
-                    .json(&run_body)
-            })
-            .await,
-        );
-    }
-    // Direct runs wrote sentinels the invoker did not ask for: retire those containers.
-    let _ = client
-        .delete(&action_url)
-        .basic_auth(user, Some(pass))
-        .send()
-        .await;
-
-    println!(
-        "{:<12} {:>4} {:>7} {:>9} {:>9} {:>10} {:>6}",
-        "path", "conc", "count", "p50 ms", "p99 ms", "req/s", "errors"
-    );
-    for r in runs.iter().chain(direct.iter()) {
-        println!(
-            "{:<12} {:>4} {:>7} {:>9.3} {:>9.3} {:>10.0} {:>6}",
-            r.label,
-            r.concurrency,
-            r.latencies.len(),
-            ms(r.percentile(0.5)),
-            ms(r.percentile(0.99)),
-            r.throughput(),
-            r.errors
-        );
-    }
-    println!();
-    for (w, d) in runs.iter().zip(direct.iter()) {
-        println!(
-            "concurrency {}: p50 ratio {:.2}x (added {:.3} ms), p99 ratio {:.2}x, throughput ratio {:.2}",
-            w.concurrency,
-            ms(w.percentile(0.5)) / ms(d.percentile(0.5)).max(1e-9),
-            ms(w.percentile(0.5)) - ms(d.percentile(0.5)),
-            ms(w.percentile(0.99)) / ms(d.percentile(0.99)).max(1e-9),
-            w.throughput() / d.throughput().max(1e-9),
-        );
+    if !failed.is_empty() {
+        bail!("scenarios failed: {}", failed.join(", "));
     }
     Ok(())
 }
