@@ -90,6 +90,7 @@ fn key(action: &str, rev: &str, memory_mb: u64) -> ContainerKey {
         namespace: EntityName::new("guest").unwrap(),
         updated: rev.parse().unwrap(),
         memory_mb,
+        concurrency: 1,
     }
 }
 
