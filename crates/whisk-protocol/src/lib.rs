@@ -403,7 +403,7 @@ mod tests {
         assert_eq!(split_tag(&tag_line(id, "")), Some((id, "")));
         assert_eq!(split_tag(&format!("{TAG_MARK}{id}")), Some((id, "")));
         assert_eq!(split_tag("hello world"), None);
-        assert_eq!(split_tag(&format!("{TAG_MARK}bad tag! x")), None);
+        assert_eq!(split_tag(&format!("{TAG_MARK}ba!d x")), None);
         assert_eq!(split_tag(&format!("{TAG_MARK} x")), None);
         assert!(!valid_tag(&"a".repeat(65)));
         let sentinel = tag_line(id, SENTINEL);
