@@ -812,7 +812,7 @@ async fn actions() {
         &r,
         144,
         "",
-        &usage("error: Unable to update action 'hello': concurrency 501 exceeds allowed threshold of 500 (code <TID>)"),
+        &usage("error: Unable to create action 'hello': concurrency 501 exceeds allowed threshold of 500 (code <TID>)"),
     );
     let r = w.run(&["action", "update", "hello", "-c", "1"]);
     check("concurrency back to 1", &r, 0, "ok: updated action hello\n", "");
