@@ -236,7 +236,10 @@ impl Runner {
             let mut acc = LogAccumulator::new(limits.logs, 1);
             let deadline = Instant::now() + self.config.log_wait;
             if !busy.container().logs.collect(&mut acc, deadline).await {
-                warn!(container = busy.id(), "Log sentinels of /init missing; container removed.");
+                warn!(
+                    container = busy.id(),
+                    "Log sentinels of /init missing; container removed."
+                );
                 busy.discard();
                 let response = ActivationResponse::whisk_error(outcome::PROVISION_FAILED);
                 return rec.finish(response, acc.finish(Some(outcome::LOGS_INCOMPLETE)));

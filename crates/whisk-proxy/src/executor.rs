@@ -23,8 +23,8 @@ use crate::install::{self, Layout};
 use crate::logs::Logs;
 use crate::reply::Reply;
 use whisk_protocol::{
-    valid_tag, InitRequest, RunRequest, KEY_ACTIVATION_ID, ERR_INIT_EXITED, ERR_INIT_FAILED, ERR_LOOP_START, ERR_RUN_BAD_RESULT,
-    ERR_RUN_EXITED, ERR_RUN_NO_BINARY,
+    valid_tag, InitRequest, RunRequest, ERR_INIT_EXITED, ERR_INIT_FAILED, ERR_LOOP_START,
+    ERR_RUN_BAD_RESULT, ERR_RUN_EXITED, ERR_RUN_NO_BINARY, KEY_ACTIVATION_ID,
 };
 
 pub(crate) use actionloop::mux::Mux;
@@ -93,7 +93,11 @@ impl Executor {
 
     /// Sets the action up as `request` says; true when runs may go at once from now on.
     /// The caller writes the sentinel afterwards.
-    pub(crate) async fn init(&mut self, request: InitRequest, logs: &Logs) -> Result<bool, Failure> {
+    pub(crate) async fn init(
+        &mut self,
+        request: InitRequest,
+        logs: &Logs,
+    ) -> Result<bool, Failure> {
         match self {
             Executor::ExecPerRun(exec) => exec.init(request, logs).await,
             Executor::ActionLoop(action) => action.init(request, logs).await,
@@ -103,10 +107,13 @@ impl Executor {
     /// What serves concurrent runs, when `/init` set that up (`None`: one at a time).
     pub(crate) async fn concurrent(&mut self, logs: &Logs) -> Option<Result<Concurrent, Failure>> {
         match self {
-            Executor::ExecPerRun(exec) => exec.concurrent.then(|| Ok(Concurrent::Exec(exec.clone()))),
-            Executor::ActionLoop(action) => {
-                action.concurrent(logs).await.map(|r| r.map(Concurrent::Loop))
+            Executor::ExecPerRun(exec) => {
+                exec.concurrent.then(|| Ok(Concurrent::Exec(exec.clone())))
             }
+            Executor::ActionLoop(action) => action
+                .concurrent(logs)
+                .await
+                .map(|r| r.map(Concurrent::Loop)),
         }
     }
 
@@ -135,11 +142,19 @@ static UNTAGGED_RUNS: AtomicU64 = AtomicU64::new(0);
 impl Concurrent {
     /// Runs one activation; returns its tag (which its log lines and sentinel carry) and
     /// its outcome.
-    pub(crate) async fn run(&self, request: RunRequest, logs: &Logs) -> (String, Result<Value, Failure>) {
+    pub(crate) async fn run(
+        &self,
+        request: RunRequest,
+        logs: &Logs,
+    ) -> (String, Result<Value, Failure>) {
         match self {
             Concurrent::Loop(mux) => mux.run(request, logs).await,
             Concurrent::Exec(exec) => {
-                let tag = match request.context.get(KEY_ACTIVATION_ID).and_then(Value::as_str) {
+                let tag = match request
+                    .context
+                    .get(KEY_ACTIVATION_ID)
+                    .and_then(Value::as_str)
+                {
                     Some(id) if valid_tag(id) => id.to_owned(),
                     _ => format!("run-{}", UNTAGGED_RUNS.fetch_add(1, Ordering::Relaxed)),
                 };

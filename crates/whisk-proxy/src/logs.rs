@@ -91,9 +91,8 @@ impl StreamLog {
     /// Ends a tagged handle's unfinished line, if any.
     fn end_partial(&self) {
         if let Some(tagged) = &self.tagged {
-            let rest = std::mem::take(
-                &mut *tagged.partial.lock().unwrap_or_else(|e| e.into_inner()),
-            );
+            let rest =
+                std::mem::take(&mut *tagged.partial.lock().unwrap_or_else(|e| e.into_inner()));
             if !rest.is_empty() {
                 self.tagged_line(&tagged.tag, &rest);
             }

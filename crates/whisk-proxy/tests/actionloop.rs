@@ -8,9 +8,7 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::thread;
 
-use common::{
-    activation_lines, zip_base64, HttpResponse, ProxyProcess, SENTINEL,
-};
+use common::{activation_lines, zip_base64, HttpResponse, ProxyProcess, SENTINEL};
 use serde_json::{json, Value};
 use whisk_protocol::{
     ERR_INIT_EXITED as INIT_EXITED, ERR_LOOP_START as START_FAILED, ERR_REINIT as REINIT,
@@ -897,7 +895,10 @@ async function main(p) {
     let trace = std::fs::read_to_string(proxy.dir.path().join("trace.log")).unwrap();
     let lines: Vec<&str> = trace.lines().collect();
     assert_eq!(lines.len(), 12);
-    assert!(lines[1].starts_with("start "), "runs did not overlap: {trace}");
+    assert!(
+        lines[1].starts_with("start "),
+        "runs did not overlap: {trace}"
+    );
     for (i, id) in ids {
         let (out, err) = proxy.run_lines(&id);
         assert_eq!(out, vec![format!("log {i}"), format!("tail {i}")]);

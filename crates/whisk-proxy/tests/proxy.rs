@@ -77,7 +77,10 @@ printf '{"id":"%s"}\n' "$__OW_ACTIVATION_ID"
     let trace = std::fs::read_to_string(proxy.dir.path().join("trace.log")).unwrap();
     let lines: Vec<&str> = trace.lines().collect();
     assert_eq!(lines.len(), 8, "{trace}");
-    assert!(lines[1].starts_with("start "), "runs did not overlap: {trace}");
+    assert!(
+        lines[1].starts_with("start "),
+        "runs did not overlap: {trace}"
+    );
     for id in ids {
         let (out, err) = proxy.run_lines(&id);
         assert_eq!(out, vec![format!("start {id}")]);

@@ -797,7 +797,13 @@ async fn actions() {
     );
     // Concurrency: -c/--concurrency as in the Go CLI, the server's range check.
     let r = w.run(&["action", "update", "hello", "--concurrency", "8"]);
-    check("update concurrency", &r, 0, "ok: updated action hello\n", "");
+    check(
+        "update concurrency",
+        &r,
+        0,
+        "ok: updated action hello\n",
+        "",
+    );
     let r = w.run(&["action", "get", "hello", "limits"]);
     check(
         "limits with concurrency",
@@ -815,7 +821,13 @@ async fn actions() {
         &usage("error: Unable to create action 'hello': concurrency 501 exceeds allowed threshold of 500 (code <TID>)"),
     );
     let r = w.run(&["action", "update", "hello", "-c", "1"]);
-    check("concurrency back to 1", &r, 0, "ok: updated action hello\n", "");
+    check(
+        "concurrency back to 1",
+        &r,
+        0,
+        "ok: updated action hello\n",
+        "",
+    );
     let r = w.run(&["action", "create", "twin", "hello", "--copy"]);
     check("create --copy", &r, 0, "ok: created action twin\n", "");
     let r = w.run(&["action", "invoke", "twin", "-r"]);

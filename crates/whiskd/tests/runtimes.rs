@@ -940,26 +940,42 @@ async fn nodejs_concurrency_keeps_each_activations_result_and_logs() {
         ];
         assert_eq!(lines.len(), want.len(), "{lines:?}");
         for w in &want {
-            assert!(lines.iter().any(|l| l.ends_with(w.as_str())), "{w} in {lines:?}");
+            assert!(
+                lines.iter().any(|l| l.ends_with(w.as_str())),
+                "{w} in {lines:?}"
+            );
         }
         assert!(
-            !lines.iter().any(|l| l.contains('\u{1e}') || l.contains("XXX_THE_END")),
+            !lines
+                .iter()
+                .any(|l| l.contains('\u{1e}') || l.contains("XXX_THE_END")),
             "{lines:?}"
         );
         by_host
             .entry(r["host"].as_str().unwrap().to_owned())
             .or_default()
-            .push((record["start"].as_i64().unwrap(), record["end"].as_i64().unwrap()));
+            .push((
+                record["start"].as_i64().unwrap(),
+                record["end"].as_i64().unwrap(),
+            ));
     }
     // Two containers hold 20 activations of concurrency 10; callers that arrive while one
     // starts wait for its slots. Some slack for arrival order.
-    assert!(by_host.len() <= 4, "{} containers for 20 activations", by_host.len());
+    assert!(
+        by_host.len() <= 4,
+        "{} containers for 20 activations",
+        by_host.len()
+    );
     let overlapping = by_host.values().any(|spans| {
-        spans.iter().enumerate().any(|(i, a)| {
-            spans[i + 1..].iter().any(|b| a.0 < b.1 && b.0 < a.1)
-        })
+        spans
+            .iter()
+            .enumerate()
+            .any(|(i, a)| spans[i + 1..].iter().any(|b| a.0 < b.1 && b.0 < a.1))
     });
-    assert!(overlapping, "no container ran two activations at once: {by_host:?}");
+    assert!(
+        overlapping,
+        "no container ran two activations at once: {by_host:?}"
+    );
 
     // A warm container of the action serves the next one as well.
     let (st, record) = invoke(&s, &name, json!({"n": 99})).await;
@@ -999,11 +1015,21 @@ echo "{\"n\": $n, \"host\": \"$(hostname)\"}"
         let lines = logs(&record);
         assert_eq!(lines.len(), 2, "{lines:?}");
         // (Exec mode holds a stdout line back until the next one: it may be the result.)
-        for want in [format!(" stdout: n={n} start"), format!(" stderr: n={n} on stderr")] {
-            assert!(lines.iter().any(|l| l.ends_with(&want)), "{want} in {lines:?}");
+        for want in [
+            format!(" stdout: n={n} start"),
+            format!(" stderr: n={n} on stderr"),
+        ] {
+            assert!(
+                lines.iter().any(|l| l.ends_with(&want)),
+                "{want} in {lines:?}"
+            );
         }
     }
-    assert!(hosts.len() < 6, "{} containers for 6 activations", hosts.len());
+    assert!(
+        hosts.len() < 6,
+        "{} containers for 6 activations",
+        hosts.len()
+    );
 }
 
 /// A Python action with concurrency 5 runs (its runtime serves one run at a time, so every
@@ -1037,27 +1063,32 @@ async fn bad_concurrency_values_are_refused() {
     let s = Server::start_with(&["--stem-cells", "0"]).await;
     for (concurrency, status, error) in [
         (json!(0), 400, "concurrency 0 below allowed threshold of 1"),
-        (json!(501), 400, "concurrency 501 exceeds allowed threshold of 500"),
+        (
+            json!(501),
+            400,
+            "concurrency 501 exceeds allowed threshold of 500",
+        ),
     ] {
         let r = s
             .req(Method::PUT, &format!("actions/{}", unique("badc")))
-            .json(&json!({"exec": {"kind": "nodejs:18", "code": "function main(){}"},
-                          "limits": {"concurrency": concurrency}}))
+            .json(
+                &json!({"exec": {"kind": "nodejs:18", "code": "function main(){}"},
+                          "limits": {"concurrency": concurrency}}),
+            )
             .send()
             .await
             .unwrap();
         assert_eq!(r.status(), status);
         let body: Value = r.json().await.unwrap();
-        assert!(
-            body["error"].as_str().unwrap().contains(error),
-            "{body}"
-        );
+        assert!(body["error"].as_str().unwrap().contains(error), "{body}");
     }
     for junk in [json!(-1), json!("x"), json!(1.5)] {
         let r = s
             .req(Method::PUT, &format!("actions/{}", unique("badc")))
-            .json(&json!({"exec": {"kind": "nodejs:18", "code": "function main(){}"},
-                          "limits": {"concurrency": junk}}))
+            .json(
+                &json!({"exec": {"kind": "nodejs:18", "code": "function main(){}"},
+                          "limits": {"concurrency": junk}}),
+            )
             .send()
             .await
             .unwrap();

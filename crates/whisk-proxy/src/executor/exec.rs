@@ -56,12 +56,16 @@ impl ExecPerRun {
 
     /// Installs the code (or checks the image's `exec`) and keeps `value.env` for the runs.
     /// True when runs may go at once.
-    pub(crate) async fn init(&mut self, request: InitRequest, logs: &Logs) -> Result<bool, Failure> {
+    pub(crate) async fn init(
+        &mut self,
+        request: InitRequest,
+        logs: &Logs,
+    ) -> Result<bool, Failure> {
         match super::install_code(&self.dir, &request, Layout::Exec).await {
             Ok(_exec) => {
                 self.init_env = env::init_env(&request.env);
-                self.concurrent = request.env.get(ENV_ALLOW_CONCURRENT)
-                    == Some(&Value::String("true".into()));
+                self.concurrent =
+                    request.env.get(ENV_ALLOW_CONCURRENT) == Some(&Value::String("true".into()));
                 Ok(self.concurrent)
             }
             Err(err) => {
@@ -72,11 +76,7 @@ impl ExecPerRun {
     }
 
     /// Runs `exec` once with the environment: `value.env`, then the run's `__OW_*` keys.
-    pub(crate) async fn run(
-        &self,
-        request: &RunRequest,
-        logs: &Logs,
-    ) -> Result<Value, Failure> {
+    pub(crate) async fn run(&self, request: &RunRequest, logs: &Logs) -> Result<Value, Failure> {
         let exec = install::locate(&self.dir).map_err(|err| {
             logs.err
                 .line(&format!("whisk-proxy: cannot run the action: {err}"));

@@ -98,11 +98,19 @@ impl Mux {
 
     /// Runs one activation; returns its tag (which its log lines and sentinel carry) and
     /// its outcome.
-    pub(crate) async fn run(&self, request: RunRequest, logs: &Logs) -> (String, Result<serde_json::Value, Failure>) {
+    pub(crate) async fn run(
+        &self,
+        request: RunRequest,
+        logs: &Logs,
+    ) -> (String, Result<serde_json::Value, Failure>) {
         let (tx, rx) = oneshot::channel();
         let tag = {
             let mut waiting = lock(&self.waiting);
-            let tag = match request.context.get(KEY_ACTIVATION_ID).and_then(|v| v.as_str()) {
+            let tag = match request
+                .context
+                .get(KEY_ACTIVATION_ID)
+                .and_then(|v| v.as_str())
+            {
                 Some(id) if valid_tag(id) && !waiting.runs.contains_key(id) => id.to_owned(),
                 _ => format!("run-{}", self.next.fetch_add(1, Ordering::Relaxed)),
             };
