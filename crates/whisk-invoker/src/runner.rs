@@ -508,8 +508,11 @@ pub(crate) fn init_body(msg: &ActivationMessage, code: Option<&str>, deadline: i
     for kv in action.parameters.0.iter().filter(|kv| kv.init) {
         env.insert(kv.key.clone(), init_env_value(&kv.value).into());
     }
+    // Set by the limit alone: an init parameter of that name neither allows nor forbids.
     if action.limits.concurrency > 1 {
         env.insert(ENV_ALLOW_CONCURRENT.to_owned(), "true".into());
+    } else {
+        env.remove(ENV_ALLOW_CONCURRENT);
     }
     let body = InitBody {
         name: action.name.as_str(),
@@ -694,7 +697,22 @@ mod tests {
         assert_eq!(env["FLAG"], "true");
         assert_eq!(env["NOTHING"], "");
         assert!(env.get("plain").is_none());
+        assert!(env.get("__OW_ALLOW_CONCURRENT").is_none());
         assert!(env.values().all(Value::is_string));
+
+        let mut concurrent = message(blackbox(None));
+        concurrent.action.limits.concurrency = 4;
+        let v: Value = serde_json::from_slice(&init_body(&concurrent, None, 1)).unwrap();
+        assert_eq!(v["value"]["env"]["__OW_ALLOW_CONCURRENT"], "true");
+        // An init parameter of that name does not turn it on.
+        let mut forged = message(blackbox(None));
+        forged.action.parameters.0.push(KeyValue {
+            key: "__OW_ALLOW_CONCURRENT".into(),
+            value: json!("true"),
+            init: true,
+        });
+        let v: Value = serde_json::from_slice(&init_body(&forged, None, 1)).unwrap();
+        assert!(v["value"]["env"].get("__OW_ALLOW_CONCURRENT").is_none());
 
         let msg = message(Exec::Code {
             kind: "nodejs:20".into(),
