@@ -469,7 +469,10 @@ impl Pool {
         }
         let want = &st.waiters[i].key;
         let Some(pos) = st.idle.iter().rposition(|c| {
-            c.container.key.revision == want.revision && c.container.key.namespace == want.namespace
+            let key = &c.container.key;
+            key.revision == want.revision
+                && key.namespace == want.namespace
+                && (c.container.router.is_none() || want.concurrency > 1)
         }) else {
             return false;
         };
