@@ -17,6 +17,15 @@
 //   throw, "The action did not return a dictionary." for a result that is no object.
 // Its stdout and stderr are flushed before the line, so the proxy puts them before the
 // sentinel. The action's own console output goes to the activation's logs.
+//
+// Concurrent runs (the action's limits.concurrency > 1: the invoker puts
+// __OW_ALLOW_CONCURRENT=true in /init's env): the start-up line is
+// {"ok":true,"concurrent":true}, each request line is "<tag> <body>" and each answer line
+// "<tag> <answer>", in whatever order the runs end. Each run has its own context
+// (AsyncLocalStorage), which follows its promises, timers and callbacks: whatever it
+// writes to stdout or stderr goes out as whole lines "\x1e<tag> <text>" (see
+// whisk_protocol::tag_line), and process.env.__OW_* reads its own keys, so concurrent
+// activations never see each other's id, deadline or API key.
 'use strict';
 
 const fs = require('fs');
@@ -25,7 +34,10 @@ const readline = require('readline');
 const vm = require('vm');
 const { createRequire } = require('module');
 
+const { AsyncLocalStorage } = require('async_hooks');
+
 const ANSWER_FD = 3;
+const TAG_MARK = '\x1e';
 const NOT_A_DICTIONARY = 'The action did not return a dictionary.';
 const IDENTIFIER = /^[A-Za-z_$][\w$]*$/;
 
@@ -161,8 +173,29 @@ function exportContext(request, previous) {
   return names;
 }
 
-async function serve(main) {
+/**
+ * The request lines on stdin. Made before the start-up line, with the code paths of a run
+ * exercised once on a stand-in (see warmUp): whatever Node.js loads or compiles on first
+ * use (process.stdin, readline's async iterator, JSON, promises) is then paid during
+ * /init, not by the first activation (which took 7 to 8 ms more than the next without it).
+ */
+function requestLines() {
   const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity, terminal: false });
+  const iterator = lines[Symbol.asyncIterator]();
+  return { [Symbol.asyncIterator]: () => iterator };
+}
+
+/** Runs a stand-in action through the path of a run, without writing an answer. */
+async function warmUp() {
+  const request = JSON.parse('{"value":{"warm":true},"activation_id":"0","deadline":"0"}');
+  await invoke((args) => Promise.resolve({ echo: args }), request.value);
+  await invoke((args) => ({ echo: args }), request.value);
+  exportContext({}, exportContext(request, []));
+  Buffer.from(JSON.stringify(request) + '\n', 'utf8');
+  await flushLogs();
+}
+
+async function serve(main, lines) {
   let exported = [];
   for await (const line of lines) {
     let request;
@@ -184,10 +217,103 @@ async function serve(main) {
   process.exit(0);
 }
 
+/** The run whose code is executing now (concurrent mode). */
+const runs = new AsyncLocalStorage();
+
+/**
+ * Makes writes to `stream` made while a run's code executes go out as that run's tagged
+ * whole lines; the start of a line waits in the run's context for its end (or for the end
+ * of the run). Writes made outside any run pass unchanged.
+ */
+function tagWrites(stream, name) {
+  const write = stream.write.bind(stream);
+  stream.write = function (chunk, encoding, callback) {
+    const run = runs.getStore();
+    if (!run) return write(chunk, encoding, callback);
+    if (typeof encoding === 'function') {
+      callback = encoding;
+      encoding = undefined;
+    }
+    const text = typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString(encoding || 'utf8');
+    const parts = (run.partial[name] + text).split('\n');
+    run.partial[name] = parts.pop();
+    if (parts.length > 0) write(parts.map((line) => TAG_MARK + run.tag + ' ' + line + '\n').join(''));
+    if (typeof callback === 'function') process.nextTick(callback);
+    return true;
+  };
+  return write;
+}
+
+/** process.env, with the __OW_* keys of the run whose code executes now. */
+function envPerRun(base) {
+  const own = (key) => {
+    const run = runs.getStore();
+    return run && typeof key === 'string' && Object.prototype.hasOwnProperty.call(run.env, key) ? run.env : null;
+  };
+  return new Proxy(base, {
+    get: (target, key) => (own(key) || target)[key],
+    has: (target, key) => Boolean(own(key)) || key in target,
+    ownKeys: (target) => {
+      const run = runs.getStore();
+      return [...new Set([...Reflect.ownKeys(target), ...(run ? Object.keys(run.env) : [])])];
+    },
+    getOwnPropertyDescriptor: (target, key) => {
+      const env = own(key);
+      if (!env) return Reflect.getOwnPropertyDescriptor(target, key);
+      return { value: env[key], writable: true, enumerable: true, configurable: true };
+    },
+  });
+}
+
+/** The run's __OW_<KEY> variables. */
+function runEnv(request) {
+  const env = {};
+  for (const [key, value] of Object.entries(request)) {
+    if (key === 'value') continue;
+    env['__OW_' + key.toUpperCase()] = typeof value === 'string' ? value : JSON.stringify(value);
+  }
+  return env;
+}
+
+async function serveConcurrent(main, lines) {
+  const raw = { stdout: tagWrites(process.stdout, 'stdout'), stderr: tagWrites(process.stderr, 'stderr') };
+  process.env = envPerRun(process.env);
+  const running = new Set();
+  for await (const line of lines) {
+    const space = line.indexOf(' ');
+    const tag = space < 0 ? line : line.slice(0, space);
+    const run = { tag, env: {}, partial: { stdout: '', stderr: '' } };
+    const done = runs.run(run, async () => {
+      let outcome;
+      try {
+        let request = JSON.parse(line.slice(space + 1));
+        if (request === null || typeof request !== 'object') request = {};
+        run.env = runEnv(request);
+        outcome = await invoke(main, request.value === undefined ? {} : request.value);
+      } catch (error) {
+        outcome = developerError('The action runtime received a request that is not JSON: ' + error.message);
+      }
+      // The start of a line the run left open ends with it.
+      for (const name of ['stdout', 'stderr']) {
+        if (run.partial[name] !== '') raw[name](TAG_MARK + tag + ' ' + run.partial[name] + '\n');
+        run.partial[name] = '';
+      }
+      await flushLogs();
+      writeAnswer(tag + ' ' + outcome);
+    });
+    running.add(done);
+    done.finally(() => running.delete(done));
+  }
+  await Promise.allSettled([...running]);
+  await flushLogs();
+  process.exit(0);
+}
+
 function start() {
   const [codePath = '.', mainName = 'main'] = process.argv.slice(2);
   const acknowledge = Boolean(process.env.__OW_WAIT_FOR_ACK);
   delete process.env.__OW_WAIT_FOR_ACK;
+  const concurrent = process.env.__OW_ALLOW_CONCURRENT === 'true';
   process.on('unhandledRejection', (reason) => {
     console.error('Unhandled promise rejection:', reason);
   });
@@ -203,9 +329,11 @@ function start() {
     });
     return;
   }
-  flushLogs().then(() => {
-    if (acknowledge) writeAnswer('{"ok":true}');
-    return serve(main);
+  const lines = requestLines();
+  const warm = concurrent ? runs.run({ tag: '0', env: {}, partial: { stdout: '', stderr: '' } }, warmUp) : warmUp();
+  warm.then(() => {
+    if (acknowledge) writeAnswer(concurrent ? '{"ok":true,"concurrent":true}' : '{"ok":true}');
+    return concurrent ? serveConcurrent(main, lines) : serve(main, lines);
   });
 }
 

@@ -4,15 +4,24 @@
 //!
 //! Lines are stored as `<timestamp padded to 30> <stream>: <text>`, sentinel lines dropped,
 //! and the total text size is capped by the action's log limit.
+//!
+//! A container that serves several activations at once (`limits.concurrency` > 1) tags
+//! every line of a run, and its sentinel, with the run's activation id
+//! ([`whisk_protocol::tag_line`]). Its log then goes to a [`LogRouter`]: one task that
+//! hands each tagged line, without its tag, to the accumulator of that activation
+//! ([`LogRoute`]), so every record holds its own lines and no other's. Untagged lines
+//! (written outside any run) and lines of activations no longer waiting are dropped.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Arc, Mutex};
 
 use futures_util::stream::BoxStream;
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use whisk_protocol::find_sentinel;
+use whisk_protocol::{find_sentinel, split_tag};
 
 use crate::factory::FactoryError;
 use crate::outcome;
@@ -145,6 +154,16 @@ impl LogReceiver {
         Self { rx, reader }
     }
 
+    /// Takes the receiver out, leaving one whose stream has ended.
+    pub(crate) fn detach(&mut self) -> LogReceiver {
+        let (_, rx) = mpsc::channel(1);
+        let ended = LogReceiver {
+            rx,
+            reader: tokio::spawn(async {}),
+        };
+        std::mem::replace(self, ended)
+    }
+
     /// True once the log stream ended, which happens when the container stopped (lines
     /// may still be buffered).
     pub(crate) fn is_closed(&self) -> bool {
@@ -168,6 +187,109 @@ impl LogReceiver {
     pub(crate) async fn drain(&mut self, acc: &mut LogAccumulator, deadline: Instant) {
         while let Ok(Some(line)) = tokio::time::timeout_at(deadline, self.rx.recv()).await {
             acc.push(line);
+        }
+    }
+}
+
+/// The activations of a container with tagged lines, waiting for them.
+#[derive(Debug, Default)]
+struct Routes {
+    open: HashMap<String, Route>,
+    /// The log stream ended: no more lines will come.
+    ended: bool,
+}
+
+#[derive(Debug)]
+struct Route {
+    acc: LogAccumulator,
+    /// Fired when `acc` has its sentinels.
+    done: Option<oneshot::Sender<()>>,
+}
+
+/// Sorts the tagged lines of a container that serves activations at once (see the module
+/// documentation). Dropping it stops the routing.
+#[derive(Debug)]
+pub(crate) struct LogRouter {
+    routes: Arc<Mutex<Routes>>,
+    task: JoinHandle<()>,
+}
+
+impl Drop for LogRouter {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn lock_routes(routes: &Mutex<Routes>) -> std::sync::MutexGuard<'_, Routes> {
+    routes.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl LogRouter {
+    /// Routes the lines of `receiver` from now on.
+    pub(crate) fn spawn(mut receiver: LogReceiver) -> Self {
+        let routes = Arc::new(Mutex::new(Routes::default()));
+        let shared = Arc::clone(&routes);
+        let task = tokio::spawn(async move {
+            while let Some(line) = receiver.rx.recv().await {
+                let Some((tag, text)) = split_tag(&line.text) else {
+                    continue;
+                };
+                let mut routes = lock_routes(&shared);
+                let Some(route) = routes.open.get_mut(tag) else {
+                    continue;
+                };
+                let text = text.to_owned();
+                route.acc.push(LogLine { text, ..line });
+                if route.acc.is_complete() {
+                    if let Some(done) = route.done.take() {
+                        let _ = done.send(());
+                    }
+                }
+            }
+            let mut routes = lock_routes(&shared);
+            routes.ended = true;
+            for route in routes.open.values_mut() {
+                route.done = None;
+            }
+        });
+        Self { routes, task }
+    }
+
+    /// Starts gathering the lines tagged `tag` into `acc`, before the run that writes them
+    /// starts.
+    pub(crate) fn open(&self, tag: &str, acc: LogAccumulator) -> LogRoute {
+        let (tx, rx) = oneshot::channel();
+        let mut routes = lock_routes(&self.routes);
+        let done = (!routes.ended).then_some(tx);
+        routes.open.insert(tag.to_owned(), Route { acc, done });
+        LogRoute {
+            routes: Arc::clone(&self.routes),
+            tag: tag.to_owned(),
+            done: rx,
+        }
+    }
+}
+
+/// One activation's lines being gathered by a [`LogRouter`].
+#[derive(Debug)]
+pub(crate) struct LogRoute {
+    routes: Arc<Mutex<Routes>>,
+    tag: String,
+    done: oneshot::Receiver<()>,
+}
+
+impl LogRoute {
+    /// Waits until the activation's sentinels came, the log ended or `deadline` passed;
+    /// returns its lines and whether they are complete.
+    pub(crate) async fn wait(self, deadline: Instant) -> (LogAccumulator, bool) {
+        let _ = tokio::time::timeout_at(deadline, self.done).await;
+        let route = lock_routes(&self.routes).open.remove(&self.tag);
+        match route {
+            Some(route) => {
+                let complete = route.acc.is_complete();
+                (route.acc, complete)
+            }
+            None => (LogAccumulator::new(0, 0), false),
         }
     }
 }
@@ -197,6 +319,11 @@ impl LogAccumulator {
             seen_stderr: 0,
             lines: Vec::new(),
         }
+    }
+
+    /// Expects `n` more sentinels on each stream (a run after an `/init` already collected).
+    pub(crate) fn expect_more(&mut self, n: u32) {
+        self.sentinels += n;
     }
 
     /// True once every expected sentinel was seen on both streams.
@@ -422,6 +549,68 @@ mod tests {
         let mut third = LogAccumulator::new(10, 1);
         assert!(!rx.collect(&mut third, deadline).await);
         assert!(rx.is_closed());
+    }
+
+    #[tokio::test]
+    async fn router_gives_each_activation_its_own_lines() {
+        use whisk_protocol::tag_line;
+        let (a, b) = ("aaaa", "bbbb");
+        let items: Vec<Result<LogLine, FactoryError>> = [
+            (O, tag_line(a, "a one")),
+            (O, "untagged".to_owned()),
+            (E, tag_line(b, "b one")),
+            (O, tag_line("zzzz", "of nobody")),
+            (O, tag_line(b, SENTINEL)),
+            (O, tag_line(a, "a two")),
+            (E, tag_line(b, SENTINEL)),
+            (O, tag_line(a, SENTINEL)),
+            (E, tag_line(a, SENTINEL)),
+        ]
+        .into_iter()
+        .map(|(s, t)| Ok(line(s, TS, &t)))
+        .collect();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        // The stream holds its lines until both routes are open.
+        let stream = futures_util::stream::once(async move {
+            let _ = rx.await;
+            futures_util::stream::iter(items)
+        })
+        .flatten()
+        .boxed();
+        let router = LogRouter::spawn(LogReceiver::spawn(stream));
+        let ra = router.open(a, LogAccumulator::new(10, 1));
+        let rb = router.open(b, LogAccumulator::new(10, 1));
+        tx.send(()).unwrap();
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        let (acc_b, complete_b) = rb.wait(deadline).await;
+        assert!(complete_b);
+        assert_eq!(acc_b.finish(None), vec![format!("{TS} stderr: b one")]);
+        let (acc_a, complete_a) = ra.wait(deadline).await;
+        assert!(complete_a);
+        assert_eq!(
+            acc_a.finish(None),
+            vec![format!("{TS} stdout: a one"), format!("{TS} stdout: a two")]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_route_ends_incomplete_when_the_log_ends() {
+        let items: Vec<Result<LogLine, FactoryError>> =
+            vec![Ok(line(O, TS, &whisk_protocol::tag_line("aaaa", "x")))];
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let stream = futures_util::stream::once(async move {
+            let _ = rx.await;
+            futures_util::stream::iter(items)
+        })
+        .flatten()
+        .boxed();
+        let router = LogRouter::spawn(LogReceiver::spawn(stream));
+        let route = router.open("aaaa", LogAccumulator::new(10, 1));
+        tx.send(()).unwrap();
+        let deadline = Instant::now() + std::time::Duration::from_secs(30);
+        let (acc, complete) = route.wait(deadline).await;
+        assert!(!complete);
+        assert_eq!(acc.finish(None), vec![format!("{TS} stdout: x")]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -1,6 +1,7 @@
 //! The container pool: warm containers keyed by the action's exact revision and the
 //! invoking namespace, prewarmed stem cells per kind, one activation at a time per
-//! container, and a memory capacity shared by all of them.
+//! container (or up to the action's `limits.concurrency`, see below), and a memory
+//! capacity shared by all of them.
 //!
 //! A warm container serves only callers of the namespace it was first used for (as in
 //! OpenWhisk), so what one namespace's activation leaves in a container (files in `/tmp`,
@@ -26,6 +27,22 @@
 //! for longer than the pause grace and frozen through the factory (`pause`). A paused
 //! container still counts its memory and is resumed when a caller takes it; eviction and
 //! the idle timeout treat it as idle.
+//!
+//! # Concurrent activations (`limits.concurrency` > 1)
+//!
+//! A container whose `/init` confirmed concurrent runs is *shared* ([`Busy::share`]): it
+//! stays in the pool's table of shared containers while activations run in it, each
+//! holding a slot ([`Busy`] without the container), up to the action's concurrency. A
+//! caller of the same revision and namespace takes a free slot before anything else; when
+//! the last slot is given back the container goes idle like any other (and is shared
+//! again when next taken). Its memory is counted once. A slot given back as broken (a
+//! timeout, lost logs, a crash) stops new slots, and the container is removed when its
+//! last slot comes back, so the other activations in it finish.
+//!
+//! While a container of such an action is being started, up to `concurrency - 1` callers of
+//! the same revision and namespace wait for its slots instead of starting containers of
+//! their own; if it does not become shared (its start or `/init` failed, or the runtime
+//! serves one run at a time) they are served as usual.
 
 mod pause;
 mod stem;
@@ -53,7 +70,7 @@ use crate::client::Endpoint;
 use crate::factory::{
     ContainerFactory, ContainerHandle, ContainerSpec, FactoryError, LABEL_INVOKER,
 };
-use crate::logs::LogReceiver;
+use crate::logs::{LogReceiver, LogRouter};
 
 /// Why the pool could not give a container.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -76,6 +93,8 @@ pub(crate) struct ContainerKey {
     /// The container's memory limit: the action's, or the larger one of the stem cell it
     /// came from. This is what the pool counts.
     pub memory_mb: u64,
+    /// The action's `limits.concurrency`: how many activations a shared container serves.
+    pub concurrency: u64,
 }
 
 /// A live container with its log channel.
@@ -85,8 +104,10 @@ pub(crate) struct Container {
     /// `/init` and `/run`, with the container's token.
     pub init_uri: Endpoint,
     pub run_uri: Endpoint,
-    /// Lines from the container's log, in order.
+    /// Lines from the container's log, in order (until it is shared).
     pub logs: LogReceiver,
+    /// The container's log sorted by activation, once it is shared.
+    router: Option<Arc<LogRouter>>,
     /// Its number in the pool's table of live containers (and of stem-cell holds).
     seq: u64,
     /// Whether it is paused, held while pausing, resuming or removing it.
@@ -116,6 +137,24 @@ struct Idle {
     since: Instant,
     /// Paused since (counted as such; resumed when taken).
     paused: bool,
+}
+
+/// A container serving activations at once.
+struct Shared {
+    container: Box<Container>,
+    /// Slots taken.
+    busy: u64,
+    /// No new slots: removed when the last one comes back.
+    broken: bool,
+}
+
+/// Slots a container being started is expected to offer once shared, for waiters of its
+/// revision and namespace.
+#[derive(Debug, Clone)]
+struct Expect {
+    revision: Arc<str>,
+    namespace: EntityName,
+    slots: u64,
 }
 
 enum Grant {
@@ -149,6 +188,11 @@ struct State {
     /// stem cells being started.
     used_mb: u64,
     idle: Vec<Idle>,
+    /// Containers serving activations at once (busy, counted in `live`).
+    shared: Vec<Shared>,
+    /// Slots expected from containers of concurrent actions being started, by revision
+    /// and namespace.
+    expected: HashMap<(Arc<str>, EntityName), u64>,
     /// Stem cells ready to be taken.
     stems: Vec<Stem>,
     /// Per stem-cell plan: starts under way, failures, whether it gave up.
@@ -225,15 +269,32 @@ pub(crate) enum Lease {
     Cold(Reservation),
 }
 
-/// A container in use by one activation.
+/// A container in use by one activation: the whole container, or a slot of a shared one.
 pub(crate) struct Busy {
     pool: Arc<Pool>,
     container: Option<Box<Container>>,
+    slot: Option<Slot>,
+    /// Slots waiters expect from this container once it is shared.
+    expect: Option<Expect>,
+}
+
+/// What an activation in a shared container needs of it.
+#[derive(Debug)]
+struct Slot {
+    seq: u64,
+    id: String,
+    run_uri: Endpoint,
+    router: Arc<LogRouter>,
+    /// The shared container's pause lock: the first slot taken after a pause resumes it.
+    pause: PauseCell,
 }
 
 impl fmt::Debug for Busy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("Busy").field(&self.container).finish()
+        f.debug_tuple("Busy")
+            .field(&self.container)
+            .field(&self.slot)
+            .finish()
     }
 }
 
@@ -242,6 +303,7 @@ pub(crate) struct Reservation {
     pool: Arc<Pool>,
     memory_mb: u64,
     armed: bool,
+    expect: Option<Expect>,
 }
 
 impl fmt::Debug for Reservation {
@@ -377,10 +439,26 @@ impl Pool {
                 i += 1;
             }
         }
-        while let Some(front) = st.waiters.front() {
+        // Waiters of concurrent actions counted against the slots of containers being
+        // started, per revision and namespace, in this pass.
+        let mut parked: HashMap<(Arc<str>, EntityName), u64> = HashMap::new();
+        let mut i = 0;
+        while i < st.waiters.len() {
+            let front = &st.waiters[i];
             if front.tx.is_closed() {
-                st.waiters.pop_front();
+                st.waiters.remove(i);
                 continue;
+            }
+            let pair = (front.key.concurrency > 1)
+                .then(|| (Arc::clone(&front.key.revision), front.key.namespace.clone()));
+            if let Some(pair) = &pair {
+                let expected = st.expected.get(pair).copied().unwrap_or(0);
+                let parked = parked.entry(pair.clone()).or_insert(0);
+                if *parked < expected {
+                    *parked += 1;
+                    i += 1;
+                    continue;
+                }
             }
             let need = front.key.memory_mb;
             while st.used_mb + need > self.capacity_mb {
@@ -392,41 +470,89 @@ impl Pool {
             if st.used_mb + need > self.capacity_mb {
                 break;
             }
-            let Some(waiter) = st.waiters.pop_front() else {
+            let Some(waiter) = st.waiters.remove(i) else {
                 break;
             };
             st.used_mb += need;
+            let expect = Pool::expect(st, &waiter.key);
             let grant = Grant::Cold(Reservation {
                 pool: Arc::clone(self),
                 memory_mb: need,
                 armed: true,
+                expect,
             });
             if let Err(Grant::Cold(mut r)) = waiter.tx.send(grant) {
                 r.armed = false;
                 st.used_mb -= need;
+                if let Some(e) = r.expect.take() {
+                    Pool::unexpect(st, &e);
+                }
             }
         }
         effects.start = self.plan_refills(st);
         effects
     }
 
-    /// Gives waiter `i` an idle container of its revision and namespace, if there is one.
-    fn hand_over_warm(self: &Arc<Self>, st: &mut State, i: usize) -> bool {
+    /// Gives waiter `i` a free slot of a shared container of its revision and namespace,
+    /// if there is one.
+    fn hand_over_slot(self: &Arc<Self>, st: &mut State, i: usize) -> bool {
         let want = &st.waiters[i].key;
-        let Some(pos) = st.idle.iter().rposition(|c| {
-            c.container.key.revision == want.revision && c.container.key.namespace == want.namespace
+        if want.concurrency <= 1 {
+            return false;
+        }
+        let Some(pos) = st.shared.iter().position(|s| {
+            let key = &s.container.key;
+            !s.broken
+                && s.busy < key.concurrency
+                && key.revision == want.revision
+                && key.namespace == want.namespace
         }) else {
             return false;
         };
+        let Some(waiter) = st.waiters.remove(i) else {
+            return false;
+        };
+        let shared = &mut st.shared[pos];
+        shared.busy += 1;
+        let grant = Grant::Warm(Busy::slot(self, &shared.container));
+        if let Err(Grant::Warm(mut busy)) = waiter.tx.send(grant) {
+            // The caller is gone: take the slot back here (its drop would lock the pool).
+            busy.slot = None;
+            st.shared[pos].busy -= 1;
+        }
+        true
+    }
+
+    /// Gives waiter `i` an idle container of its revision and namespace, if there is one.
+    fn hand_over_warm(self: &Arc<Self>, st: &mut State, i: usize) -> bool {
+        if self.hand_over_slot(st, i) {
+            return true;
+        }
+        let want = &st.waiters[i].key;
+        let Some(pos) = st.idle.iter().rposition(|c| {
+            let key = &c.container.key;
+            key.revision == want.revision
+                && key.namespace == want.namespace
+                && (c.container.router.is_none() || want.concurrency > 1)
+        }) else {
+            return false;
+        };
+        if st.idle[pos].container.router.is_some() {
+            // A container that served activations at once is shared again.
+            let container = st.idle.remove(pos).container;
+            st.shared.push(Shared {
+                container,
+                busy: 0,
+                broken: false,
+            });
+            return self.hand_over_slot(st, i);
+        }
         let idle = st.idle.remove(pos);
         let Some(waiter) = st.waiters.remove(i) else {
             return false;
         };
         let paused = idle.paused;
-        let grant = Grant::Warm(Busy {
-            pool: Arc::clone(self),
-            container: Some(idle.container),
-        });
+        let grant = Grant::Warm(Busy::whole(self, idle.container));
         if let Err(Grant::Warm(mut busy)) = waiter.tx.send(grant) {
             if let Some(container) = busy.container.take() {
                 st.idle.insert(
@@ -526,21 +652,7 @@ impl Pool {
                 .get(&container.key.fqn)
                 .is_some_and(|&before| container.key.updated < before);
             let gone = if reusable && !retired && !st.closed {
-                let since = Instant::now();
-                if self.pausing() {
-                    self.arm_pause(
-                        &mut st,
-                        container.seq,
-                        since,
-                        &container.id,
-                        &container.pause,
-                    );
-                }
-                st.idle.push(Idle {
-                    container,
-                    since,
-                    paused: false,
-                });
+                self.make_idle(&mut st, container);
                 None
             } else {
                 st.forget(&container);
@@ -554,6 +666,94 @@ impl Pool {
         }
     }
 
+    /// Keeps `container` idle from now, its pause timer armed.
+    fn make_idle(self: &Arc<Self>, st: &mut State, container: Box<Container>) {
+        let since = Instant::now();
+        if self.pausing() {
+            self.arm_pause(st, container.seq, since, &container.id, &container.pause);
+        }
+        st.idle.push(Idle {
+            container,
+            since,
+            paused: false,
+        });
+    }
+
+    /// Takes a slot of shared container `seq` back; `reusable: false` marks the container
+    /// broken. The last slot out makes it idle, or removes it.
+    fn put_back_slot(self: &Arc<Self>, seq: u64, reusable: bool) {
+        let (effects, gone) = {
+            let mut st = self.lock();
+            let Some(pos) = st.shared.iter().position(|s| s.container.seq == seq) else {
+                return;
+            };
+            let shared = &mut st.shared[pos];
+            shared.busy = shared.busy.saturating_sub(1);
+            shared.broken |= !reusable;
+            let gone = if shared.busy == 0 {
+                let Shared {
+                    container, broken, ..
+                } = st.shared.swap_remove(pos);
+                let retired = st
+                    .retired
+                    .get(&container.key.fqn)
+                    .is_some_and(|&before| container.key.updated < before);
+                if broken || retired || st.closed {
+                    st.forget(&container);
+                    Some(container)
+                } else {
+                    self.make_idle(&mut st, container);
+                    None
+                }
+            } else {
+                None
+            };
+            (self.dispatch(&mut st), gone)
+        };
+        self.apply(effects);
+        if let Some(c) = gone {
+            self.remove_later(c.id, Some(c.pause));
+        }
+    }
+
+    /// Counts the slots a container of `key` being started will offer once shared (none
+    /// for concurrency 1), for waiters of its revision and namespace to wait for.
+    fn expect(st: &mut State, key: &ContainerKey) -> Option<Expect> {
+        if key.concurrency <= 1 {
+            return None;
+        }
+        let expect = Expect {
+            revision: Arc::clone(&key.revision),
+            namespace: key.namespace.clone(),
+            slots: key.concurrency - 1,
+        };
+        *st.expected
+            .entry((Arc::clone(&expect.revision), expect.namespace.clone()))
+            .or_insert(0) += expect.slots;
+        Some(expect)
+    }
+
+    /// Withdraws the slots `expect` promised (under the lock).
+    fn unexpect(st: &mut State, expect: &Expect) {
+        let pair = (Arc::clone(&expect.revision), expect.namespace.clone());
+        if let Some(n) = st.expected.get_mut(&pair) {
+            *n = n.saturating_sub(expect.slots);
+            if *n == 0 {
+                st.expected.remove(&pair);
+            }
+        }
+    }
+
+    /// Withdraws the slots `expect` promised and serves the waiters that counted on them.
+    fn withdraw(self: &Arc<Self>, expect: &Expect) {
+        let effects = {
+            let mut st = self.lock();
+            Pool::unexpect(&mut st, expect);
+            self.dispatch(&mut st)
+        };
+        self.apply(effects);
+    }
+
     /// Stops counting a container that is being removed, and removes it.
     fn forget(self: &Arc<Self>, container: &Container) {
         let effects = {
@@ -565,10 +765,13 @@ impl Pool {
         self.remove_later(container.id.clone(), Some(Arc::clone(&container.pause)));
     }
 
-    fn unreserve(self: &Arc<Self>, memory_mb: u64) {
+    fn unreserve(self: &Arc<Self>, memory_mb: u64, expect: Option<Expect>) {
         let effects = {
             let mut st = self.lock();
             st.used_mb -= memory_mb;
+            if let Some(e) = &expect {
+                Pool::unexpect(&mut st, e);
+            }
             self.dispatch(&mut st)
         };
         self.apply(effects);
@@ -744,18 +947,12 @@ impl Reservation {
         let logs = LogReceiver::spawn(self.pool.factory.logs(&handle.id));
         let (init_uri, run_uri) = container_uris(&handle);
         self.armed = false;
-        Ok(Busy {
-            pool: Arc::clone(&self.pool),
-            container: Some(Box::new(Container {
-                init_uri,
-                run_uri,
-                id: handle.id,
-                key,
-                logs,
-                seq,
-                pause: PauseCell::default(),
-            })),
-        })
+        let mut busy = Busy::whole(
+            &self.pool,
+            Box::new(Container::new(handle.id, key, init_uri, run_uri, logs, seq)),
+        );
+        busy.expect = self.expect.take();
+        Ok(busy)
     }
 }
 
@@ -763,34 +960,168 @@ impl Drop for Reservation {
     fn drop(&mut self) {
         if self.armed {
             self.armed = false;
-            self.pool.unreserve(self.memory_mb);
+            self.pool.unreserve(self.memory_mb, self.expect.take());
+        } else if let Some(e) = self.expect.take() {
+            // The container's creation failed.
+            self.pool.withdraw(&e);
         }
     }
 }
 
 // === impl Busy ===
 
+impl Container {
+    pub(super) fn new(
+        id: String,
+        key: ContainerKey,
+        init_uri: Endpoint,
+        run_uri: Endpoint,
+        logs: LogReceiver,
+        seq: u64,
+    ) -> Self {
+        Self {
+            id,
+            key,
+            init_uri,
+            run_uri,
+            logs,
+            router: None,
+            seq,
+            pause: PauseCell::default(),
+        }
+    }
+}
+
 impl Busy {
+    /// A lease of the whole `container`.
+    pub(super) fn whole(pool: &Arc<Pool>, container: Box<Container>) -> Self {
+        Self {
+            pool: Arc::clone(pool),
+            container: Some(container),
+            slot: None,
+            expect: None,
+        }
+    }
+
+    /// A lease of a slot of `container`, which is shared (its router is set).
+    fn slot(pool: &Arc<Pool>, container: &Container) -> Self {
+        let router = container
+            .router
+            .as_ref()
+            .expect("a shared container routes its log");
+        Self {
+            pool: Arc::clone(pool),
+            container: None,
+            slot: Some(Slot {
+                seq: container.seq,
+                id: container.id.clone(),
+                run_uri: container.run_uri.clone(),
+                router: Arc::clone(router),
+                pause: Arc::clone(&container.pause),
+            }),
+            expect: None,
+        }
+    }
+
+    /// The whole container (a lease that is no slot: cold, stem cell, one at a time).
+    ///
+    /// # Panics
+    /// On a slot of a shared container.
     pub(crate) fn container(&mut self) -> &mut Container {
         self.container
             .as_mut()
             .expect("a busy lease holds its container until consumed")
     }
 
-    pub(crate) fn id(&self) -> &str {
-        self.container.as_ref().map_or("", |c| c.id.as_str())
+    /// The container's id and pause lock, for a whole container or a slot.
+    pub(super) fn pause_cell(&self) -> (&str, &PauseCell) {
+        match (&self.container, &self.slot) {
+            (Some(c), _) => (&c.id, &c.pause),
+            (None, Some(s)) => (&s.id, &s.pause),
+            (None, None) => unreachable!("a busy lease holds its container or a slot"),
+        }
     }
 
-    /// Gives the container back for reuse by its revision.
+    pub(crate) fn id(&self) -> &str {
+        match (&self.container, &self.slot) {
+            (Some(c), _) => c.id.as_str(),
+            (None, Some(s)) => s.id.as_str(),
+            (None, None) => "",
+        }
+    }
+
+    /// `/run` of the container.
+    pub(crate) fn run_uri(&self) -> Option<&Endpoint> {
+        match (&self.container, &self.slot) {
+            (Some(c), _) => Some(&c.run_uri),
+            (None, Some(s)) => Some(&s.run_uri),
+            (None, None) => None,
+        }
+    }
+
+    /// The container's log sorted by activation, for a slot of a shared container.
+    pub(crate) fn router(&self) -> Option<&Arc<LogRouter>> {
+        self.slot.as_ref().map(|s| &s.router)
+    }
+
+    /// Shares the container (its `/init` confirmed concurrent runs) and keeps one slot of
+    /// it; the others go to callers of the same revision and namespace. Its log is sorted
+    /// by activation from now on. A container of an action with concurrency 1 stays whole.
+    pub(crate) fn share(mut self) -> Self {
+        let Some(mut container) = self.container.take() else {
+            return self;
+        };
+        if container.key.concurrency <= 1 {
+            self.container = Some(container);
+            return self;
+        }
+        let logs = container.logs.detach();
+        container.router = Some(Arc::new(LogRouter::spawn(logs)));
+        let slot = Busy::slot(&self.pool, &container);
+        let expect = self.expect.take();
+        let effects = {
+            let mut st = self.pool.lock();
+            if let Some(e) = &expect {
+                Pool::unexpect(&mut st, e);
+            }
+            st.shared.push(Shared {
+                container,
+                busy: 1,
+                broken: false,
+            });
+            self.pool.dispatch(&mut st)
+        };
+        self.pool.apply(effects);
+        slot
+    }
+
+    /// Gives up what waiters expected of this container: it will not be shared.
+    pub(crate) fn serve_alone(&mut self) {
+        if let Some(e) = self.expect.take() {
+            self.pool.withdraw(&e);
+        }
+    }
+
+    /// Gives the container (or the slot) back for reuse by its revision.
     pub(crate) fn release(mut self) {
+        self.serve_alone();
         if let Some(c) = self.container.take() {
             self.pool.put_back(c, true);
+        } else if let Some(s) = self.slot.take() {
+            self.pool.put_back_slot(s.seq, true);
         }
     }
 
     /// Removes the container (after a developer error, a timeout or lost logs) and
     /// returns its log receiver, so the lines written before the end can still be read.
+    /// A slot marks its shared container broken instead (removed when its last slot is
+    /// given back, so the other activations in it finish) and returns `None`.
     pub(crate) fn discard(mut self) -> Option<LogReceiver> {
+        self.serve_alone();
+        if let Some(s) = self.slot.take() {
+            self.pool.put_back_slot(s.seq, false);
+            return None;
+        }
         let c = self.container.take()?;
         self.pool.forget(&c);
         Some(c.logs)
@@ -799,8 +1130,11 @@ impl Busy {
 
 impl Drop for Busy {
     fn drop(&mut self) {
+        self.serve_alone();
         if let Some(c) = self.container.take() {
             self.pool.put_back(c, false);
+        } else if let Some(s) = self.slot.take() {
+            self.pool.put_back_slot(s.seq, false);
         }
     }
 }

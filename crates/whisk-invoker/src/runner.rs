@@ -2,6 +2,13 @@
 //! start one and `/init` it), `/run`, map the reply, collect the logs, give the container
 //! back or remove it. Every path ends in a record, except shutdown (then the message stays
 //! unacknowledged and is delivered again).
+//!
+//! An action with `limits.concurrency` > 1 asks `/init` for concurrent runs
+//! ([`ENV_ALLOW_CONCURRENT`]). If the container confirms, the activation that started it
+//! collects the `/init` lines, shares the container ([`Busy::share`]) and, like every
+//! later activation in it, gathers its own tagged lines through the container's
+//! [`LogRouter`](crate::logs::LogRouter); otherwise the container serves one activation at
+//! a time as usual.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,9 +18,9 @@ use serde_json::{json, Map, Value};
 use tokio::time::Instant;
 use tracing::{debug, warn};
 use whisk_protocol::{
-    env_name, init_env_value, InitBody, RunBody, ENV_API_HOST, ERR_INIT_EXITED, ERR_RUN_EXITED,
-    KEY_ACTION_NAME, KEY_ACTION_VERSION, KEY_ACTIVATION_ID, KEY_DEADLINE, KEY_NAMESPACE,
-    KEY_TRANSACTION_ID,
+    env_name, init_confirms_concurrent, init_env_value, InitBody, RunBody, ENV_ALLOW_CONCURRENT,
+    ENV_API_HOST, ERR_INIT_EXITED, ERR_RUN_EXITED, KEY_ACTION_NAME, KEY_ACTION_VERSION,
+    KEY_ACTIVATION_ID, KEY_DEADLINE, KEY_NAMESPACE, KEY_TRANSACTION_ID,
 };
 use whisk_types::{
     now_millis, Activation, ActivationMessage, ActivationResponse, EntityPath, Exec, KeyValue,
@@ -27,7 +34,7 @@ use crate::factory::{
     cpu_shares, ContainerSpec, FactoryError, LABEL_ACTION, LABEL_INVOKER, LABEL_REVISION,
     LABEL_STEM_CELL,
 };
-use crate::logs::{LogAccumulator, LogReceiver};
+use crate::logs::{LogAccumulator, LogReceiver, LogRoute};
 use crate::metrics::Start;
 use crate::outcome::{self, MAX_RESULT_BYTES};
 use crate::pool::{Busy, Container, ContainerKey, Lease, Pool, PoolError, StemPlan};
@@ -99,6 +106,7 @@ impl Runner {
             namespace: msg.user.namespace.clone(),
             updated: action.updated,
             memory_mb: action.limits.memory,
+            concurrency: action.limits.concurrency,
         };
         let kind = match &action.exec {
             Exec::Code { kind, .. } => Some(kind.as_str()),
@@ -197,30 +205,61 @@ impl Runner {
     async fn run_in(&self, mut busy: Busy, cold: bool, mut rec: Recorder<'_>) -> Activation {
         let limits = rec.msg.action.limits;
         let timeout = Duration::from_millis(limits.timeout);
+        let mut concurrent = false;
         if cold {
             rec.begin();
             let code = match self.code.code_for(rec.msg).await {
                 Ok(code) => code,
-                Err(response) => return self.fail(busy, rec, response).await,
+                Err(response) => return self.fail(busy, rec, response, None).await,
             };
             let started = Instant::now();
             let init = self
                 .init(busy.container(), rec.msg, code.as_deref(), timeout)
                 .await;
             rec.init_ms = Some(elapsed_ms(started));
-            if let Err(failure) = init {
-                rec.timed_out = failure.timed_out;
-                return self.fail(busy, rec, failure.response).await;
+            match init {
+                Ok(confirmed) => concurrent = confirmed && limits.concurrency > 1,
+                Err(failure) => {
+                    rec.timed_out = failure.timed_out;
+                    return self.fail(busy, rec, failure.response, None).await;
+                }
             }
         } else {
             rec.begin();
         }
 
+        // The lines of a shared container come by activation: start gathering this one's.
+        let tag = rec.msg.activation_id.as_str();
+        let route = if let Some(router) = busy.router() {
+            Some(router.open(tag, LogAccumulator::new(limits.logs, 1)))
+        } else if concurrent {
+            let mut acc = LogAccumulator::new(limits.logs, 1);
+            let deadline = Instant::now() + self.config.log_wait;
+            if !busy.container().logs.collect(&mut acc, deadline).await {
+                warn!(
+                    container = busy.id(),
+                    "Log sentinels of /init missing; container removed."
+                );
+                busy.discard();
+                let response = ActivationResponse::whisk_error(outcome::PROVISION_FAILED);
+                return rec.finish(response, acc.finish(Some(outcome::LOGS_INCOMPLETE)));
+            }
+            acc.expect_more(1);
+            busy = busy.share();
+            busy.router().map(|router| router.open(tag, acc))
+        } else {
+            busy.serve_alone();
+            None
+        };
+
         let started = Instant::now();
         let deadline = now_millis().saturating_add(limits.timeout as i64);
         let api_key = self.api_key(rec.msg, deadline);
         let body = run_body(rec.msg, deadline, api_key.as_deref());
-        let uri = busy.container().run_uri.clone();
+        let Some(uri) = busy.run_uri().cloned() else {
+            let response = ActivationResponse::whisk_error(outcome::PROVISION_FAILED);
+            return self.fail(busy, rec, response, route).await;
+        };
         let exchange =
             tokio::time::timeout(timeout, self.client.post(&uri, body, MAX_RESULT_BYTES)).await;
         rec.run_ms = elapsed_ms(started);
@@ -229,25 +268,32 @@ impl Runner {
             Ok(Err(e)) => {
                 debug!(container = busy.id(), error = %e, "No valid reply from /run.");
                 let response = ActivationResponse::developer_error(ERR_RUN_EXITED);
-                return self.fail(busy, rec, response).await;
+                return self.fail(busy, rec, response, route).await;
             }
             Err(_) => {
                 rec.timed_out = true;
                 let response =
                     ActivationResponse::developer_error(outcome::timed_out(limits.timeout, false));
-                return self.fail(busy, rec, response).await;
+                return self.fail(busy, rec, response, route).await;
             }
         };
         if matches!(
             response.status(),
             ResponseStatus::DeveloperError | ResponseStatus::WhiskError
         ) {
-            return self.fail(busy, rec, response).await;
+            return self.fail(busy, rec, response, route).await;
         }
 
-        let mut logs = LogAccumulator::new(limits.logs, if cold { 2 } else { 1 });
         let deadline = Instant::now() + self.config.log_wait;
-        if busy.container().logs.collect(&mut logs, deadline).await {
+        let (logs, complete) = match route {
+            Some(route) => route.wait(deadline).await,
+            None => {
+                let mut logs = LogAccumulator::new(limits.logs, if cold { 2 } else { 1 });
+                let complete = busy.container().logs.collect(&mut logs, deadline).await;
+                (logs, complete)
+            }
+        };
+        if complete {
             busy.release();
             rec.finish(response, logs.finish(None))
         } else {
@@ -272,14 +318,15 @@ impl Runner {
         Some(key.to_string())
     }
 
-    /// `/init`, retried while the container is not yet listening, within `timeout`.
+    /// `/init`, retried while the container is not yet listening, within `timeout`; true
+    /// when the container confirmed concurrent runs.
     async fn init(
         &self,
         container: &mut Container,
         msg: &ActivationMessage,
         code: Option<&str>,
         timeout: Duration,
-    ) -> Result<(), InitFailure> {
+    ) -> Result<bool, InitFailure> {
         let timeout_ms = msg.action.limits.timeout;
         let deadline = Instant::now() + timeout;
         let body = init_body(msg, code, now_millis().saturating_add(timeout_ms as i64));
@@ -298,7 +345,9 @@ impl Runner {
                 .post(&container.init_uri, body.clone(), MAX_RESULT_BYTES);
             match tokio::time::timeout_at(deadline, attempt).await {
                 Err(_) => return Err(timed_out()),
-                Ok(Ok(reply)) if reply.status == 200 => return Ok(()),
+                Ok(Ok(reply)) if reply.status == 200 => {
+                    return Ok(init_confirms_concurrent(&reply.body))
+                }
                 Ok(Ok(reply)) => {
                     return Err(InitFailure {
                         response: outcome::init_error_response(&reply),
@@ -346,18 +395,28 @@ impl Runner {
     /// Ends an activation whose container failed: remove the container, take the lines it
     /// wrote without waiting for sentinels, and note that logs may be missing. Unless it
     /// timed out, a container that ran out of memory says so instead of `response`.
+    ///
+    /// In a shared container (`route`), the other activations in it finish first: the
+    /// container is only marked broken, and this activation's lines are taken up to its
+    /// sentinel (written before a reply) or the log wait.
     async fn fail(
         &self,
         busy: Busy,
         rec: Recorder<'_>,
         response: ActivationResponse,
+        route: Option<LogRoute>,
     ) -> Activation {
         let id = busy.id().to_owned();
-        let mut logs = LogAccumulator::new(rec.msg.action.limits.logs, 0);
-        if let Some(mut receiver) = busy.discard() {
-            receiver
-                .drain(&mut logs, Instant::now() + self.config.log_wait)
-                .await;
+        let deadline = Instant::now() + self.config.log_wait;
+        let receiver = busy.discard();
+        let mut logs = match route {
+            // A timed-out run may never write its sentinel: take what came.
+            Some(route) if rec.timed_out => route.wait(Instant::now()).await.0,
+            Some(route) => route.wait(deadline).await.0,
+            None => LogAccumulator::new(rec.msg.action.limits.logs, 0),
+        };
+        if let Some(mut receiver) = receiver {
+            receiver.drain(&mut logs, deadline).await;
         }
         // Asked after the drain (the container's end), so the engine has seen any OOM kill.
         let response = if !rec.timed_out && self.pool.factory().oom_killed(&id).await {
@@ -448,6 +507,12 @@ pub(crate) fn init_body(msg: &ActivationMessage, code: Option<&str>, deadline: i
     let mut env = activation_env(msg, deadline);
     for kv in action.parameters.0.iter().filter(|kv| kv.init) {
         env.insert(kv.key.clone(), init_env_value(&kv.value).into());
+    }
+    // Set by the limit alone: an init parameter of that name neither allows nor forbids.
+    if action.limits.concurrency > 1 {
+        env.insert(ENV_ALLOW_CONCURRENT.to_owned(), "true".into());
+    } else {
+        env.remove(ENV_ALLOW_CONCURRENT);
     }
     let body = InitBody {
         name: action.name.as_str(),
@@ -632,7 +697,22 @@ mod tests {
         assert_eq!(env["FLAG"], "true");
         assert_eq!(env["NOTHING"], "");
         assert!(env.get("plain").is_none());
+        assert!(env.get("__OW_ALLOW_CONCURRENT").is_none());
         assert!(env.values().all(Value::is_string));
+
+        let mut concurrent = message(blackbox(None));
+        concurrent.action.limits.concurrency = 4;
+        let v: Value = serde_json::from_slice(&init_body(&concurrent, None, 1)).unwrap();
+        assert_eq!(v["value"]["env"]["__OW_ALLOW_CONCURRENT"], "true");
+        // An init parameter of that name does not turn it on.
+        let mut forged = message(blackbox(None));
+        forged.action.parameters.0.push(KeyValue {
+            key: "__OW_ALLOW_CONCURRENT".into(),
+            value: json!("true"),
+            init: true,
+        });
+        let v: Value = serde_json::from_slice(&init_body(&forged, None, 1)).unwrap();
+        assert!(v["value"]["env"].get("__OW_ALLOW_CONCURRENT").is_none());
 
         let msg = message(Exec::Code {
             kind: "nodejs:20".into(),

@@ -14,6 +14,9 @@
 //!   OpenWhisk's runtimes give them.
 //! - The log sentinel ([`SENTINEL`], [`find_sentinel`]) that closes every `/init` and `/run`
 //!   on stdout and on stderr.
+//! - Concurrent activations in one container ([`ENV_ALLOW_CONCURRENT`], [`KEY_CONCURRENT`]):
+//!   each log line of a run, and its sentinel, carries the run's tag ([`tag_line`],
+//!   [`split_tag`]), so the invoker gives every activation only its own lines.
 //!
 //! No I/O, and no dependency beyond serde: the static proxy binary links it.
 
@@ -51,6 +54,47 @@ pub const SENTINEL: &str = "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX";
 /// a final newline shares the sentinel's line: the text before it is the action's.
 pub fn find_sentinel(line: &str) -> Option<usize> {
     line.find(SENTINEL)
+}
+
+// === concurrent runs ===
+
+/// Set to `true` in `/init`'s `value.env` by the invoker for an action whose
+/// `limits.concurrency` is above 1 (OpenWhisk sets it in the container's environment): the
+/// container may get several `/run`s at once.
+pub const ENV_ALLOW_CONCURRENT: &str = "__OW_ALLOW_CONCURRENT";
+
+/// The key of a successful `/init` reply, `{"ok":true,"concurrent":true}`, by which a
+/// container confirms that it serves `/run`s at once and tags their log lines. Without it
+/// the invoker sends the container one activation at a time.
+pub const KEY_CONCURRENT: &str = "concurrent";
+
+/// What starts a tagged log line: the ASCII record separator, which no ordinary log holds.
+pub const TAG_MARK: char = '\u{1e}';
+
+/// Whether `tag` may tag a run's lines: 1 to 64 ASCII letters, digits, `-` or `_` (an
+/// activation id is 32 hex digits).
+pub fn valid_tag(tag: &str) -> bool {
+    (1..=64).contains(&tag.len())
+        && tag
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// `text` as a line of the run tagged `tag`: `<TAG_MARK><tag> <text>`.
+pub fn tag_line(tag: &str, text: &str) -> String {
+    let mut line = String::with_capacity(tag.len() + text.len() + 2);
+    line.push(TAG_MARK);
+    line.push_str(tag);
+    line.push(' ');
+    line.push_str(text);
+    line
+}
+
+/// The tag and the text of a tagged line; `None` for an untagged one.
+pub fn split_tag(line: &str) -> Option<(&str, &str)> {
+    let rest = line.strip_prefix(TAG_MARK)?;
+    let (tag, text) = rest.split_once(' ').unwrap_or((rest, ""));
+    valid_tag(tag).then_some((tag, text))
 }
 
 // === context keys and variables ===
@@ -111,6 +155,23 @@ pub fn init_ok_body() -> Value {
     let mut body = Map::new();
     body.insert("ok".to_owned(), Value::Bool(true));
     Value::Object(body)
+}
+
+/// `{"ok":true,"concurrent":true}`: the body of a successful `/init` of a container that
+/// serves concurrent `/run`s ([`KEY_CONCURRENT`]).
+pub fn init_ok_concurrent_body() -> Value {
+    let mut body = Map::new();
+    body.insert("ok".to_owned(), Value::Bool(true));
+    body.insert(KEY_CONCURRENT.to_owned(), Value::Bool(true));
+    Value::Object(body)
+}
+
+/// Whether a successful `/init` reply's body confirms concurrent runs.
+pub fn init_confirms_concurrent(body: &[u8]) -> bool {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get(KEY_CONCURRENT).and_then(Value::as_bool))
+        .unwrap_or(false)
 }
 
 /// 403 on a second `/init`.
@@ -333,6 +394,33 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
     use serde_json::json;
+
+    #[test]
+    fn tagged_lines_round_trip_and_untagged_ones_do_not_split() {
+        let id = "0123456789abcdef0123456789abcdef";
+        let line = tag_line(id, "hello world");
+        assert_eq!(split_tag(&line), Some((id, "hello world")));
+        assert_eq!(split_tag(&tag_line(id, "")), Some((id, "")));
+        assert_eq!(split_tag(&format!("{TAG_MARK}{id}")), Some((id, "")));
+        assert_eq!(split_tag("hello world"), None);
+        assert_eq!(split_tag(&format!("{TAG_MARK}ba!d x")), None);
+        assert_eq!(split_tag(&format!("{TAG_MARK} x")), None);
+        assert!(!valid_tag(&"a".repeat(65)));
+        let sentinel = tag_line(id, SENTINEL);
+        assert_eq!(find_sentinel(split_tag(&sentinel).unwrap().1), Some(0));
+    }
+
+    #[test]
+    fn init_replies_say_whether_runs_may_be_concurrent() {
+        assert!(init_confirms_concurrent(
+            init_ok_concurrent_body().to_string().as_bytes()
+        ));
+        assert!(!init_confirms_concurrent(
+            init_ok_body().to_string().as_bytes()
+        ));
+        assert!(!init_confirms_concurrent(b"OK"));
+        assert!(!init_confirms_concurrent(br#"{"concurrent":"yes"}"#));
+    }
 
     fn map(v: Value) -> Map<String, Value> {
         match v {

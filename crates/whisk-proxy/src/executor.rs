@@ -13,6 +13,8 @@ mod actionloop;
 mod exec;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -21,10 +23,11 @@ use crate::install::{self, Layout};
 use crate::logs::Logs;
 use crate::reply::Reply;
 use whisk_protocol::{
-    InitRequest, RunRequest, ERR_INIT_EXITED, ERR_INIT_FAILED, ERR_LOOP_START, ERR_RUN_BAD_RESULT,
-    ERR_RUN_EXITED, ERR_RUN_NO_BINARY,
+    valid_tag, InitRequest, RunRequest, ERR_INIT_EXITED, ERR_INIT_FAILED, ERR_LOOP_START,
+    ERR_RUN_BAD_RESULT, ERR_RUN_EXITED, ERR_RUN_NO_BINARY, KEY_ACTIVATION_ID,
 };
 
+pub(crate) use actionloop::mux::Mux;
 pub(crate) use actionloop::ActionLoop;
 pub(crate) use exec::ExecPerRun;
 
@@ -88,11 +91,29 @@ impl Executor {
         }
     }
 
-    /// Sets the action up as `request` says. The caller writes the sentinel afterwards.
-    pub(crate) async fn init(&mut self, request: InitRequest, logs: &Logs) -> Result<(), Failure> {
+    /// Sets the action up as `request` says; true when runs may go at once from now on.
+    /// The caller writes the sentinel afterwards.
+    pub(crate) async fn init(
+        &mut self,
+        request: InitRequest,
+        logs: &Logs,
+    ) -> Result<bool, Failure> {
         match self {
             Executor::ExecPerRun(exec) => exec.init(request, logs).await,
             Executor::ActionLoop(action) => action.init(request, logs).await,
+        }
+    }
+
+    /// What serves concurrent runs, when `/init` set that up (`None`: one at a time).
+    pub(crate) async fn concurrent(&mut self, logs: &Logs) -> Option<Result<Concurrent, Failure>> {
+        match self {
+            Executor::ExecPerRun(exec) => {
+                exec.concurrent.then(|| Ok(Concurrent::Exec(exec.clone())))
+            }
+            Executor::ActionLoop(action) => action
+                .concurrent(logs)
+                .await
+                .map(|r| r.map(Concurrent::Loop)),
         }
     }
 
@@ -102,6 +123,46 @@ impl Executor {
         match self {
             Executor::ExecPerRun(exec) => exec.run(&request, logs).await,
             Executor::ActionLoop(action) => action.run(request, logs).await,
+        }
+    }
+}
+
+/// Runs one of several concurrent runs, outside the proxy's lock.
+#[derive(Debug)]
+pub(crate) enum Concurrent {
+    /// A process per run, logging through the run's tagged handles.
+    Exec(ExecPerRun),
+    /// One process serving runs at once; it tags its lines itself.
+    Loop(Arc<Mux>),
+}
+
+/// Numbers the tags of exec runs without a usable activation id.
+static UNTAGGED_RUNS: AtomicU64 = AtomicU64::new(0);
+
+impl Concurrent {
+    /// Runs one activation; returns its tag (which its log lines and sentinel carry) and
+    /// its outcome.
+    pub(crate) async fn run(
+        &self,
+        request: RunRequest,
+        logs: &Logs,
+    ) -> (String, Result<Value, Failure>) {
+        match self {
+            Concurrent::Loop(mux) => mux.run(request, logs).await,
+            Concurrent::Exec(exec) => {
+                let tag = match request
+                    .context
+                    .get(KEY_ACTIVATION_ID)
+                    .and_then(Value::as_str)
+                {
+                    Some(id) if valid_tag(id) => id.to_owned(),
+                    _ => format!("run-{}", UNTAGGED_RUNS.fetch_add(1, Ordering::Relaxed)),
+                };
+                let own = logs.tagged(&tag);
+                let outcome = exec.run(&request, &own).await;
+                own.end_partial();
+                (tag, outcome)
+            }
         }
     }
 }

@@ -16,7 +16,13 @@
 //!   `executor/actionloop.rs`.
 //!
 //! Either way, after every `/init` and `/run` the sentinel line goes to stdout and stderr,
-//! after all of the action's output for that request, and requests are served one at a time.
+//! after all of the action's output for that request, and requests are served one at a time
+//! unless `/init` allowed concurrent runs (`__OW_ALLOW_CONCURRENT=true` in its `value.env`,
+//! for an action with `limits.concurrency` > 1) and the executor can serve them: exec-per-run
+//! always can (a process per run), actionloop when its launcher confirms it (Node.js). The
+//! `/init` reply then says `"concurrent":true`, runs go at once, and every line of a run and
+//! its sentinel carry the run's tag (its activation id), so the invoker gives each
+//! activation its own lines.
 //!
 //! # Layout
 //!
@@ -32,7 +38,7 @@
 //!   (`process`: the child and its four pipes; `forward`: its stdout/stderr to the log with
 //!   a flush barrier; `lines`: the fd 3 answers).
 //! - `logs`: the proxy's stdout/stderr (the container log) shared by writers, the sentinel.
-//! - [`proxy`]: the state machine ([`Proxy`]): init once, runs one at a time.
+//! - [`proxy`]: the state machine ([`Proxy`]): init once, runs one at a time (or at once).
 //! - [`server`]: the HTTP/1.1 server (hyper) that admits requests carrying the container's
 //!   token ([`Access`]) and routes them to the [`Proxy`].
 //!
@@ -43,7 +49,8 @@
 //!   ActionLoop runtimes export it). The run's own `__OW_*` keys win over it.
 //! - The program runs in the action directory, its stdin gets the JSON followed by a newline,
 //!   and its earlier stdout lines reach the log as they are written, not at exit.
-//! - Concurrent `/run`s are served one at a time, in arrival order.
+//! - Concurrent `/run`s are served one at a time, in arrival order, unless `/init` allowed
+//!   concurrent runs (above).
 //! - Text code that is a base64 zip (starts with `UEsDB`) is unpacked even without
 //!   `binary: true`.
 

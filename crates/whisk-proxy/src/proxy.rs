@@ -1,10 +1,15 @@
-//! The proxy's state machine: `/init` at most once (successfully), then runs, one at a time.
+//! The proxy's state machine: `/init` at most once (successfully), then runs, one at a time
+//! unless the action serves concurrent runs.
 //!
 //! Every `/init` and `/run` takes the same lock for its whole handling, including the
 //! sentinel, so activations never mix their input, output or logs, and concurrent requests
 //! are served in arrival order (tokio's mutex is fair). The work happens in a task of its
 //! own: a client that hangs up mid-run does not cut the activation short, so its logs and
 //! sentinel are still written and the next request finds a consistent state.
+//!
+//! After an `/init` that set up concurrent runs (the executor's launcher confirmed it; the
+//! reply then says `"concurrent":true`), a `/run` holds the lock only to find the process:
+//! runs go at once, each one's log lines and sentinel tagged with its tag.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -13,11 +18,12 @@ use hyper::body::Bytes;
 use tokio::sync::Mutex;
 
 use crate::config::{ProxyConfig, ProxyMode};
-use crate::executor::Executor;
+use crate::executor::{Concurrent, Executor};
 use crate::logs::Logs;
 use crate::reply::Reply;
 use whisk_protocol::{
-    init_ok_body, parse_init, parse_run, RunRequestError, ERR_REINIT, ERR_RUN_BAD_ARGUMENT,
+    init_ok_body, init_ok_concurrent_body, parse_init, parse_run, RunRequestError, ERR_REINIT,
+    ERR_RUN_BAD_ARGUMENT,
 };
 
 /// The action proxy: what `/init` and `/run` do, independent of HTTP. Clones share one state.
@@ -81,6 +87,20 @@ impl Proxy {
         let state = Arc::clone(&self.state);
         let task = tokio::spawn(async move {
             let mut state = state.lock_owned().await;
+            if let Work::Run(body) = &work {
+                let logs = state.logs.clone();
+                match state.executor.concurrent(&logs).await {
+                    None => {}
+                    Some(Err(failure)) => {
+                        state.logs.end_activation();
+                        return failure.reply();
+                    }
+                    Some(Ok(runs)) => {
+                        drop(state);
+                        return run_concurrent(&runs, body, &logs).await;
+                    }
+                }
+            }
             let reply = match work {
                 Work::Init(body) => state.init(&body).await,
                 Work::Run(body) => state.run(&body).await,
@@ -93,6 +113,27 @@ impl Proxy {
             Ok(reply) => reply,
             Err(err) => Reply::error(500, format!("The proxy failed: {err}")),
         }
+    }
+}
+
+/// One of several runs at once: its lines and sentinel carry its tag. A body that cannot
+/// be read gets an untagged sentinel (it never reached the action).
+async fn run_concurrent(runs: &Concurrent, body: &[u8], logs: &Logs) -> Reply {
+    let request = match parse_run(body) {
+        Ok(request) => request,
+        Err(err) => {
+            logs.end_activation();
+            return match err {
+                RunRequestError::BadArgument => Reply::error(404, ERR_RUN_BAD_ARGUMENT),
+                RunRequestError::BadRequest(err) => Reply::error(400, err.to_string()),
+            };
+        }
+    };
+    let (tag, outcome) = runs.run(request, logs).await;
+    logs.end_tagged(&tag);
+    match outcome {
+        Ok(result) => Reply::ok(result),
+        Err(failure) => failure.reply(),
     }
 }
 
@@ -114,9 +155,13 @@ impl State {
             Err(err) => return Reply::error(400, err.to_string()),
         };
         match self.executor.init(request, &self.logs).await {
-            Ok(()) => {
+            Ok(concurrent) => {
                 self.initialized = true;
-                Reply::ok(init_ok_body())
+                Reply::ok(if concurrent {
+                    init_ok_concurrent_body()
+                } else {
+                    init_ok_body()
+                })
             }
             Err(failure) => failure.reply(),
         }

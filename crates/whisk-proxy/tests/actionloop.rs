@@ -851,6 +851,74 @@ async function main(p) {
     }
 }
 
+/// With `__OW_ALLOW_CONCURRENT=true`, the Node.js launcher confirms concurrent runs at
+/// `/init`; runs then overlap, each answer goes to its own request, and each run's lines
+/// (and its sentinel) carry its activation id, with process.env.__OW_ACTIVATION_ID its own.
+#[test]
+fn node_concurrent_runs_overlap_and_tag_their_own_lines() {
+    let proxy = runtime(Lang::Node);
+    let code = r#"
+const fs = require('fs');
+async function main(p) {
+  fs.appendFileSync('trace.log', 'start ' + p.n + '\n');
+  console.log('log ' + p.n);
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  process.stdout.write('tail ' + p.n);
+  console.error('err ' + p.n);
+  fs.appendFileSync('trace.log', 'end ' + p.n + '\n');
+  return { n: p.n, id: process.env.__OW_ACTIVATION_ID };
+}
+"#;
+    let reply = proxy.post_json(
+        "/init",
+        &json!({"value": {"main": "main", "code": code, "env": {"__OW_ALLOW_CONCURRENT": "true"}}}),
+    );
+    assert_eq!(ok(&reply), json!({"ok": true, "concurrent": true}));
+    let port = proxy.port;
+    let handles: Vec<_> = (0..6)
+        .map(|i| {
+            thread::spawn(move || {
+                let mut body = run_body(json!({"n": i}));
+                let id = format!("{i:032x}");
+                body["activation_id"] = json!(id);
+                let response = common::Client::connect(port).post_json("/run", &body);
+                (i, id, response.status, response.json())
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for handle in handles {
+        let (i, id, status, body) = handle.join().unwrap();
+        assert_eq!((status, body), (200, json!({"n": i, "id": id})));
+        ids.push((i, id));
+    }
+    let trace = std::fs::read_to_string(proxy.dir.path().join("trace.log")).unwrap();
+    let lines: Vec<&str> = trace.lines().collect();
+    assert_eq!(lines.len(), 12);
+    assert!(
+        lines[1].starts_with("start "),
+        "runs did not overlap: {trace}"
+    );
+    for (i, id) in ids {
+        let (out, err) = proxy.run_lines(&id);
+        assert_eq!(out, vec![format!("log {i}"), format!("tail {i}")]);
+        assert_eq!(err, vec![format!("err {i}")]);
+    }
+}
+
+/// The Python launcher serves one run at a time: it does not confirm concurrent runs.
+#[test]
+fn python_does_not_confirm_concurrent_runs() {
+    let proxy = runtime(Lang::Python);
+    let reply = proxy.post_json(
+        "/init",
+        &json!({"value": {"main": "main", "code": "def main(p):\n    return p\n",
+                          "env": {"__OW_ALLOW_CONCURRENT": "true"}}}),
+    );
+    assert_eq!(ok(&reply), json!({"ok": true}));
+    assert_eq!(ok(&run(&proxy, json!({"a": 1}))), json!({"a": 1}));
+}
+
 #[test]
 fn large_arguments_and_arrays_round_trip() {
     for (lang, code) in [

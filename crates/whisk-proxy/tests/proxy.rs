@@ -36,6 +36,58 @@ fn run_body(value: Value) -> Value {
     })
 }
 
+/// With `__OW_ALLOW_CONCURRENT=true` in `/init`'s env, exec-per-run serves runs at once
+/// (a process each) and tags each run's lines, a line without its newline included, with
+/// its activation id, up to its own tagged sentinel.
+#[test]
+fn exec_runs_go_at_once_with_tagged_lines_when_init_allows_it() {
+    let proxy = ProxyProcess::start();
+    let script = r#"#!/bin/sh
+echo "start $__OW_ACTIVATION_ID" >> trace.log
+echo "start $__OW_ACTIVATION_ID"
+sleep 0.3
+echo "err $__OW_ACTIVATION_ID" >&2
+printf 'tail' >&2
+echo "end $__OW_ACTIVATION_ID" >> trace.log
+printf '{"id":"%s"}\n' "$__OW_ACTIVATION_ID"
+"#;
+    let init = proxy.post_json(
+        "/init",
+        &json!({"value": {"code": script, "env": {"__OW_ALLOW_CONCURRENT": "true"}}}),
+    );
+    assert_eq!(init.json(), json!({"ok": true, "concurrent": true}));
+    let port = proxy.port;
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            thread::spawn(move || {
+                let id = format!("{i:032x}");
+                let mut body = run_body(json!({}));
+                body["activation_id"] = json!(id);
+                let response = common::Client::connect(port).post_json("/run", &body);
+                (id, response.status, response.json())
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for handle in handles {
+        let (id, status, body) = handle.join().unwrap();
+        assert_eq!((status, body), (200, json!({"id": id})));
+        ids.push(id);
+    }
+    let trace = std::fs::read_to_string(proxy.dir.path().join("trace.log")).unwrap();
+    let lines: Vec<&str> = trace.lines().collect();
+    assert_eq!(lines.len(), 8, "{trace}");
+    assert!(
+        lines[1].starts_with("start "),
+        "runs did not overlap: {trace}"
+    );
+    for id in ids {
+        let (out, err) = proxy.run_lines(&id);
+        assert_eq!(out, vec![format!("start {id}")]);
+        assert_eq!(err, vec![format!("err {id}"), "tail".to_owned()]);
+    }
+}
+
 #[test]
 fn script_init_then_run_gets_params_env_stdin_and_logs() {
     let proxy = ProxyProcess::start();

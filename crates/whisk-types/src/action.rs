@@ -162,7 +162,8 @@ pub mod limits {
     pub const LOGS_MIN: u64 = 0;
     pub const LOGS_MAX: u64 = 10;
     pub const CONCURRENCY_DEFAULT: u64 = 1;
-    pub const CONCURRENCY_MAX: u64 = 1;
+    /// The most activations one container may serve at once (`limits.concurrency`).
+    pub const CONCURRENCY_MAX: u64 = 500;
 }
 
 /// Per-action limits: `timeout` ms, `memory` MB, `logs` MB, `concurrency` per container.

@@ -795,6 +795,39 @@ async fn actions() {
         "ok: got action hello, displaying field limits\n{\n    \"timeout\": 30000,\n    \"memory\": 128,\n    \"logs\": 10,\n    \"concurrency\": 1\n}\n",
         "",
     );
+    // Concurrency: -c/--concurrency as in the Go CLI, the server's range check.
+    let r = w.run(&["action", "update", "hello", "--concurrency", "8"]);
+    check(
+        "update concurrency",
+        &r,
+        0,
+        "ok: updated action hello\n",
+        "",
+    );
+    let r = w.run(&["action", "get", "hello", "limits"]);
+    check(
+        "limits with concurrency",
+        &r,
+        0,
+        "ok: got action hello, displaying field limits\n{\n    \"timeout\": 30000,\n    \"memory\": 128,\n    \"logs\": 10,\n    \"concurrency\": 8\n}\n",
+        "",
+    );
+    let r = w.run(&["action", "update", "hello", "-c", "501"]);
+    check(
+        "concurrency out of range",
+        &r,
+        144,
+        "",
+        &usage("error: Unable to create action 'hello': concurrency 501 exceeds allowed threshold of 500 (code <TID>)"),
+    );
+    let r = w.run(&["action", "update", "hello", "-c", "1"]);
+    check(
+        "concurrency back to 1",
+        &r,
+        0,
+        "ok: updated action hello\n",
+        "",
+    );
     let r = w.run(&["action", "create", "twin", "hello", "--copy"]);
     check("create --copy", &r, 0, "ok: created action twin\n", "");
     let r = w.run(&["action", "invoke", "twin", "-r"]);

@@ -888,3 +888,210 @@ async fn a_nodejs_action_calls_the_platform_with_the_openwhisk_package() {
     );
     drop(s);
 }
+
+// === concurrency ===
+
+/// Logs its own parameter, sleeps, logs again (partly without a newline), and answers with
+/// what it saw of its own activation and its container.
+const CONCURRENT_JS: &str = r#"
+const os = require('os');
+function main(params) {
+  console.log('n=' + params.n + ' start');
+  console.error('n=' + params.n + ' on stderr');
+  return new Promise((resolve) => setTimeout(() => {
+    process.stdout.write('n=' + params.n + ' ');
+    console.log('end');
+    resolve({ n: params.n, activation: process.env.__OW_ACTIVATION_ID, host: os.hostname() });
+  }, 600));
+}
+"#;
+
+/// 20 concurrent invokes of a Node.js action with concurrency 10: each record keeps its own
+/// result, `__OW_ACTIVATION_ID` and log lines (none of another activation's), fewer
+/// containers than activations serve them, and some container ran two at once.
+#[tokio::test]
+async fn nodejs_concurrency_keeps_each_activations_result_and_logs() {
+    let s = Server::start_with(&["--stem-cells", "0"]).await;
+    let name = unique("conc");
+    let stored = put_action(
+        &s,
+        &name,
+        json!({"kind": "nodejs:18", "code": CONCURRENT_JS}),
+        json!({"limits": {"concurrency": 10, "memory": 128}}),
+    )
+    .await;
+    assert_eq!(stored["limits"]["concurrency"], 10);
+
+    let runs = (0..20).map(|n| {
+        let (s, name) = (&s, &name);
+        async move { (n, invoke(s, name, json!({ "n": n })).await) }
+    });
+    let records = futures_util::future::join_all(runs).await;
+    let mut by_host: std::collections::HashMap<String, Vec<(i64, i64)>> = Default::default();
+    for (n, (st, record)) in &records {
+        let r = result_of(*st, record);
+        assert_eq!(r["n"], *n, "{record}");
+        assert_eq!(r["activation"], record["activationId"], "{record}");
+        let lines = logs(record);
+        let want = [
+            format!(" stdout: n={n} start"),
+            format!(" stderr: n={n} on stderr"),
+            format!(" stdout: n={n} end"),
+        ];
+        assert_eq!(lines.len(), want.len(), "{lines:?}");
+        for w in &want {
+            assert!(
+                lines.iter().any(|l| l.ends_with(w.as_str())),
+                "{w} in {lines:?}"
+            );
+        }
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.contains('\u{1e}') || l.contains("XXX_THE_END")),
+            "{lines:?}"
+        );
+        by_host
+            .entry(r["host"].as_str().unwrap().to_owned())
+            .or_default()
+            .push((
+                record["start"].as_i64().unwrap(),
+                record["end"].as_i64().unwrap(),
+            ));
+    }
+    // Two containers hold 20 activations of concurrency 10; callers that arrive while one
+    // starts wait for its slots. Some slack for arrival order.
+    assert!(
+        by_host.len() <= 4,
+        "{} containers for 20 activations",
+        by_host.len()
+    );
+    let overlapping = by_host.values().any(|spans| {
+        spans
+            .iter()
+            .enumerate()
+            .any(|(i, a)| spans[i + 1..].iter().any(|b| a.0 < b.1 && b.0 < a.1))
+    });
+    assert!(
+        overlapping,
+        "no container ran two activations at once: {by_host:?}"
+    );
+
+    // A warm container of the action serves the next one as well.
+    let (st, record) = invoke(&s, &name, json!({"n": 99})).await;
+    assert_eq!(result_of(st, &record)["n"], 99);
+    assert!(annotation(&record, "initTime").is_none(), "{record}");
+}
+
+/// A docker action on the skeleton with concurrency 6: the proxy runs a process per
+/// activation at once, and each record keeps its own lines.
+#[tokio::test]
+async fn docker_skeleton_action_with_concurrency_keeps_each_activations_logs() {
+    let s = Server::start_with(&["--stem-cells", "0"]).await;
+    let name = unique("skconc");
+    let script = r#"#!/bin/sh
+n=$(printf '%s' "$1" | sed 's/[^0-9]//g')
+echo "n=$n start"
+sleep 0.6
+echo "n=$n on stderr" >&2
+echo "{\"n\": $n, \"host\": \"$(hostname)\"}"
+"#;
+    s.docker_action(
+        &name,
+        "whisk/dockerskeleton",
+        Some(script),
+        json!({"concurrency": 6, "memory": 128}),
+    )
+    .await;
+    let runs = (0..6).map(|n| {
+        let (s, name) = (&s, &name);
+        async move { (n, invoke(s, name, json!({ "n": n })).await) }
+    });
+    let mut hosts = std::collections::HashSet::new();
+    for (n, (st, record)) in futures_util::future::join_all(runs).await {
+        let r = result_of(st, &record);
+        assert_eq!(r["n"], n, "{record}");
+        hosts.insert(r["host"].as_str().unwrap().to_owned());
+        let lines = logs(&record);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        // (Exec mode holds a stdout line back until the next one: it may be the result.)
+        for want in [
+            format!(" stdout: n={n} start"),
+            format!(" stderr: n={n} on stderr"),
+        ] {
+            assert!(
+                lines.iter().any(|l| l.ends_with(&want)),
+                "{want} in {lines:?}"
+            );
+        }
+    }
+    assert!(
+        hosts.len() < 6,
+        "{} containers for 6 activations",
+        hosts.len()
+    );
+}
+
+/// A Python action with concurrency 5 runs (its runtime serves one run at a time, so every
+/// activation gets a container of its own), each record with its own lines.
+#[tokio::test]
+async fn python_with_concurrency_runs_one_at_a_time() {
+    let s = Server::start_with(&["--stem-cells", "0"]).await;
+    let name = unique("pyconc");
+    put_action(
+        &s,
+        &name,
+        json!({"kind": "python:3.11", "code": "import time\ndef main(p):\n    print('n=%s' % p['n'])\n    time.sleep(0.3)\n    return {'n': p['n']}\n"}),
+        json!({"limits": {"concurrency": 5, "memory": 128}}),
+    )
+    .await;
+    let runs = (0..3).map(|n| {
+        let (s, name) = (&s, &name);
+        async move { (n, invoke(s, name, json!({ "n": n })).await) }
+    });
+    for (n, (st, record)) in futures_util::future::join_all(runs).await {
+        assert_eq!(result_of(st, &record)["n"], n);
+        let lines = logs(&record);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].ends_with(&format!(" stdout: n={n}")), "{lines:?}");
+    }
+}
+
+/// Concurrency out of range is refused with OpenWhisk's texts.
+#[tokio::test]
+async fn bad_concurrency_values_are_refused() {
+    let s = Server::start_with(&["--stem-cells", "0"]).await;
+    for (concurrency, status, error) in [
+        (json!(0), 400, "concurrency 0 below allowed threshold of 1"),
+        (
+            json!(501),
+            400,
+            "concurrency 501 exceeds allowed threshold of 500",
+        ),
+    ] {
+        let r = s
+            .req(Method::PUT, &format!("actions/{}", unique("badc")))
+            .json(
+                &json!({"exec": {"kind": "nodejs:18", "code": "function main(){}"},
+                          "limits": {"concurrency": concurrency}}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status);
+        let body: Value = r.json().await.unwrap();
+        assert!(body["error"].as_str().unwrap().contains(error), "{body}");
+    }
+    for junk in [json!(-1), json!("x"), json!(1.5)] {
+        let r = s
+            .req(Method::PUT, &format!("actions/{}", unique("badc")))
+            .json(
+                &json!({"exec": {"kind": "nodejs:18", "code": "function main(){}"},
+                          "limits": {"concurrency": junk}}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{junk}");
+    }
+}

@@ -157,10 +157,10 @@ impl Pool {
     /// Makes a warm container taken from the pool runnable: waits for a pause in flight,
     /// resumes it if paused. `None`: it is broken (a pause or the resume failed) and was
     /// discarded; the caller asks again.
-    pub(super) async fn resumed(&self, mut busy: Busy) -> Option<Busy> {
+    pub(super) async fn resumed(&self, busy: Busy) -> Option<Busy> {
         let (id, cell) = {
-            let c = busy.container();
-            (c.id.clone(), Arc::clone(&c.pause))
+            let (id, cell) = busy.pause_cell();
+            (id.to_owned(), Arc::clone(cell))
         };
         let mut frozen = cell.lock().await;
         match *frozen {

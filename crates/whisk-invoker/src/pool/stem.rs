@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use super::{container_uris, Busy, Container, ContainerKey, Grant, PauseCell, Pool, State};
+use super::{container_uris, Busy, Container, ContainerKey, Grant, Pool, State};
 use crate::client::Endpoint;
 use crate::factory::{ContainerSpec, FactoryError};
 use crate::logs::LogReceiver;
@@ -130,22 +130,26 @@ impl Pool {
         let taken = Instant::now();
         st.plans[plan].holds.push((seq, taken));
         debug!(container = %stem.id, action = %key.fqn, "Stem cell taken.");
-        let grant = Grant::Stem(Busy {
-            pool: Arc::clone(self),
-            container: Some(Box::new(Container {
-                id: stem.id,
+        let expect = Pool::expect(st, &key);
+        let mut busy = Busy::whole(
+            self,
+            Box::new(Container::new(
+                stem.id,
                 key,
-                init_uri: stem.init_uri,
-                run_uri: stem.run_uri,
-                logs: stem.logs,
+                stem.init_uri,
+                stem.run_uri,
+                stem.logs,
                 seq,
-                pause: PauseCell::default(),
-            })),
-        });
-        match waiter.tx.send(grant) {
+            )),
+        );
+        busy.expect = expect;
+        match waiter.tx.send(Grant::Stem(busy)) {
             Ok(()) => wake.push(taken + REFILL_HOLD),
             Err(Grant::Stem(mut busy)) => {
                 // The caller is gone: the container is still an untouched stem cell.
+                if let Some(e) = busy.expect.take() {
+                    Pool::unexpect(st, &e);
+                }
                 if let Some(c) = busy.container.take() {
                     st.live.remove(&c.seq);
                     st.plans[plan].holds.retain(|(s, _)| *s != c.seq);

@@ -123,6 +123,7 @@ fn key(action: &str, rev: &str, memory_mb: u64) -> ContainerKey {
         namespace: EntityName::new("guest").unwrap(),
         updated: rev.parse().unwrap(),
         memory_mb,
+        concurrency: 1,
     }
 }
 
@@ -1051,4 +1052,108 @@ async fn a_hundred_actions_run_in_a_small_budget_evicting_lru_first() {
     assert_eq!(factory.created.load(Ordering::SeqCst), 100);
     assert_eq!(factory.resumed.lock().unwrap().len(), 10);
     pool.shutdown().await;
+}
+/// A container of an action with concurrency 3: callers that arrive while it starts wait
+/// for its slots (two of them; a third caller gets memory of its own), take them once it is
+/// shared, and the container goes idle when the last slot comes back, counted once.
+#[tokio::test]
+async fn a_shared_container_serves_up_to_its_concurrency_and_callers_wait_for_it() {
+    let (pool, factory) = pool(1024);
+    let key = ContainerKey {
+        concurrency: 3,
+        ..key("c", "1", 128)
+    };
+    let Lease::Cold(first) = pool.acquire(&key, None).await.unwrap() else {
+        panic!("cold first");
+    };
+    let waiting: Vec<_> = (0..3)
+        .map(|_| {
+            let (pool, key) = (Arc::clone(&pool), key.clone());
+            tokio::spawn(async move { pool.acquire(&key, None).await.unwrap() })
+        })
+        .collect();
+    settle(&pool).await;
+    // Two wait for the starting container's slots; the third got memory for a cold start.
+    let finished: Vec<bool> = waiting.iter().map(|w| w.is_finished()).collect();
+    assert_eq!(finished.iter().filter(|f| **f).count(), 1, "{finished:?}");
+    let mut waiting = waiting.into_iter();
+    let mut rest = Vec::new();
+    for (w, done) in waiting.by_ref().zip(finished) {
+        if done {
+            assert!(matches!(w.await.unwrap(), Lease::Cold(_)));
+        } else {
+            rest.push(w);
+        }
+    }
+    // The third caller's reservation was dropped with its lease: one container's memory.
+    assert_eq!(pool.used_mb(), 128);
+
+    let busy = first.start(&spec(), key.clone()).await.unwrap();
+    let id = busy.id().to_owned();
+    let shared = busy.share();
+    assert!(shared.router().is_some());
+    let mut slots = vec![shared];
+    for w in rest {
+        let Lease::Warm(slot) = w.await.unwrap() else {
+            panic!("a slot of the shared container");
+        };
+        assert_eq!(slot.id(), id);
+        slots.push(slot);
+    }
+    assert_eq!(pool.used_mb(), 128);
+    // All three slots are taken: a fourth caller gets memory for another container.
+    let Lease::Cold(more) = pool.acquire(&key, None).await.unwrap() else {
+        panic!("no free slot");
+    };
+    drop(more);
+    for slot in slots {
+        slot.release();
+    }
+    assert_eq!(pool.idle_count(), 1);
+    assert_eq!(pool.used_mb(), 128);
+    // Taken again, it is shared again.
+    let (again, cold) = get(&pool, &key).await;
+    assert!(!cold);
+    assert_eq!(again.id(), id);
+    assert!(again.router().is_some());
+    // A slot given back broken stops new slots; the container goes with its last slot.
+    again.discard();
+    settle(&pool).await;
+    assert_eq!(factory.destroyed(), vec![id]);
+    assert_eq!(pool.used_mb(), 0);
+}
+
+/// A shared container (concurrency > 1) that went idle is paused like any other, and the
+/// slot taken next resumes it: a slot never runs in a frozen container.
+#[tokio::test]
+async fn a_paused_shared_container_is_resumed_by_the_next_slot() {
+    let (pool, factory) = pausing_pool(1024, CountingFactory::default());
+    let key = ContainerKey {
+        concurrency: 2,
+        ..key("c", "1", 128)
+    };
+    let Lease::Cold(first) = pool.acquire(&key, None).await.unwrap() else {
+        panic!("cold first");
+    };
+    let busy = first.start(&spec(), key.clone()).await.unwrap();
+    let id = busy.id().to_owned();
+    let shared = busy.share();
+    let (second, cold) = get(&pool, &key).await;
+    assert!(!cold);
+    assert_eq!(second.id(), id, "a second slot of the shared container");
+    shared.release();
+    second.release();
+    eventually("the idle shared container paused", || {
+        paused_count(&pool) == 1
+    })
+    .await;
+    assert_eq!(*factory.paused.lock().unwrap(), vec![id.clone()]);
+    let (slot, cold) = get(&pool, &key).await;
+    assert!(!cold);
+    assert_eq!(slot.id(), id);
+    assert!(slot.router().is_some(), "shared again");
+    assert_eq!(*factory.resumed.lock().unwrap(), vec![id.clone()]);
+    slot.release();
+    pool.shutdown().await;
+    assert_eq!(factory.destroyed(), vec![id]);
 }

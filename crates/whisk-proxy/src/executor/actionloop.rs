@@ -31,6 +31,14 @@
 //!    result line reaches the container log before the sentinel: after the line arrives, the
 //!    proxy empties both pipes before it answers.
 //!
+//! # Concurrent runs
+//!
+//! Given `__OW_ALLOW_CONCURRENT=true` (in `/init`'s `value.env`), a launcher that can serve
+//! several runs at once acknowledges with `{"ok":true,"concurrent":true}`; `/init` then
+//! answers the same, and runs go to the process at once, tagged (see `mux.rs`). A program
+//! that acknowledges with a plain `{"ok":true}` gets one run at a time, as always, and the
+//! invoker, reading the plain `/init` reply, sends it one activation at a time.
+//!
 //! # Crashes
 //!
 //! A process that ends (or closes fd 3) during a `/run` gets that `/run` answered 502
@@ -40,10 +48,12 @@
 
 mod forward;
 mod lines;
+pub(crate) mod mux;
 mod process;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -52,8 +62,9 @@ use crate::config::EXEC_FILE;
 use crate::env::{self, EnvPair};
 use crate::install::Layout;
 use crate::logs::Logs;
-use whisk_protocol::{InitRequest, RunRequest, ERROR_KEY};
+use whisk_protocol::{InitRequest, RunRequest, ERROR_KEY, KEY_CONCURRENT};
 
+use mux::Mux;
 use process::{Answer, LoopCommand, LoopProcess};
 
 /// The entry point a launcher is given when `/init` names none.
@@ -72,6 +83,8 @@ pub(crate) struct ActionLoop {
     command: Option<LoopCommand>,
     /// The running process, if any.
     process: Option<LoopProcess>,
+    /// The process serving concurrent runs, when its launcher said it can.
+    mux: Option<Arc<Mux>>,
 }
 
 impl ActionLoop {
@@ -83,14 +96,23 @@ impl ActionLoop {
             source_file,
             command: None,
             process: None,
+            mux: None,
         }
     }
 
-    /// Installs the code and starts the process; ready when it has acknowledged.
-    pub(crate) async fn init(&mut self, request: InitRequest, logs: &Logs) -> Result<(), Failure> {
+    /// Installs the code and starts the process; ready when it has acknowledged. True when
+    /// it serves concurrent runs.
+    pub(crate) async fn init(
+        &mut self,
+        request: InitRequest,
+        logs: &Logs,
+    ) -> Result<bool, Failure> {
         // The new code replaces whatever ran before (a `/run` without `/init`, say).
         if let Some(process) = self.process.take() {
             process.stop().await;
+        }
+        if let Some(mux) = self.mux.take() {
+            mux.stop().await;
         }
         let layout = match self.launcher {
             Some(_) => Layout::Source(&self.source_file),
@@ -114,10 +136,37 @@ impl ActionLoop {
             .filter(|main| !main.trim().is_empty())
             .unwrap_or(DEFAULT_MAIN);
         let command = self.command(path, main, env::init_env(&request.env));
-        let process = start(&command, logs).await?;
+        let (process, concurrent) = start(&command, logs).await?;
         self.command = Some(command);
-        self.process = Some(process);
-        Ok(())
+        if concurrent {
+            self.mux = Some(Arc::new(Mux::new(process)));
+        } else {
+            self.process = Some(process);
+        }
+        Ok(concurrent)
+    }
+
+    /// The process serving concurrent runs (started again if it ended), or `None` when
+    /// runs go one at a time.
+    pub(crate) async fn concurrent(&mut self, logs: &Logs) -> Option<Result<Arc<Mux>, Failure>> {
+        let mux = self.mux.as_ref()?;
+        if mux.is_running() {
+            return Some(Ok(Arc::clone(mux)));
+        }
+        mux.stop().await;
+        let command = self.command.clone()?;
+        Some(match start(&command, logs).await {
+            Ok((process, true)) => {
+                let mux = Arc::new(Mux::new(process));
+                self.mux = Some(Arc::clone(&mux));
+                Ok(mux)
+            }
+            Ok((process, false)) => {
+                process.stop().await;
+                Err(Failure::StartFailed)
+            }
+            Err(failure) => Err(failure),
+        })
     }
 
     /// Sends the activation to the process (started or restarted first when needed).
@@ -133,7 +182,7 @@ impl ActionLoop {
                     Some(command) => command.clone(),
                     None => self.command(self.dir.clone(), DEFAULT_MAIN, Vec::new()),
                 };
-                start(&command, logs).await?
+                start(&command, logs).await?.0
             }
         };
         match process.exchange(&request_line(request)).await {
@@ -170,8 +219,9 @@ impl ActionLoop {
     }
 }
 
-/// Starts the process and waits for its start-up acknowledgement.
-async fn start(command: &LoopCommand, logs: &Logs) -> Result<LoopProcess, Failure> {
+/// Starts the process and waits for its start-up acknowledgement; true when it serves
+/// concurrent runs.
+async fn start(command: &LoopCommand, logs: &Logs) -> Result<(LoopProcess, bool), Failure> {
     let mut process = LoopProcess::spawn(command, logs).map_err(|err| {
         logs.err.line(&format!(
             "whisk-proxy: cannot start {}: {err}",
@@ -182,7 +232,7 @@ async fn start(command: &LoopCommand, logs: &Logs) -> Result<LoopProcess, Failur
     let answer = process.exchange(b"").await;
     match answer {
         Answer::Line(line) => match acknowledgement(&line, logs) {
-            Ok(()) => Ok(process),
+            Ok(concurrent) => Ok((process, concurrent)),
             Err(failure) => {
                 process.stop().await;
                 Err(failure)
@@ -205,10 +255,13 @@ fn request_line(request: RunRequest) -> Vec<u8> {
     line
 }
 
-/// Reads the start-up line: `{"ok":true}`, or the reason the action cannot start.
-fn acknowledgement(line: &[u8], logs: &Logs) -> Result<(), Failure> {
+/// Reads the start-up line: `{"ok":true}` (with `"concurrent":true` when the process
+/// serves runs at once), or the reason the action cannot start.
+fn acknowledgement(line: &[u8], logs: &Logs) -> Result<bool, Failure> {
     match serde_json::from_slice::<Value>(line.trim_ascii()) {
-        Ok(Value::Object(map)) if map.get("ok") == Some(&Value::Bool(true)) => Ok(()),
+        Ok(Value::Object(map)) if map.get("ok") == Some(&Value::Bool(true)) => {
+            Ok(map.get(KEY_CONCURRENT) == Some(&Value::Bool(true)))
+        }
         Ok(Value::String(message)) => Err(Failure::Reported(message)),
         Ok(Value::Object(map)) if map.contains_key(ERROR_KEY) => {
             Err(Failure::Reported(error_text(&map)))
@@ -291,8 +344,12 @@ mod tests {
     #[test]
     fn acknowledgements() {
         let logs = Logs::default();
-        assert_eq!(acknowledgement(br#"{"ok":true}"#, &logs), Ok(()));
-        assert_eq!(acknowledgement(b" {\"ok\": true}\r", &logs), Ok(()));
+        assert_eq!(acknowledgement(br#"{"ok":true}"#, &logs), Ok(false));
+        assert_eq!(acknowledgement(b" {\"ok\": true}\r", &logs), Ok(false));
+        assert_eq!(
+            acknowledgement(br#"{"ok":true,"concurrent":true}"#, &logs),
+            Ok(true)
+        );
         assert_eq!(
             acknowledgement(br#""Initialization has failed due to: x""#, &logs),
             Err(Failure::Reported(

@@ -5,6 +5,10 @@
 //! The program's stderr and all but its last stdout line are forwarded to the proxy's own
 //! streams as they arrive; its last stdout line is the result. Its exit status does not
 //! matter, only its output does (as in the skeleton).
+//!
+//! Every run is a process of its own, so runs may go at once: given
+//! `__OW_ALLOW_CONCURRENT=true` in `/init`'s `value.env`, `/init` says so and the proxy
+//! runs them concurrently, each with its own tagged log handles.
 
 use std::ffi::OsStr;
 use std::io;
@@ -21,7 +25,7 @@ use crate::env::{self, EnvPair};
 use crate::install::{self, Layout};
 use crate::logs::{Logs, StreamLog};
 use crate::output::{parse_result_line, LastLineSplitter};
-use whisk_protocol::{InitRequest, RunRequest};
+use whisk_protocol::{InitRequest, RunRequest, ENV_ALLOW_CONCURRENT};
 
 /// The longest single argument Linux accepts (MAX_ARG_STRLEN is 131072 with the NUL).
 pub(crate) const MAX_ARG_LEN: usize = 131_071;
@@ -30,12 +34,14 @@ pub(crate) const MAX_ARG_LEN: usize = 131_071;
 const BUSY_RETRIES: u32 = 20;
 
 /// Runs `exec` from the action directory once per activation.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct ExecPerRun {
     /// The action directory; the program is `dir/exec` and runs with `dir` as its cwd.
     dir: PathBuf,
     /// `/init`'s `value.env`, given to every run.
     init_env: Vec<EnvPair>,
+    /// `/init` allowed concurrent runs.
+    pub(crate) concurrent: bool,
 }
 
 impl ExecPerRun {
@@ -44,15 +50,23 @@ impl ExecPerRun {
         Self {
             dir,
             init_env: Vec::new(),
+            concurrent: false,
         }
     }
 
     /// Installs the code (or checks the image's `exec`) and keeps `value.env` for the runs.
-    pub(crate) async fn init(&mut self, request: InitRequest, logs: &Logs) -> Result<(), Failure> {
+    /// True when runs may go at once.
+    pub(crate) async fn init(
+        &mut self,
+        request: InitRequest,
+        logs: &Logs,
+    ) -> Result<bool, Failure> {
         match super::install_code(&self.dir, &request, Layout::Exec).await {
             Ok(_exec) => {
                 self.init_env = env::init_env(&request.env);
-                Ok(())
+                self.concurrent =
+                    request.env.get(ENV_ALLOW_CONCURRENT) == Some(&Value::String("true".into()));
+                Ok(self.concurrent)
             }
             Err(err) => {
                 logs.err.line(&format!("whisk-proxy: /init failed: {err}"));
@@ -62,11 +76,7 @@ impl ExecPerRun {
     }
 
     /// Runs `exec` once with the environment: `value.env`, then the run's `__OW_*` keys.
-    pub(crate) async fn run(
-        &mut self,
-        request: &RunRequest,
-        logs: &Logs,
-    ) -> Result<Value, Failure> {
+    pub(crate) async fn run(&self, request: &RunRequest, logs: &Logs) -> Result<Value, Failure> {
         let exec = install::locate(&self.dir).map_err(|err| {
             logs.err
                 .line(&format!("whisk-proxy: cannot run the action: {err}"));

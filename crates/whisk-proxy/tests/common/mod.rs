@@ -166,6 +166,23 @@ impl ProxyProcess {
         }
     }
 
+    /// The lines of the run tagged `tag` on stdout and on stderr, once both of its tagged
+    /// sentinels are there ([`tagged_lines`]).
+    pub fn run_lines(&self, tag: &str) -> (Vec<String>, Vec<String>) {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let (out, err) = (self.stdout(), self.stderr());
+            if let (Some(o), Some(e)) = (tagged_lines(&out, tag), tagged_lines(&err, tag)) {
+                return (o, e);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no tagged sentinels of {tag}; stdout {out:?}, stderr {err:?}"
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Whether the process still runs.
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
@@ -326,4 +343,21 @@ pub fn zip_base64(files: &[(&str, &[u8], u32)]) -> String {
         writer.write_all(bytes).unwrap();
     }
     base64::engine::general_purpose::STANDARD.encode(writer.finish().unwrap().into_inner())
+}
+
+/// The lines of `log` tagged `tag` (`<TAG_MARK><tag> <text>`), as their text, up to the
+/// run's tagged sentinel; `None` until that sentinel is there.
+pub fn tagged_lines(log: &str, tag: &str) -> Option<Vec<String>> {
+    let mut lines = Vec::new();
+    for line in log.lines() {
+        if let Some((t, text)) = whisk_protocol::split_tag(line) {
+            if t == tag {
+                if text == SENTINEL {
+                    return Some(lines);
+                }
+                lines.push(text.to_owned());
+            }
+        }
+    }
+    None
 }

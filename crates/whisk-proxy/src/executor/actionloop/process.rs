@@ -158,6 +158,11 @@ impl LoopProcess {
         tokio::join!(self.out.flush(), self.err.flush());
     }
 
+    /// The process's parts, for serving concurrent runs ([`super::mux::Mux`]).
+    pub(super) fn into_parts(self) -> (Child, ChildStdin, LineReader, Forwarder, Forwarder) {
+        (self.child, self.stdin, self.answers, self.out, self.err)
+    }
+
     /// Ends the process (if it still runs) and forwards the last of its output.
     pub(super) async fn stop(mut self) {
         let _ = self.child.start_kill();
