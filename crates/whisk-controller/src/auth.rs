@@ -229,7 +229,11 @@ async fn activation_caller(
     let Some(grant) = ctl.config.signing_key.verify(&key) else {
         return Ok(None);
     };
-    if grant.expires_at < now_millis() || ctl.activations.exists(&grant.activation_id).await? {
+    // Its activation has ended once its completion came, even before the record is stored.
+    if grant.expires_at < now_millis()
+        || ctl.recent.has_ended(&grant.activation_id)
+        || ctl.activations.exists(&grant.activation_id).await?
+    {
         return Err(ApiError::AuthInvalid);
     }
     let record = ctl
