@@ -43,7 +43,7 @@ use whisk_types::message::{
     ACTION_CHANGED_SUBJECT, HEALTH_SUBJECT, HEARTBEAT_EVERY,
 };
 use whisk_types::{
-    Activation, ActivationId, ActivationMessage, CompletionMessage, FullyQualifiedName,
+    Activation, ActivationId, ActivationMessage, FullyQualifiedName,
 };
 
 use crate::code::CodeCache;
@@ -442,7 +442,7 @@ impl Invoker {
     }
 
     /// Sends the completion of `msg` to the controller that asked, encoded straight from
-    /// the borrowed record (the same JSON as a [`CompletionMessage`]).
+    /// the borrowed record (the same JSON as a [`whisk_types::CompletionMessage`]).
     async fn notify(&self, msg: &ActivationMessage, activation: &Activation) {
         let completion = CompletionRef {
             activation_id: msg.activation_id,
@@ -465,7 +465,8 @@ impl Invoker {
     }
 }
 
-/// A [`CompletionMessage`] over a borrowed record, so announcing it copies nothing.
+/// A [`whisk_types::CompletionMessage`] over a borrowed record, so announcing it copies
+/// nothing.
 #[derive(serde::Serialize)]
 struct CompletionRef<'a> {
     activation_id: ActivationId,
@@ -583,10 +584,10 @@ mod tests {
             activation: &activation,
         })
         .unwrap();
-        let decoded: CompletionMessage = serde_json::from_slice(&bytes).unwrap();
+        let decoded: whisk_types::CompletionMessage = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(
             decoded,
-            CompletionMessage {
+            whisk_types::CompletionMessage {
                 activation_id: activation.activation_id,
                 activation,
             }

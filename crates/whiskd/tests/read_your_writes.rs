@@ -93,9 +93,12 @@ async fn a_blocking_answer_is_readable_while_its_record_is_still_being_stored() 
         open,
     });
     let guest = EntityName::new("guest").unwrap();
-    let subject = whisk_store::contract::subject_record("guest", &guest, "s3cret");
+    let key = whisk_types::AuthKey::generate();
+    let mut subject = whisk_store::contract::subject_record("guest", &guest, "unused");
+    subject.identity.uuid = key.uuid;
+    subject.secret_hash = whisk_store::hash_key(&key.secret);
     store.put_subject(&subject).await.unwrap();
-    let auth = format!("{}:s3cret", subject.identity.uuid);
+    let auth = key.to_string();
 
     let controller = Controller::new(
         ControllerConfig::default(),
