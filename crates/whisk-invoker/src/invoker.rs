@@ -42,9 +42,7 @@ use whisk_types::message::{
     completion_subject, invoker_topic, ActionChange, Heartbeat, InvokerState,
     ACTION_CHANGED_SUBJECT, HEALTH_SUBJECT, HEARTBEAT_EVERY,
 };
-use whisk_types::{
-    Activation, ActivationId, ActivationMessage, FullyQualifiedName,
-};
+use whisk_types::{Activation, ActivationId, ActivationMessage, FullyQualifiedName};
 
 use crate::code::CodeCache;
 use crate::config::InvokerConfig;
