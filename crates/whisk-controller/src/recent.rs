@@ -94,7 +94,7 @@ impl RecentCompletions {
             })
             .cloned()
             .collect();
-        found.sort_by(|a, b| b.start.cmp(&a.start));
+        found.sort_by_key(|a| std::cmp::Reverse(a.start));
         found
     }
 

@@ -64,7 +64,7 @@ pub(super) async fn list(call: &Call) -> Result<Response, ApiError> {
         }
         if rows.len() > before {
             // Stable: records of one start time keep the store's order.
-            rows.sort_by(|x, y| y.0.cmp(&x.0));
+            rows.sort_by_key(|row| std::cmp::Reverse(row.0));
             rows.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
         }
     }
