@@ -3,7 +3,11 @@
 //!
 //! Argon2 is slow on purpose, so a successful check is cached for `ttl`: keyed by a
 //! digest of the presented credentials under a random per-process key (never the key
-//! itself), bounded in size. A deleted, blocked or replaced key therefore keeps working
+//! itself), bounded in size. Once `ttl` has passed the subject is read again; if its
+//! stored hash is the very one these credentials were checked against (and it is not
+//! blocked), the check would give the same answer, so it is not run again (the
+//! profile in BENCHMARKS.md found one Argon2 check per key every `ttl` to be a tenth of
+//! whiskd's CPU under load). A deleted, blocked or replaced key therefore keeps working
 //! at most `ttl` on a controller that just saw it. Checks that miss the cache run in the
 //! blocking pool, at most [`MAX_HASHING`] at once, so wrong keys cannot starve requests.
 //! A legacy hash that verifies is replaced by an Argon2 hash of the same key.
@@ -21,6 +25,7 @@ use std::time::{Duration, Instant};
 use axum::http::{header, HeaderMap};
 use base64::Engine;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 use whisk_store::{hash_key, keys, verify_secret, IdentityStore};
 use whisk_types::{now_millis, AuthKey, Identity};
@@ -47,16 +52,29 @@ pub struct Caller {
 /// A digest of presented credentials: the cache's key.
 type Digest32 = [u8; 32];
 
+/// One successful check of presented credentials.
+#[derive(Debug, Clone)]
+struct Verified {
+    at: Instant,
+    identity: Identity,
+    /// The stored hash the credentials matched.
+    secret_hash: String,
+}
+
 /// Successful authentications by digest of the credentials, each kept for `ttl`.
 #[derive(Debug)]
 pub(crate) struct AuthCache {
     ttl: Duration,
     /// Random per process: the digests mean nothing outside it.
     secret: [u8; 32],
-    entries: Mutex<HashMap<Digest32, (Instant, Identity)>>,
+    /// Verified credentials: when, as whom, and against which stored hash.
+    entries: Mutex<HashMap<Digest32, Verified>>,
     /// Failed checks by subject uuid: the window's start and the count in it.
     failures: Mutex<HashMap<uuid::Uuid, (Instant, u32)>>,
     hashing: Semaphore,
+    /// Hash checks run (tests count them).
+    #[cfg(test)]
+    hash_checks: std::sync::atomic::AtomicUsize,
 }
 
 impl AuthCache {
@@ -78,6 +96,8 @@ impl AuthCache {
             entries: Mutex::new(HashMap::new()),
             failures: Mutex::new(HashMap::new()),
             hashing: Semaphore::new(MAX_HASHING),
+            #[cfg(test)]
+            hash_checks: std::sync::atomic::AtomicUsize::new(0),
         }
     }
 
@@ -113,6 +133,10 @@ impl AuthCache {
             .await?
             .filter(|r| !r.blocked)
             .ok_or(ApiError::AuthInvalid)?;
+        if self.checked_against(&digest, &record.secret_hash) {
+            self.insert(digest, record.identity.clone(), record.secret_hash);
+            return Ok(record.identity);
+        }
         if self.failures_exhausted(&key.uuid) {
             return Err(ApiError::AuthInvalid);
         }
@@ -122,6 +146,9 @@ impl AuthCache {
             .await
             .map_err(|e| ApiError::Internal(e.to_string()))?;
         let secret = key.secret.clone();
+        #[cfg(test)]
+        self.hash_checks
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let (record, matches, rehashed) = tokio::task::spawn_blocking(move || {
             let ok = verify_secret(&record, &secret);
             // A legacy salted SHA-256 gets an Argon2 hash of the same key.
@@ -135,16 +162,29 @@ impl AuthCache {
             self.count_failure(key.uuid);
             return Err(ApiError::AuthInvalid);
         }
+        let mut secret_hash = record.secret_hash.clone();
         if let Some(new) = rehashed {
-            if let Err(e) = store
+            match store
                 .rehash_secret(&key.uuid, &record.secret_hash, &new)
                 .await
             {
-                tracing::warn!(uuid = %key.uuid, error = %e, "Could not rehash a legacy key.");
+                Ok(_) => secret_hash = new,
+                Err(e) => {
+                    tracing::warn!(uuid = %key.uuid, error = %e, "Could not rehash a legacy key.")
+                }
             }
         }
-        self.insert(digest, record.identity.clone());
+        self.insert(digest, record.identity.clone(), secret_hash);
         Ok(record.identity)
+    }
+
+    /// Whether these credentials (by digest) were found good against `secret_hash`, the
+    /// subject's stored hash now: checking them again would give the same answer.
+    fn checked_against(&self, digest: &Digest32, secret_hash: &str) -> bool {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(digest)
+            .is_some_and(|v| bool::from(v.secret_hash.as_bytes().ct_eq(secret_hash.as_bytes())))
     }
 
     /// Whether `uuid` used up its failed checks in the current window.
@@ -182,19 +222,27 @@ impl AuthCache {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         entries
             .get(digest)
-            .filter(|(at, _)| at.elapsed() < self.ttl)
-            .map(|(_, identity)| identity.clone())
+            .filter(|v| v.at.elapsed() < self.ttl)
+            .map(|v| v.identity.clone())
     }
 
-    fn insert(&self, digest: Digest32, identity: Identity) {
+    fn insert(&self, digest: Digest32, identity: Identity, secret_hash: String) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
         if entries.len() >= MAX_ENTRIES {
-            entries.retain(|_, (at, _)| at.elapsed() < self.ttl);
+            entries.retain(|_, v| v.at.elapsed() < self.ttl);
             if entries.len() >= MAX_ENTRIES {
                 entries.clear();
             }
         }
-        entries.insert(digest, (Instant::now(), identity));
+        let at = Instant::now();
+        entries.insert(
+            digest,
+            Verified {
+                at,
+                identity,
+                secret_hash,
+            },
+        );
     }
 }
 
@@ -229,7 +277,11 @@ async fn activation_caller(
     let Some(grant) = ctl.config.signing_key.verify(&key) else {
         return Ok(None);
     };
-    if grant.expires_at < now_millis() || ctl.activations.exists(&grant.activation_id).await? {
+    // Its activation has ended once its completion came, even before the record is stored.
+    if grant.expires_at < now_millis()
+        || ctl.recent.has_ended(&grant.activation_id)
+        || ctl.activations.exists(&grant.activation_id).await?
+    {
         return Err(ApiError::AuthInvalid);
     }
     let record = ctl
@@ -306,6 +358,47 @@ mod tests {
             Err(ApiError::AuthInvalid)
         ));
         assert_eq!(warm.identity(&good, &store).await.unwrap(), record.identity);
+    }
+
+    /// Past the ttl the subject is read again, but the key is hashed again only when the
+    /// stored hash changed (then the old key fails).
+    #[tokio::test]
+    async fn an_expired_entry_is_not_hashed_again_while_the_stored_hash_is_the_same() {
+        let store = whisk_store::SqliteStore::temporary().unwrap();
+        let ns = whisk_types::EntityName::namespace("again").unwrap();
+        let key = AuthKey::generate();
+        let mut record = whisk_store::contract::subject_record("again", &ns, "unused");
+        record.identity.uuid = key.uuid;
+        record.secret_hash = hash_key(&key.secret);
+        store.put_subject(&record).await.unwrap();
+        let checks = |c: &AuthCache| c.hash_checks.load(std::sync::atomic::Ordering::SeqCst);
+        // A zero ttl: every call finds its entry expired.
+        let cache = AuthCache::new(Duration::ZERO);
+        for _ in 0..3 {
+            assert_eq!(cache.identity(&key, &store).await.unwrap(), record.identity);
+        }
+        assert_eq!(checks(&cache), 1);
+        // A new key for the subject: the old one is checked against the new hash, and fails.
+        let new = AuthKey {
+            uuid: key.uuid,
+            ..AuthKey::generate()
+        };
+        record.secret_hash = hash_key(&new.secret);
+        store.put_subject(&record).await.unwrap();
+        assert!(matches!(
+            cache.identity(&key, &store).await,
+            Err(ApiError::AuthInvalid)
+        ));
+        assert_eq!(checks(&cache), 2);
+        assert_eq!(cache.identity(&new, &store).await.unwrap(), record.identity);
+        // Blocked: refused without a check.
+        record.blocked = true;
+        store.put_subject(&record).await.unwrap();
+        assert!(matches!(
+            cache.identity(&new, &store).await,
+            Err(ApiError::AuthInvalid)
+        ));
+        assert_eq!(checks(&cache), 3);
     }
 
     #[test]

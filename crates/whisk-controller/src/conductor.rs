@@ -12,7 +12,6 @@ use crate::composition;
 use crate::controller::Controller;
 use crate::error::ApiError;
 use crate::invocation::Invocation;
-use crate::resolve::resolve_action;
 
 const TOO_MANY: &str = "Too many actions in the composition.";
 
@@ -125,7 +124,7 @@ async fn component(
     ctl: &Arc<Controller>,
     inv: &Invocation,
     name: &Value,
-) -> Result<crate::resolve::ResolvedAction, String> {
+) -> Result<std::sync::Arc<crate::resolve::ResolvedAction>, String> {
     let Some(text) = name.as_str() else {
         return Err(format!(
             "Failed to parse action name from json value {name} during composition."
@@ -134,7 +133,7 @@ async fn component(
     let fqn = FullyQualifiedName::resolve_relative(text, &inv.user.namespace).map_err(|_| {
         format!("Failed to parse action name from json value {name} during composition.")
     })?;
-    match resolve_action(ctl, &inv.user.namespace, &fqn).await {
+    match crate::resolve::invocable(ctl, &inv.user.namespace, &fqn).await {
         Ok(t) => Ok(t),
         Err(ApiError::Forbidden(_)) => Err(format!(
             "Failed entitlement check for action with name '{text}' during composition."

@@ -66,6 +66,10 @@ pub struct ControllerConfig {
     /// How long a successful authentication stays cached before the identity store is asked
     /// again: the longest a deleted, blocked or replaced key keeps working.
     pub auth_cache_ttl: Duration,
+    /// How long an action resolved for an invoke stays cached without a store read (the
+    /// identity owning an action's namespace is cached for `auth_cache_ttl`). Writes through any controller drop entries at once; this
+    /// bounds what a lost invalidation costs. Zero turns the cache off.
+    pub entity_cache_ttl: Duration,
     /// The kinds actions may use besides `blackbox`.
     pub runtimes: RuntimeManifest,
     /// Per-namespace limits: the throttles' defaults, reported to clients.
@@ -125,6 +129,7 @@ impl Default for ControllerConfig {
             max_exec: 48 * 1024 * 1024,
             max_parameters: 1024 * 1024,
             auth_cache_ttl: Duration::from_secs(5),
+            entity_cache_ttl: Duration::from_secs(5),
             runtimes: RuntimeManifest::default(),
             limits: NamespaceLimits::default(),
             throttle_window: Duration::from_secs(60),

@@ -29,8 +29,10 @@ use whisk_types::{
 use crate::auth::AuthCache;
 use crate::balancer::Balancer;
 use crate::config::ControllerConfig;
+use crate::entity_cache::EntityCache;
 use crate::error::ApiError;
 use crate::metrics::Metrics;
+use crate::recent::RecentCompletions;
 use crate::throttle::Throttles;
 
 /// Store polls of a blocking wait, as offsets from its start: 1, 3, 5, 7 s, then every 15 s.
@@ -62,9 +64,13 @@ pub struct Controller {
     pub(crate) activations: Arc<dyn ActivationStore>,
     pub(crate) bus: Arc<dyn Bus>,
     pub(crate) auth: AuthCache,
+    /// Actions as callers resolved them, and namespace owners: the invoke path's reads.
+    pub(crate) entity_cache: EntityCache,
     pub(crate) metrics: Metrics,
     /// Rate and concurrency counters, and the cached limits of namespaces.
     pub(crate) throttles: Throttles,
+    /// Completions received lately, for reads that reach the store before their record.
+    pub(crate) recent: RecentCompletions,
     /// Blocking invokes waiting for their completion.
     waiters: Mutex<HashMap<ActivationId, oneshot::Sender<Activation>>>,
     /// Places activations on invokers; knows their health.
@@ -114,6 +120,7 @@ impl Controller {
         );
         Arc::new(Self {
             auth: AuthCache::new(config.auth_cache_ttl),
+            entity_cache: EntityCache::new(config.entity_cache_ttl, config.auth_cache_ttl),
             balancer: Balancer::new(&config.invokers, config.cluster_size),
             config,
             entities,
@@ -124,6 +131,7 @@ impl Controller {
             registry: RwLock::new(registry),
             draining: AtomicBool::new(false),
             throttles: Throttles::default(),
+            recent: RecentCompletions::default(),
             waiters: Mutex::new(HashMap::new()),
             listener: Mutex::new(Vec::new()),
             scheduler: Mutex::new(None),
@@ -171,6 +179,8 @@ impl Controller {
                 "completion",
                 |ctl, bytes| {
                     let msg: CompletionMessage = serde_json::from_slice(bytes)?;
+                    // Invokers announce before they store: reads find it here meanwhile.
+                    ctl.recent.remember(&msg.activation);
                     ctl.complete(msg.activation);
                     Ok(())
                 },
@@ -262,8 +272,29 @@ impl Controller {
                     self.throttles.forget_limits(&ns);
                 }
             }
-            CacheInvalidation::Credentials => self.auth.clear(),
+            CacheInvalidation::Credentials => {
+                self.auth.clear();
+                self.entity_cache.forget_owners();
+            }
+            CacheInvalidation::Entity { origin, .. } if *origin == self.config.completion_id() => {}
+            CacheInvalidation::Entity { fqn, .. } => match FullyQualifiedName::parse(fqn) {
+                Ok(fqn) => self.entity_cache.invalidate(&fqn),
+                Err(e) => {
+                    tracing::warn!(%fqn, error = %e, "Ignoring an invalidation of an unreadable name.")
+                }
+            },
         }
+    }
+
+    /// After a write of the action or package `fqn` through this controller: drops what
+    /// was resolved from it here at once, and on every other controller through the bus.
+    pub(crate) async fn entity_changed(&self, fqn: &FullyQualifiedName) {
+        self.entity_cache.invalidate(fqn);
+        self.announce_invalidation(&CacheInvalidation::Entity {
+            fqn: fqn.to_string(),
+            origin: self.config.completion_id(),
+        })
+        .await;
     }
 
     /// How many compositions (sequences, conductor sessions) this controller is running.
@@ -356,8 +387,10 @@ impl Controller {
     }
 
     /// Tells invokers that an action changed or went away: containers of versions written
-    /// before `before` (an `updated` value) are stale.
+    /// before `before` (an `updated` value) are stale; and controllers, whose entity
+    /// caches drop it ([`Controller::entity_changed`]).
     pub(crate) async fn announce_action_change(&self, fqn: &FullyQualifiedName, before: i64) {
+        self.entity_changed(fqn).await;
         let change = ActionChange {
             fqn: fqn.clone(),
             before,

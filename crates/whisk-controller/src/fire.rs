@@ -18,7 +18,7 @@ use crate::entities::{decode, PathName, Trigger};
 use crate::error::ApiError;
 use crate::invocation::{check_final, Invocation};
 use crate::ow_headers::OW_HEADERS;
-use crate::resolve::resolve_action;
+use crate::resolve::invocable;
 
 /// One fire of a trigger.
 #[derive(Debug, Clone)]
@@ -131,7 +131,7 @@ impl Controller {
         action: &PathName,
         args: &Map<String, Value>,
     ) -> Result<ActivationId, ApiError> {
-        let target = resolve_action(self, &f.user.namespace, &action.fqn()).await?;
+        let target = invocable(self, &f.user.namespace, &action.fqn()).await?;
         check_final(&target, args.keys())?;
         let inv = Invocation::new(
             f.tid.clone(),

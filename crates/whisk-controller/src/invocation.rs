@@ -42,7 +42,8 @@ pub(crate) struct Invocation {
     pub tid: TransactionId,
     /// Who invokes: the record is stored in this identity's namespace.
     pub user: Identity,
-    pub target: ResolvedAction,
+    /// Shared with the entity cache: an invoke copies no action.
+    pub target: Arc<ResolvedAction>,
     /// The input: a JSON object merged over the parameters, or an array passed as is.
     pub payload: Value,
     /// Epoch ms the request arrived (for `waitTime`).
@@ -59,12 +60,17 @@ pub(crate) struct Invocation {
 
 impl Invocation {
     /// A fresh top-level invocation of `target`.
-    pub fn new(tid: TransactionId, user: Identity, target: ResolvedAction, payload: Value) -> Self {
+    pub fn new(
+        tid: TransactionId,
+        user: Identity,
+        target: impl Into<Arc<ResolvedAction>>,
+        payload: Value,
+    ) -> Self {
         Self {
             id: ActivationId::generate(),
             tid,
             user,
-            target,
+            target: target.into(),
             payload,
             received_at: now_millis(),
             cause: None,
@@ -75,12 +81,12 @@ impl Invocation {
     }
 
     /// A component of this composition: same caller, caused by it, blocking.
-    pub fn child(&self, target: ResolvedAction, payload: Value) -> Self {
+    pub fn child(&self, target: impl Into<Arc<ResolvedAction>>, payload: Value) -> Self {
         Self {
             id: ActivationId::generate(),
             tid: self.tid.clone(),
             user: self.user.clone(),
-            target,
+            target: target.into(),
             payload,
             received_at: now_millis(),
             cause: Some(self.id),
@@ -119,13 +125,18 @@ impl Invocation {
 
     /// The `/run` value: parameters under an object payload; an array passes alone.
     pub fn content(&self) -> Value {
-        match &self.payload {
+        self.content_with(self.payload.clone())
+    }
+
+    /// [`Invocation::content`] over `payload` (this invocation's, taken rather than copied).
+    fn content_with(&self, payload: Value) -> Value {
+        match payload {
             Value::Object(p) => {
                 let mut content = self.target.params.to_object();
-                content.extend(p.clone());
+                content.extend(p);
                 Value::Object(content)
             }
-            other => other.clone(),
+            other => other,
         }
     }
 
@@ -209,7 +220,10 @@ impl Controller {
         match inv.mode() {
             Mode::Primitive => {
                 let store = self.limits_of(&inv.user.namespace).await.store_activations;
-                let msg = self.message(&inv, store).await?;
+                if !store {
+                    self.recent.skip(inv.id);
+                }
+                let msg = self.message(inv, store).await?;
                 self.publish(&msg).await
             }
             Mode::Builtin => {
@@ -265,22 +279,25 @@ impl Controller {
         Ok(())
     }
 
+    /// The message of a primitive invocation, built from it without copying its input.
     async fn message(
         &self,
-        inv: &Invocation,
+        mut inv: Invocation,
         store_record: bool,
     ) -> Result<ActivationMessage, ApiError> {
-        let action = &inv.target.action;
+        let api_key_owner = self.api_key_owner(&inv).await?;
         // The code stays in the store; the invoker fetches it by digest.
-        let (action_ref, code) = action.split_code();
+        let (action, code) = inv.target.message_parts();
+        let payload = std::mem::take(&mut inv.payload);
+        let content = inv.content_with(payload);
         Ok(ActivationMessage {
-            transaction_id: inv.tid.clone(),
+            transaction_id: inv.tid,
             activation_id: inv.id,
-            action: action_ref,
+            action,
             code,
-            user: inv.user.clone(),
-            api_key_owner: self.api_key_owner(inv).await?,
-            content: inv.content(),
+            user: inv.user,
+            api_key_owner,
+            content,
             blocking: inv.blocking,
             controller: self.config.completion_id(),
             received_at: inv.received_at,
@@ -304,11 +321,7 @@ impl Controller {
         if owner == &inv.user.namespace {
             return Ok(Some(inv.user.clone()));
         }
-        Ok(self
-            .identities
-            .subject_by_namespace(owner)
-            .await?
-            .map(|r| r.identity))
+        crate::resolve::owner_identity(self, owner).await
     }
 }
 

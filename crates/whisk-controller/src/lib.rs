@@ -13,7 +13,8 @@
 //! - `routes` has the handlers; everything under `/api/v1/namespaces` is parsed and
 //!   dispatched by hand so encoded and unencoded package paths both work; `routes/web`
 //!   serves `/api/v1/web`.
-//! - `resolve` turns names into entities with entitlement, bindings and parameter merge.
+//! - `resolve` turns names into entities with entitlement, bindings and parameter merge;
+//!   `entity_cache` keeps what invokes resolved, dropped on every write.
 //! - `invocation` is the one internal invoke path (REST, web, rules, compositions);
 //!   `composition` runs sequences and conductors as tasks with a row in the store (so a
 //!   crash still ends them in a record), `sequence` and `conductor` step them, and
@@ -35,6 +36,8 @@
 //! - `ow_headers` builds the `__ow_headers` actions see, without what authenticated.
 //! - `throttle` enforces the per-namespace rate and concurrency limits and reads the
 //!   limits an operator set per namespace.
+//! - `recent` keeps the completions received lately, so a record is readable before the
+//!   invoker has stored it (read-your-writes).
 //! - [`metrics`] counts requests and invocations for `GET /metrics`.
 //! - [`balancer`] places activations on invokers (OpenWhisk's sharding balancer) and
 //!   keeps their health from heartbeats, shown by `GET /invokers`.
@@ -52,12 +55,14 @@ mod conductor;
 pub mod config;
 pub mod controller;
 mod entities;
+mod entity_cache;
 pub mod error;
 mod fire;
 mod invocation;
 mod lineage;
 pub mod metrics;
 mod ow_headers;
+mod recent;
 mod request;
 mod resolve;
 mod routes;

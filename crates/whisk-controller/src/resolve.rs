@@ -3,9 +3,16 @@
 //! published, and so are the actions inside them. A non-owner gets 403 for anything else,
 //! even for what does not exist, so nothing leaks. Bindings are followed here, and the
 //! parameters of package, binding and action are merged in their order (§6.2).
+//!
+//! The invoke paths go through [`invocable`], which keeps what it resolved in the
+//! controller's [`EntityCache`](crate::entity_cache::EntityCache), without the code.
+
+use std::sync::Arc;
 
 use whisk_store::{Collection, StoreError};
-use whisk_types::{Action, EntityName, EntityPath, FullyQualifiedName, Parameters};
+use whisk_types::{
+    Action, CodeRef, EntityName, EntityPath, FullyQualifiedName, Identity, Parameters,
+};
 
 use crate::controller::Controller;
 use crate::entities::{decode, Package};
@@ -20,6 +27,99 @@ pub(crate) struct ResolvedAction {
     pub params: Parameters,
     /// The binding the action was reached through (`guest/mybinding`).
     pub binding: Option<EntityPath>,
+    /// The reference to the action's code when `action` was stripped of it ([`invocable`]);
+    /// `None` when `action` still holds its code, or has none.
+    pub code: Option<CodeRef>,
+}
+
+impl ResolvedAction {
+    /// Moves the code out of `action`, leaving its digest (built-ins keep theirs: the
+    /// controller runs them and reads it).
+    fn strip_code(&mut self) {
+        if self.code.is_some() || crate::runtimes::is_builtin(self.action.exec.kind()) {
+            return;
+        }
+        if let (stripped, Some(code)) = self.action.split_code() {
+            self.action = stripped;
+            self.code = Some(code);
+        }
+    }
+
+    /// The documents this was resolved from when `asked` was the name asked for: the
+    /// action, and the package (binding) named and the real package, if any.
+    fn sources(&self, asked: &FullyQualifiedName) -> Vec<FullyQualifiedName> {
+        let mut sources = vec![asked.clone()];
+        let real = self.action.fqn();
+        for name in [asked, &real] {
+            if let Some(pkg) = package_of(name) {
+                sources.push(pkg);
+            }
+        }
+        sources.push(real);
+        sources.dedup();
+        sources
+    }
+
+    /// The action and the code reference an activation message carries.
+    pub fn message_parts(&self) -> (Action, Option<CodeRef>) {
+        match &self.code {
+            Some(code) => (self.action.clone(), Some(code.clone())),
+            None => self.action.split_code(),
+        }
+    }
+}
+
+/// The package `ns/pkg` of an action `ns/pkg/name`; `None` outside a package.
+fn package_of(fqn: &FullyQualifiedName) -> Option<FullyQualifiedName> {
+    let pkg = fqn.path.package()?;
+    Some(FullyQualifiedName::new(
+        EntityPath::namespace_only(fqn.namespace().clone()),
+        pkg.clone(),
+    ))
+}
+
+/// [`resolve_action`] for running the action: from the controller's entity cache when it
+/// holds a fresh resolution for this caller, else resolved (the code left in the store,
+/// as activation messages carry only its digest) and cached.
+///
+/// # Errors
+/// As [`resolve_action`].
+pub(crate) async fn invocable(
+    ctl: &Controller,
+    caller: &EntityName,
+    fqn: &FullyQualifiedName,
+) -> Result<Arc<ResolvedAction>, ApiError> {
+    if let Some(hit) = ctl.entity_cache.action(caller, fqn) {
+        return Ok(hit);
+    }
+    let generation = ctl.entity_cache.generation();
+    let mut resolved = resolve_action(ctl, caller, fqn).await?;
+    resolved.strip_code();
+    let sources = resolved.sources(fqn);
+    let resolved = Arc::new(resolved);
+    ctl.entity_cache
+        .insert_action(generation, caller, fqn, Arc::clone(&resolved), sources);
+    Ok(resolved)
+}
+
+/// The identity of the subject owning `namespace`, through the entity cache.
+///
+/// # Errors
+/// The identity store failed.
+pub(crate) async fn owner_identity(
+    ctl: &Controller,
+    namespace: &EntityName,
+) -> Result<Option<Identity>, ApiError> {
+    if let Some(hit) = ctl.entity_cache.owner(namespace) {
+        return Ok(Some(hit));
+    }
+    let generation = ctl.entity_cache.generation();
+    let Some(record) = ctl.identities.subject_by_namespace(namespace).await? else {
+        return Ok(None);
+    };
+    ctl.entity_cache
+        .insert_owner(generation, namespace, record.identity.clone());
+    Ok(Some(record.identity))
 }
 
 /// A package with a binding followed: the real package and the merged parameters.
@@ -128,6 +228,7 @@ pub(crate) async fn resolve_action(
             params: action.parameters.clone(),
             action,
             binding: None,
+            code: None,
         });
     };
     let pkg_fqn = FullyQualifiedName::new(
@@ -154,6 +255,7 @@ pub(crate) async fn resolve_action(
         action,
         params,
         binding,
+        code: None,
     })
 }
 

@@ -16,7 +16,7 @@ use crate::controller::Controller;
 use crate::error::ApiError;
 use crate::invocation::{next_input, Invocation};
 use crate::lineage::sequence_atomic;
-use crate::resolve::{resolve_action, resolve_package};
+use crate::resolve::{invocable, resolve_action, resolve_package};
 
 /// Text of a sequence over the length limit, at PUT and at run time.
 pub(crate) const TOO_LONG: &str = "Too many actions in the sequence.";
@@ -49,7 +49,7 @@ pub(crate) async fn run(ctl: &Arc<Controller>, inv: &Invocation) -> Activation {
     } else {
         let mut input = inv.payload.clone();
         for component in &components {
-            let target = match resolve_action(ctl, &inv.user.namespace, component).await {
+            let target = match invocable(ctl, &inv.user.namespace, component).await {
                 Ok(t) => t,
                 Err(e) => {
                     tracing::debug!(%component, error = %e, "A sequence component is unavailable.");

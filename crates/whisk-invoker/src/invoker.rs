@@ -1,5 +1,14 @@
-//! [`Invoker`]: consumes the invoker's topic, runs each activation in its own task, stores
-//! the record, acknowledges the message, then tells the waiting controller.
+//! [`Invoker`]: consumes the invoker's topic, runs each activation in its own task, tells
+//! the waiting controller the result as soon as it is known, then stores the record and
+//! acknowledges the message behind that answer (the caller does not wait for the store).
+//!
+//! Every accepted activation id ends in exactly one record: the message is acknowledged
+//! only once its record is stored (or the namespace stores none), so a crash anywhere
+//! before that leaves it for redelivery. Because the answer goes out first, a crash (or a
+//! store that keeps failing) between the answer and the store runs the action again on
+//! redelivery; the record is then the second run's, and the caller may have seen the
+//! first run's result. The controller keeps the completions it received in memory for a
+//! while, so a GET right after the answer finds the record before the store has it.
 //!
 //! An activation id runs at most once while the invoker lives:
 //! - while a delivery is processed, its lease on the bus is extended every third of the
@@ -33,9 +42,7 @@ use whisk_types::message::{
     completion_subject, invoker_topic, ActionChange, Heartbeat, InvokerState,
     ACTION_CHANGED_SUBJECT, HEALTH_SUBJECT, HEARTBEAT_EVERY,
 };
-use whisk_types::{
-    Activation, ActivationId, ActivationMessage, CompletionMessage, FullyQualifiedName,
-};
+use whisk_types::{Activation, ActivationId, ActivationMessage, FullyQualifiedName};
 
 use crate::code::CodeCache;
 use crate::config::InvokerConfig;
@@ -296,7 +303,7 @@ impl Invoker {
         }
     }
 
-    /// Processes one delivery to the end: record stored, message acknowledged, controller told.
+    /// Processes one delivery to the end: controller told, record stored, message acknowledged.
     async fn handle(&self, consumer: &dyn Consumer, delivery: Delivery) {
         let msg: ActivationMessage = match serde_json::from_slice(&delivery.payload) {
             Ok(msg) => msg,
@@ -349,16 +356,13 @@ impl Invoker {
                 return;
             }
         };
+        // The caller's answer first; the record and the ack follow behind it.
+        self.notify(msg, &record).await;
         // `storeActivations` off for the namespace: only the completion carries it.
-        let (record, stored) = if msg.store_record {
-            self.store(record).await
-        } else {
-            (record, true)
-        };
+        let stored = !msg.store_record || self.store(&record).await;
         if stored {
             self.ack(consumer, delivery).await;
         }
-        self.notify(msg, record).await;
     }
 
     /// Marks `id` as being processed; `Err` with the running one's end signal if it is.
@@ -394,8 +398,8 @@ impl Invoker {
         {
             Ok(Some(record)) => {
                 debug!("Redelivered activation already recorded.");
+                self.notify(msg, &record).await;
                 self.ack(consumer, delivery).await;
-                self.notify(msg, record).await;
                 true
             }
             Ok(None) => false,
@@ -407,20 +411,14 @@ impl Invoker {
         }
     }
 
-    /// Stores the record (a few attempts); returns the stored record and whether it is stored.
-    async fn store(&self, record: Activation) -> (Activation, bool) {
+    /// Stores the record (a few attempts); whether it is stored (by this call, or already
+    /// by an earlier run of the same id, whose record then stays the one).
+    async fn store(&self, record: &Activation) -> bool {
         let mut pause = Duration::from_millis(100);
         for attempt in 1..=STORE_ATTEMPTS {
-            match self.activations.put(&record).await {
-                Ok(true) => return (record, true),
-                Ok(false) => {
-                    // Someone stored this id first: theirs is the record.
-                    let ns = record.namespace.namespace().clone();
-                    return match self.activations.get(&ns, &record.activation_id).await {
-                        Ok(Some(existing)) => (existing, true),
-                        _ => (record, true),
-                    };
-                }
+            match self.activations.put(record).await {
+                // `false`: someone stored this id first; theirs is the record.
+                Ok(_) => return true,
                 Err(e) if attempt < STORE_ATTEMPTS => {
                     self.config.metrics.store_errors.inc();
                     warn!(error = %e, attempt, "Storing the activation failed; retrying.");
@@ -433,7 +431,7 @@ impl Invoker {
                 }
             }
         }
-        (record, false)
+        false
     }
 
     async fn ack(&self, consumer: &dyn Consumer, delivery: &Delivery) {
@@ -442,8 +440,10 @@ impl Invoker {
         }
     }
 
-    async fn notify(&self, msg: &ActivationMessage, activation: Activation) {
-        let completion = CompletionMessage {
+    /// Sends the completion of `msg` to the controller that asked, encoded straight from
+    /// the borrowed record (the same JSON as a [`whisk_types::CompletionMessage`]).
+    async fn notify(&self, msg: &ActivationMessage, activation: &Activation) {
+        let completion = CompletionRef {
             activation_id: msg.activation_id,
             activation,
         };
@@ -462,6 +462,14 @@ impl Invoker {
             warn!(error = %e, "Completion notification failed; the controller polls the store.");
         }
     }
+}
+
+/// A [`whisk_types::CompletionMessage`] over a borrowed record, so announcing it copies
+/// nothing.
+#[derive(serde::Serialize)]
+struct CompletionRef<'a> {
+    activation_id: ActivationId,
+    activation: &'a Activation,
 }
 
 /// An activation id claimed by one delivery; dropping it releases the id and wakes
@@ -557,6 +565,32 @@ mod tests {
         assert_eq!(consumer.0.load(std::sync::atomic::Ordering::SeqCst), 9);
         tokio::time::sleep(Duration::from_secs(60)).await;
         assert_eq!(consumer.0.load(std::sync::atomic::Ordering::SeqCst), 9);
+    }
+
+    /// The borrowed completion the invoker sends decodes as the controller reads it.
+    #[test]
+    fn a_borrowed_completion_is_a_completion_message() {
+        let activation: Activation = serde_json::from_value(serde_json::json!({
+            "namespace": "guest", "name": "a", "subject": "guest",
+            "activationId": "0123456789abcdef0123456789abcdef",
+            "start": 1, "end": 2, "duration": 1,
+            "response": {"statusCode": 0, "result": {"ok": true}},
+            "logs": ["x"], "version": "0.0.1", "publish": false, "annotations": []
+        }))
+        .unwrap();
+        let bytes = serde_json::to_vec(&CompletionRef {
+            activation_id: activation.activation_id,
+            activation: &activation,
+        })
+        .unwrap();
+        let decoded: whisk_types::CompletionMessage = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(
+            decoded,
+            whisk_types::CompletionMessage {
+                activation_id: activation.activation_id,
+                activation,
+            }
+        );
     }
 
     #[test]

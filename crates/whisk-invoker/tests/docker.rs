@@ -298,16 +298,27 @@ impl Harness {
         }
     }
 
-    /// Publishes, waits for the completion, and checks that the record was stored.
+    /// Publishes, waits for the completion, and checks that the record stored behind it
+    /// (the invoker answers first, then stores) is the one announced.
     async fn invoke(&mut self, msg: &ActivationMessage) -> Activation {
         self.publish(msg).await;
         let a = self.completion(msg.activation_id).await;
-        let stored = self
-            .store
-            .get(&msg.user.namespace, &msg.activation_id)
-            .await
-            .unwrap()
-            .expect("the record is stored before the completion");
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        let stored = loop {
+            let found = self
+                .store
+                .get(&msg.user.namespace, &msg.activation_id)
+                .await
+                .unwrap();
+            if let Some(stored) = found {
+                break stored;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the record is stored after the completion"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
         assert_eq!(stored, a);
         a
     }

@@ -141,4 +141,13 @@ pub enum CacheInvalidation {
     Limits { namespace: String },
     /// Every cached credential (a key was regenerated, a subject blocked or deleted).
     Credentials,
+    /// An action or package (`ns/name` or `ns/pkg/name`) was written or deleted: what
+    /// controllers resolved from it is stale.
+    Entity {
+        fqn: String,
+        /// The completion id of the controller that wrote it (it dropped its own entries
+        /// already and ignores its own announcement).
+        #[serde(default)]
+        origin: String,
+    },
 }

@@ -1,11 +1,14 @@
 //! Activation records of the caller's namespace: list with filters (reference §4.6), one
-//! record, its logs and its result.
+//! record, its logs and its result. Records an invoker announced but has not stored yet
+//! come from the controller's memory (`crate::recent`), so they are readable at once.
+
+use std::collections::HashSet;
 
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 use whisk_store::ActivationQuery;
-use whisk_types::{ActivationId, EntityName};
+use whisk_types::{Activation, ActivationId, EntityName};
 
 use super::{ActivationPart, Call};
 use crate::error::ApiError;
@@ -42,16 +45,30 @@ pub(super) async fn list(call: &Call) -> Result<Response, ApiError> {
     } else {
         store.list_summaries(&call.namespace, &query).await?
     };
-    let rows: Vec<Value> = records
-        .iter()
-        .map(|a| {
-            if docs {
-                a.to_api_json()
-            } else {
-                a.to_summary_json()
+    let show = |a: &Activation| {
+        if docs {
+            a.to_api_json()
+        } else {
+            a.to_summary_json()
+        }
+    };
+    let mut rows: Vec<(i64, Value)> = records.iter().map(|a| (a.start, show(a))).collect();
+    // The first page also shows completions whose records are still being stored.
+    if query.skip == 0 {
+        let listed: HashSet<ActivationId> = records.iter().map(|a| a.activation_id).collect();
+        let before = rows.len();
+        for a in call.ctl.recent.matching(&call.namespace, &query) {
+            if !listed.contains(&a.activation_id) {
+                rows.push((a.start, show(&a)));
             }
-        })
-        .collect();
+        }
+        if rows.len() > before {
+            // Stable: records of one start time keep the store's order.
+            rows.sort_by_key(|row| std::cmp::Reverse(row.0));
+            rows.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
+        }
+    }
+    let rows: Vec<Value> = rows.into_iter().map(|(_, row)| row).collect();
     Ok(Json(rows).into_response())
 }
 
@@ -83,15 +100,19 @@ pub(super) async fn get(
     part: Option<ActivationPart>,
 ) -> Result<Response, ApiError> {
     let id = ActivationId::parse(id)?;
-    let a = call
-        .ctl
-        .activations
-        .get(&call.namespace, &id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
+    let ctl = &call.ctl;
+    // The stored record, else a completion whose record the invoker is still storing
+    // (read-your-writes).
+    let a = match ctl.activations.get(&call.namespace, &id).await? {
+        Some(a) => std::sync::Arc::new(a),
+        None => ctl
+            .recent
+            .get(&call.namespace, &id)
+            .ok_or(ApiError::NotFound)?,
+    };
     let body = match part {
         None => a.to_api_json(),
-        Some(ActivationPart::Logs) => json!({ "logs": a.logs }),
+        Some(ActivationPart::Logs) => json!({ "logs": &a.logs }),
         Some(ActivationPart::Result) => a.response.to_api_json(),
     };
     Ok(Json(body).into_response())

@@ -16,7 +16,7 @@ use crate::error::ApiError;
 use crate::invocation::{check_final, Invocation};
 use crate::metrics::InvokeOutcome;
 use crate::request::read_body;
-use crate::resolve::resolve_action;
+use crate::resolve::invocable;
 
 /// Header carrying the activation id on every invoke response.
 pub const ACTIVATION_ID_HEADER: HeaderName = HeaderName::from_static("x-openwhisk-activation-id");
@@ -51,7 +51,7 @@ async fn run(
     let bytes = read_body(body, &call.headers, ctl.config.max_payload).await?;
     let payload = parse_payload(&bytes)?;
 
-    let target = resolve_action(ctl, call.own(), fqn).await?;
+    let target = invocable(ctl, call.own(), fqn).await?;
     check_final(&target, payload.keys())?;
     let mut inv = Invocation::new(
         call.tid.clone(),

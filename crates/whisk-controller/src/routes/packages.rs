@@ -281,6 +281,7 @@ pub(super) async fn put(call: &Call, name: &EntityName, body: Body) -> Result<Re
         .entities
         .put(Collection::Packages, &fqn, to_value(&package)?, revision)
         .await?;
+    ctl.entity_changed(&fqn).await;
     Ok(Json(doc.body).into_response())
 }
 
@@ -327,5 +328,6 @@ pub(super) async fn delete(call: &Call, name: &EntityName) -> Result<Response, A
     {
         return Err(ApiError::NotFound);
     }
+    ctl.entity_changed(&fqn).await;
     Ok(Json(doc.body).into_response())
 }

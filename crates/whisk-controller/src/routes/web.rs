@@ -22,7 +22,7 @@ use crate::error::{ApiError, ErrorText, PassThrough};
 use crate::invocation::{check_final, Invocation, NOT_ALLOWED};
 use crate::ow_headers::{ow_headers, UsedCredentials, OW_HEADERS, REQUIRE_WHISK_AUTH};
 use crate::request::{percent_decode, read_body, Query};
-use crate::resolve::resolve_action;
+use crate::resolve::invocable;
 
 const WEB_EXPORT: &str = "web-export";
 const RAW_HTTP: &str = "raw-http";
@@ -182,13 +182,14 @@ pub(crate) async fn serve(
         authorization: caller.is_some(),
         ..UsedCredentials::default()
     };
+    // Read each time (not cached): a blocked namespace's web actions go at once.
     let owner = ctl
         .identities
         .subject_by_namespace(target.fqn.namespace())
         .await?
         .ok_or(ApiError::NotFound)?
         .identity;
-    let action = match resolve_action(ctl, &owner.namespace, &target.fqn).await {
+    let action = match invocable(ctl, &owner.namespace, &target.fqn).await {
         Ok(a) => a,
         Err(ApiError::Forbidden(_)) => return Err(ApiError::NotFound),
         Err(e) => return Err(e),

@@ -395,7 +395,8 @@ async fn new_controller(
 /// Consumes invocations and completes them: with the action's chosen behaviour when the
 /// test set one, else with a result derived from the content: `outcome` picks the status
 /// (`application`, `developer`, `whisk`, `array`), `hang` never finishes,
-/// `lose_completion` stores the record but sends no completion.
+/// `lose_completion` stores the record but sends no completion, `unstored` sends the
+/// completion but never stores the record (a store write that has not landed yet).
 async fn fake_invoker(
     consumer: Arc<dyn whisk_bus::Consumer>,
     bus: Arc<EmbeddedBus>,
@@ -458,24 +459,25 @@ async fn fake_invoker(
             publish: false,
             annotations,
         };
-        if msg.store_record {
+        // Stored before the completion, so tests may read the store once answered; the
+        // real invoker answers first, which `unstored` stands for (a write not landed yet).
+        if msg.store_record && !flag("unstored") {
             ActivationStore::put(store.as_ref(), &activation)
                 .await
                 .expect("store record");
         }
-        consumer.ack(&delivery.token).await.expect("ack");
-        if flag("lose_completion") {
-            continue;
+        if !flag("lose_completion") {
+            let completion = CompletionMessage {
+                activation_id: msg.activation_id,
+                activation,
+            };
+            bus.notify(
+                &completion_subject(&msg.controller),
+                serde_json::to_vec(&completion).expect("json"),
+            )
+            .await
+            .expect("notify");
         }
-        let completion = CompletionMessage {
-            activation_id: msg.activation_id,
-            activation,
-        };
-        bus.notify(
-            &completion_subject(&msg.controller),
-            serde_json::to_vec(&completion).expect("json"),
-        )
-        .await
-        .expect("notify");
+        consumer.ack(&delivery.token).await.expect("ack");
     }
 }
