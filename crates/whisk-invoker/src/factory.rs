@@ -23,6 +23,21 @@ pub const LABEL_REVISION: &str = "rwhisk.revision";
 /// lacks [`LABEL_ACTION`]) after an action took it.
 pub const LABEL_STEM_CELL: &str = "rwhisk.stem-cell";
 
+/// The file a factory without an engine (process, runc) keeps beside each container, holding
+/// its labels one `key=value` per line, so a restart finds an earlier run's containers.
+pub(crate) const LABELS_FILE: &str = "labels";
+
+/// The labels file's text.
+pub(crate) fn labels_text(labels: &[(String, String)]) -> String {
+    labels.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
+}
+
+/// Whether `text` (a labels file) holds `key=value`.
+pub(crate) fn has_label(text: &str, key: &str, value: &str) -> bool {
+    text.lines()
+        .any(|l| l.split_once('=') == Some((key, value)))
+}
+
 /// Why a factory operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FactoryError {
@@ -192,5 +207,17 @@ mod tests {
         assert_eq!(a.len(), 64);
         assert!(a.bytes().all(|c| c.is_ascii_hexdigit()));
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn labels_round_trip() {
+        let text = labels_text(&[
+            ("rwhisk.invoker".into(), "s1-0".into()),
+            ("rwhisk.action".into(), "guest/a=b".into()),
+        ]);
+        assert!(has_label(&text, "rwhisk.invoker", "s1-0"));
+        assert!(has_label(&text, "rwhisk.action", "guest/a=b"));
+        assert!(!has_label(&text, "rwhisk.invoker", "s1"));
+        assert!(!has_label("", "rwhisk.invoker", "s1-0"));
     }
 }

@@ -45,13 +45,14 @@ use whisk_proxy::config::{
 };
 use whisk_proxy::server::LISTENING_PREFIX;
 
-use crate::factory::{new_token, ContainerFactory, ContainerHandle, ContainerSpec, FactoryError};
+use crate::factory::{
+    has_label, labels_text, new_token, ContainerFactory, ContainerHandle, ContainerSpec,
+    FactoryError, LABELS_FILE,
+};
 use crate::logs::{now_timestamp, LogLine, LogLines, LogStream};
 
 /// The file in a process's directory holding the proxy's process id.
 const PID_FILE: &str = "pid";
-/// The file in a process's directory holding its labels, one `key=value` per line.
-const LABELS_FILE: &str = "labels";
 /// The proxy's action directory inside a process's directory.
 const ACTION_DIR: &str = "action";
 /// The file name of the proxy binary, checked before a leftover process is killed.
@@ -306,17 +307,6 @@ async fn kill_group(pid: u32) {
     }
 }
 
-/// The labels file's text.
-fn labels_text(labels: &[(String, String)]) -> String {
-    labels.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
-}
-
-/// Whether `text` (a labels file) holds `key=value`.
-fn has_label(text: &str, key: &str, value: &str) -> bool {
-    text.lines()
-        .any(|l| l.split_once('=') == Some((key, value)))
-}
-
 /// Kills what a leftover directory's `pid` names, if that process is still a proxy, and
 /// removes the directory.
 async fn remove_leftover(dir: &Path) {
@@ -534,17 +524,5 @@ mod tests {
                 "last".to_owned()
             ]
         );
-    }
-
-    #[test]
-    fn labels_round_trip() {
-        let text = labels_text(&[
-            ("rwhisk.invoker".into(), "s1-0".into()),
-            ("rwhisk.action".into(), "guest/a=b".into()),
-        ]);
-        assert!(has_label(&text, "rwhisk.invoker", "s1-0"));
-        assert!(has_label(&text, "rwhisk.action", "guest/a=b"));
-        assert!(!has_label(&text, "rwhisk.invoker", "s1"));
-        assert!(!has_label("", "rwhisk.invoker", "s1-0"));
     }
 }

@@ -203,17 +203,6 @@ pub fn bundle_config(id: &str, spec: &ContainerSpec, image: &RuncImage, token: &
     })
 }
 
-/// The labels file's text.
-pub(super) fn labels_text(labels: &[(String, String)]) -> String {
-    labels.iter().map(|(k, v)| format!("{k}={v}\n")).collect()
-}
-
-/// Whether `text` (a labels file) holds `key=value`.
-pub(super) fn has_label(text: &str, key: &str, value: &str) -> bool {
-    text.lines()
-        .any(|l| l.split_once('=') == Some((key, value)))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,12 +367,5 @@ mod tests {
                 format!("{ENV_TOKEN}=t0k"),
             ])
         );
-    }
-
-    #[test]
-    fn labels_round_trip() {
-        let text = labels_text(&[("rwhisk.invoker".into(), "s1-0".into())]);
-        assert!(has_label(&text, "rwhisk.invoker", "s1-0"));
-        assert!(!has_label(&text, "rwhisk.invoker", "s1"));
     }
 }

@@ -57,7 +57,10 @@ use tokio::sync::OnceCell;
 use tracing::{debug, info, warn};
 
 use crate::client::check_netns_access;
-use crate::factory::{new_token, ContainerFactory, ContainerHandle, ContainerSpec, FactoryError};
+use crate::factory::{
+    has_label, labels_text, new_token, ContainerFactory, ContainerHandle, ContainerSpec,
+    FactoryError, LABELS_FILE,
+};
 use crate::logs::{LogLines, LogStream};
 use crate::process::pipe_lines;
 
@@ -66,7 +69,6 @@ mod cgroup;
 mod image;
 
 pub use self::bundle::bundle_config;
-use self::bundle::{has_label, labels_text};
 use self::cgroup::{cgroup_of, container_freezer, freezer_of, oom_kills, remove_cgroup};
 pub use self::image::RuncImage;
 
@@ -74,8 +76,6 @@ pub use self::image::RuncImage;
 pub const DEFAULT_RUNC: &str = "runc";
 /// The parent of every container's cgroup (`rwhisk/<id>`).
 const CGROUP_PARENT: &str = "rwhisk";
-/// The file in a bundle holding its labels, one `key=value` per line.
-const LABELS_FILE: &str = "labels";
 /// The file in a bundle runc writes the container's init process id to.
 const PID_FILE: &str = "pid";
 /// Where the proxy writes the action's code, and blackbox images keep their program.
