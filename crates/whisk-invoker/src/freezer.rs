@@ -375,7 +375,10 @@ mod tests {
         freezer.freeze().await.expect("freeze again");
         freezer.thaw().await.expect("thaw");
         assert!(!freezer.is_frozen().unwrap());
-        assert!(cg.task_state().starts_with('S'), "{}", cg.task_state());
+        // Thawed: sleeping again, or still running from the wake-up (never stopped or in
+        // the uninterruptible wait a v1 freeze shows).
+        let state = cg.task_state();
+        assert!(state.starts_with('S') || state.starts_with('R'), "{state}");
         freezer.thaw().await.expect("thaw again");
     }
 
