@@ -190,11 +190,17 @@ impl Controller {
                 ctl.balancer.heartbeat(&beat);
                 Ok(())
             })),
-            tokio::spawn(listen(me, invalidations, "invalidation", |ctl, bytes| {
-                let what: CacheInvalidation = serde_json::from_slice(bytes)?;
-                ctl.invalidate(&what);
-                Ok(())
-            })),
+            tokio::spawn(listen(
+                me.clone(),
+                invalidations,
+                "invalidation",
+                |ctl, bytes| {
+                    let what: CacheInvalidation = serde_json::from_slice(bytes)?;
+                    ctl.invalidate(&what);
+                    Ok(())
+                },
+            )),
+            tokio::spawn(crate::recent::confirm_stored(me)),
         ];
         let old = std::mem::replace(
             &mut *self.listener.lock().unwrap_or_else(|e| e.into_inner()),

@@ -10,15 +10,23 @@
 //! Lists of the first page show them too, merged by start time.
 //! Activations whose namespace stores no records (`storeActivations` off) are never kept
 //! ([`RecentCompletions::skip`]), so they stay unreadable as OpenWhisk has them.
+//!
+//! A completion leaves as soon as the store has its record: [`confirm_stored`] looks for
+//! each one in the store shortly after it arrived (again every [`CONFIRM_EVERY`] while it
+//! is not there), so memory holds only records in flight, and a record the retention purge
+//! deleted is not read back from here.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use whisk_store::ActivationQuery;
 use whisk_types::{Activation, ActivationId, EntityName};
+
+use crate::controller::Controller;
 
 /// Most completions kept; past it the oldest go first.
 pub(crate) const MAX_ENTRIES: usize = 10_000;
@@ -26,6 +34,11 @@ pub(crate) const MAX_ENTRIES: usize = 10_000;
 pub(crate) const KEEP_FOR: Duration = Duration::from_secs(30);
 /// Most activation ids marked as not to be kept, awaiting their completion.
 const MAX_SKIPPED: usize = 10_000;
+/// The pause before a round of store lookups (completions that arrived meanwhile are looked
+/// for together), and between rounds while some records are not stored yet.
+pub(crate) const CONFIRM_EVERY: Duration = Duration::from_millis(20);
+/// Most records looked for in one round.
+const CONFIRM_BATCH: usize = 256;
 
 type Key = (EntityName, ActivationId);
 
@@ -33,6 +46,8 @@ type Key = (EntityName, ActivationId);
 #[derive(Debug, Default)]
 pub(crate) struct RecentCompletions {
     inner: Mutex<Inner>,
+    /// Wakes [`confirm_stored`] when a completion arrives.
+    arrived: Arc<Notify>,
 }
 
 #[derive(Debug, Default)]
@@ -42,6 +57,8 @@ struct Inner {
     order: VecDeque<(Instant, Key)>,
     /// Activations published with `store_record` off: their completions are not kept.
     skipped: HashSet<ActivationId>,
+    /// Kept records not yet seen in the store, oldest first.
+    unconfirmed: VecDeque<Key>,
 }
 
 impl RecentCompletions {
@@ -62,8 +79,44 @@ impl RecentCompletions {
             .insert(key.clone(), Arc::new(record.clone()))
             .is_none()
         {
-            inner.order.push_back((now, key));
+            inner.order.push_back((now, key.clone()));
+            inner.unconfirmed.push_back(key);
         }
+        drop(inner);
+        self.arrived.notify_one();
+    }
+
+    /// Up to [`CONFIRM_BATCH`] of the oldest kept records not yet seen in the store.
+    fn unconfirmed(&self) -> Vec<Key> {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.expire(Instant::now());
+        let Inner {
+            records,
+            unconfirmed,
+            ..
+        } = &mut *inner;
+        // Keys whose records expired or were pushed out are dropped here.
+        unconfirmed.retain(|k| records.contains_key(k));
+        unconfirmed.iter().take(CONFIRM_BATCH).cloned().collect()
+    }
+
+    /// The store has the record of `key`: reads go to the store from now on.
+    fn stored(&self, key: &Key) {
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        inner.records.remove(key);
+        if let Some(i) = inner.unconfirmed.iter().position(|k| k == key) {
+            inner.unconfirmed.remove(i);
+        }
+    }
+
+    /// Whether some kept records are not seen in the store yet.
+    fn any_unconfirmed(&self) -> bool {
+        !self
+            .inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .unconfirmed
+            .is_empty()
     }
 
     /// The completion of `id` in `namespace`, if it was received lately.
@@ -124,6 +177,33 @@ impl RecentCompletions {
             .unwrap_or_else(|e| e.into_inner())
             .records
             .len()
+    }
+}
+
+/// Drops each completion `controller` keeps once the store has its record (see the module
+/// documentation); ends with the controller.
+pub(crate) async fn confirm_stored(controller: Weak<Controller>) {
+    let Some(arrived) = controller.upgrade().map(|c| Arc::clone(&c.recent.arrived)) else {
+        return;
+    };
+    loop {
+        let waiting = match controller.upgrade() {
+            Some(ctl) => ctl.recent.any_unconfirmed(),
+            None => return,
+        };
+        if !waiting {
+            arrived.notified().await;
+        }
+        tokio::time::sleep(CONFIRM_EVERY).await;
+        let Some(ctl) = controller.upgrade() else {
+            return;
+        };
+        for key in ctl.recent.unconfirmed() {
+            // An error (the store is down) leaves it kept; the next round looks again.
+            if let Ok(true) = ctl.activations.exists(&key.1).await {
+                ctl.recent.stored(&key);
+            }
+        }
     }
 }
 
@@ -204,6 +284,25 @@ mod tests {
         assert!(recent.get(&ns("bob"), &a.activation_id).is_none());
         assert!(recent.has_ended(&a.activation_id));
         assert!(!recent.has_ended(&ActivationId::generate()));
+    }
+
+    #[test]
+    fn a_record_seen_in_the_store_is_no_longer_kept() {
+        let recent = RecentCompletions::default();
+        let (a, b) = (record("alice"), record("alice"));
+        recent.remember(&a);
+        recent.remember(&b);
+        let key_a = (ns("alice"), a.activation_id);
+        let key_b = (ns("alice"), b.activation_id);
+        assert_eq!(recent.unconfirmed(), vec![key_a.clone(), key_b.clone()]);
+        recent.stored(&key_a);
+        // Reads of `a` go to the store now (a purge there is not undone from here).
+        assert!(recent.get(&ns("alice"), &a.activation_id).is_none());
+        assert!(recent.get(&ns("alice"), &b.activation_id).is_some());
+        assert_eq!(recent.unconfirmed(), vec![key_b.clone()]);
+        assert!(recent.any_unconfirmed());
+        recent.stored(&key_b);
+        assert!(!recent.any_unconfirmed());
     }
 
     #[test]
