@@ -263,6 +263,21 @@ async fn listening_addr(out: &mut BufReader<ChildStdout>) -> Option<SocketAddr> 
 /// Docker's log driver cuts at 16 KiB, so a line without end cannot grow without bound.
 const MAX_LINE: u64 = 16 * 1024;
 
+/// A container's log from its stdout and stderr pipes, as lines arrive on either; the
+/// stream ends when both reach end of file (a missing pipe counts as ended).
+pub(crate) fn pipe_logs(
+    out: Option<impl AsyncRead + Unpin + Send + 'static>,
+    err: Option<impl AsyncRead + Unpin + Send + 'static>,
+) -> LogLines {
+    let out = out.map(|p| pipe_lines(p, LogStream::Stdout));
+    let err = err.map(|p| pipe_lines(p, LogStream::Stderr));
+    futures_util::stream::select(
+        futures_util::stream::iter(out).flatten(),
+        futures_util::stream::iter(err).flatten(),
+    )
+    .boxed()
+}
+
 /// The lines of `pipe` until end of file (every writer gone), stamped when read, each at
 /// most [`MAX_LINE`] bytes.
 pub(crate) fn pipe_lines(
@@ -473,14 +488,7 @@ impl ContainerFactory for ProcessFactory {
             Some(e) => (e.out.take(), e.err.take()),
             None => (None, None),
         };
-        // Both pipes, as lines arrive; the stream ends when both reach end of file.
-        let out = out.map(|p| pipe_lines(p, LogStream::Stdout));
-        let err = err.map(|p| pipe_lines(p, LogStream::Stderr));
-        futures_util::stream::select(
-            futures_util::stream::iter(out).flatten(),
-            futures_util::stream::iter(err).flatten(),
-        )
-        .boxed()
+        pipe_logs(out, err)
     }
 }
 

@@ -50,7 +50,6 @@ use std::time::Duration;
 use async_trait::async_trait;
 use bollard::errors::Error as DockerError;
 use bollard::{Docker, API_DEFAULT_VERSION};
-use futures_util::StreamExt;
 use tokio::io::AsyncReadExt;
 use tokio::process::{ChildStderr, ChildStdout, Command};
 use tokio::sync::OnceCell;
@@ -61,8 +60,8 @@ use crate::factory::{
     has_label, labels_text, new_token, ContainerFactory, ContainerHandle, ContainerSpec,
     FactoryError, LABELS_FILE,
 };
-use crate::logs::{LogLines, LogStream};
-use crate::process::pipe_lines;
+use crate::logs::LogLines;
+use crate::process::pipe_logs;
 
 mod bundle;
 mod cgroup;
@@ -522,13 +521,7 @@ impl ContainerFactory for RuncFactory {
             Some(e) => (e.out.take(), e.err.take()),
             None => (None, None),
         };
-        let out = out.map(|p| pipe_lines(p, LogStream::Stdout));
-        let err = err.map(|p| pipe_lines(p, LogStream::Stderr));
-        futures_util::stream::select(
-            futures_util::stream::iter(out).flatten(),
-            futures_util::stream::iter(err).flatten(),
-        )
-        .boxed()
+        pipe_logs(out, err)
     }
 
     async fn oom_killed(&self, id: &str) -> bool {
